@@ -1,0 +1,20 @@
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace lookbook::cli {
+
+// What a subcommand runs once its options are parsed; returns the process exit code.
+using CommandRun = std::function<int()>;
+
+// Each add_*_command registers one subcommand on `app` and, when it is chosen, stores its run
+// function in `*selected`. Defined in the matching cmd_*.cpp file.
+
+// Exit codes shared by every subcommand.
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // the command ran and failed (bad data, I/O error)
+constexpr int kExitUsage = 2;    // bad command line
+
+}  // namespace lookbook::cli

@@ -1,0 +1,43 @@
+// lookbook: the command-line entry point. Parses the command line, sets up logging and runs the
+// chosen subcommand; all work happens in the libraries.
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "lookbook/util/log.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "lookbook: fashion recommendations from a retailer's catalog, customers and sales"};
+    app.require_subcommand(1);
+    std::string level_text = "info";
+    app.add_option("--log-level", level_text, "trace, debug, info, warn, error or off")
+        ->capture_default_str();
+    app.set_version_flag("--version", "lookbook 0.1.0");
+
+    lookbook::cli::CommandRun selected;
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    lookbook::log::Level level;
+    if (!lookbook::log::parse_level(level_text, &level)) {
+        std::cerr << "lookbook: --log-level is \"" << level_text
+                  << "\"; expected trace, debug, info, warn, error or off.\n";
+        return lookbook::cli::kExitUsage;
+    }
+    lookbook::log::init_logging(level);
+
+    try {
+        return selected ? selected() : lookbook::cli::kExitUsage;
+    } catch (const std::exception& e) {
+        std::cerr << "lookbook: " << e.what() << "\n";
+        return lookbook::cli::kExitFailure;
+    }
+}
