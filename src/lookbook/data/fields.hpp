@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "lookbook/util/date.hpp"
 #include "lookbook/util/status.hpp"
 
 namespace lookbook {
@@ -27,11 +28,6 @@ class DateFormat {
     std::string layout_ = "%Y-%m-%d";
     bool iso_ = true;
 };
-
-// Days since 1970-01-01 for a proleptic Gregorian date; the inverse of civil_from_days.
-int32_t days_from_civil(int year, unsigned month, unsigned day);
-// "YYYY-MM-DD" for days since 1970-01-01.
-std::string format_iso_date(int32_t days);
 
 // Strict number parsers: the whole text must be the number (no spaces, no thousands separators,
 // "." as the decimal mark). nullopt otherwise.
