@@ -83,6 +83,11 @@ class ColumnFileWriter {
     void add(const std::string& name, const std::vector<T>& values) {
         add(name, std::span<const T>(values));
     }
+    // A temporary vector is moved in and owned, so it cannot dangle.
+    template <typename T>
+    void add(const std::string& name, std::vector<T>&& values) {
+        add_owned(name, std::move(values));
+    }
     template <typename T>
     void add_owned(const std::string& name, std::vector<T> values) {
         auto holder = std::make_shared<std::vector<T>>(std::move(values));
