@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // CLI11 prints the message (or the help text); every usage error exits with 2.
+        return app.exit(e) == 0 ? lookbook::cli::kExitOk : lookbook::cli::kExitUsage;
     }
 
     lookbook::log::Level level;
