@@ -32,7 +32,9 @@ StringDictionary::Slot StringDictionary::make_key(std::string_view text, uint64_
     Slot slot;
     if (text.size() <= kInlineBytes) {
         char bytes[12] = {};
-        std::memcpy(bytes, text.data(), text.size());
+        if (!text.empty()) {
+            std::memcpy(bytes, text.data(), text.size());
+        }
         bytes[11] = static_cast<char>(text.size());
         std::memcpy(&slot.key_lo, bytes, 8);
         std::memcpy(&slot.key_hi, bytes + 8, 4);
