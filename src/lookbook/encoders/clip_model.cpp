@@ -18,11 +18,18 @@
 namespace lookbook {
 namespace {
 
-namespace F = torch::nn::functional;
-
 // Submodules and parameters are registered under OpenAI's state-dict names
 // ("visual.transformer.resblocks.0.attn.in_proj_weight"), so named_parameters() is the list
 // of tensors an OpenCLIP file must hold, and the Hugging Face names are derived from it.
+
+// Speed: on a small shared CPU every parallel kernel pays a thread wake-up, so the forward
+// pass keeps the number of kernels per block low. After loading, constants are folded into
+// the weights in place (see ClipModel::Modules::folds): the 1/sqrt(head_dim) query scale into
+// the q rows of the fused projection, and for QuickGELU 1.702 into c_fc and 1/1.702 into
+// c_proj, so that the activation is a single silu_. Folding in place costs no memory;
+// openai_state_dict() divides the factors out again.
+
+constexpr double kQuickGeluScale = 1.702;
 
 // The MLP inside a residual block: c_fc -> activation -> c_proj.
 struct MlpImpl : torch::nn::Module {
@@ -31,15 +38,16 @@ struct MlpImpl : torch::nn::Module {
           c_proj(register_module("c_proj", torch::nn::Linear(hidden, width))),
           activation(activation) {}
 
-    torch::Tensor forward(const torch::Tensor& x) {
-        torch::Tensor h = c_fc(x);
+    // x: [N, W] -> [N, W] + residual, added in place into the result.
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual) {
+        torch::Tensor h = torch::addmm(c_fc->bias, x, c_fc->weight.t());  // [N, hidden]
         if (activation == ClipActivation::kQuickGelu) {
-            // QuickGELU: x * sigmoid(1.702 x), in place to save one [B, L, hidden] buffer.
-            h.mul_(torch::sigmoid(h * 1.702));
+            // With the folded weights: QuickGELU(h) = h sigmoid(1.702 h) = silu(1.702 h) / 1.702.
+            torch::silu_(h);
         } else {
             h = torch::gelu(h);
         }
-        return c_proj(h);
+        return torch::addmm(c_proj->bias, h, c_proj->weight.t()).add_(residual);
     }
 
     torch::nn::Linear c_fc;
@@ -59,29 +67,32 @@ struct AttentionImpl : torch::nn::Module {
         torch::nn::init::xavier_uniform_(in_proj_weight);
     }
 
-    // x: [B, L, W]; mask: additive [L, L] or undefined.
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
-        const int64_t batch = x.size(0);
-        const int64_t length = x.size(1);
-        const int64_t width = x.size(2);
-        // [B, L, 3W] -> [3, B, H, L, D]
-        torch::Tensor qkv = F::linear(x, in_proj_weight, in_proj_bias)
+    // x: [B*L, W] (batch-major rows); mask: additive [L, L] or undefined. Returns
+    // out_proj(attention) + residual, [B*L, W].
+    torch::Tensor forward(const torch::Tensor& x,
+                          int64_t batch,
+                          const torch::Tensor& mask,
+                          const torch::Tensor& residual) {
+        const int64_t length = x.size(0) / batch;
+        const int64_t width = x.size(1);
+        // [B*L, 3W] -> [3, B*H, L, D], one copy so that every bmm operand is contiguous.
+        torch::Tensor qkv = torch::addmm(in_proj_bias, x, in_proj_weight.t())
                                 .view({batch, length, 3, heads, head_dim})
-                                .permute({2, 0, 3, 1, 4});
-        // Scale q before the product, as OpenAI and HF do, to stay within float rounding of
-        // the reference.
-        torch::Tensor q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));
-        torch::Tensor k = qkv[1];
+                                .permute({2, 0, 3, 1, 4})
+                                .contiguous()
+                                .view({3, batch * heads, length, head_dim});
+        torch::Tensor q = qkv[0];
+        torch::Tensor k_t = qkv[1].transpose(1, 2);  // [B*H, D, L], a view
         torch::Tensor v = qkv[2];
-        torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1));  // [B, H, L, L]
-        if (mask.defined()) {
-            scores.add_(mask);
-        }
+        torch::Tensor scores =
+            mask.defined() ? torch::baddbmm(mask, q, k_t) : torch::bmm(q, k_t);  // [B*H, L, L]
         torch::Tensor attention = torch::softmax(scores, -1);
-        // [B, H, L, D] -> [B, L, W]
-        torch::Tensor out =
-            torch::matmul(attention, v).transpose(1, 2).reshape({batch, length, width});
-        return out_proj(out);
+        // [B*H, L, D] -> [B, L, H, D] -> [B*L, W]
+        torch::Tensor out = torch::bmm(attention, v)
+                                .view({batch, heads, length, head_dim})
+                                .transpose(1, 2)
+                                .reshape({batch * length, width});
+        return torch::addmm(out_proj->bias, out, out_proj->weight.t()).add_(residual);
     }
 
     torch::Tensor in_proj_weight;
@@ -103,9 +114,10 @@ struct ResidualBlockImpl : torch::nn::Module {
               "ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)))),
           mlp(register_module("mlp", Mlp(width, mlp_width, activation))) {}
 
-    torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
-        x = x + attn(ln_1(x), mask);
-        return x + mlp(ln_2(x));
+    // x: [B*L, W]
+    torch::Tensor forward(const torch::Tensor& x, int64_t batch, const torch::Tensor& mask) {
+        torch::Tensor h = attn->forward(ln_1(x), batch, mask, x);
+        return mlp->forward(ln_2(h), h);
     }
 
     torch::nn::LayerNorm ln_1;
@@ -129,11 +141,14 @@ struct TransformerImpl : torch::nn::Module {
         }
     }
 
-    torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
+    // x: [B, L, W] -> [B, L, W]; the blocks work on [B*L, W] rows.
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
+        const int64_t batch = x.size(0);
+        torch::Tensor rows = x.reshape({-1, x.size(2)});
         for (const auto& block : *resblocks) {
-            x = block->as<ResidualBlock>()->forward(x, mask);
+            rows = block->as<ResidualBlock>()->forward(rows, batch, mask);
         }
-        return x;
+        return rows.view(x.sizes());
     }
 
     torch::nn::ModuleList resblocks;
@@ -208,6 +223,48 @@ struct ClipModel::Modules : torch::nn::Module {
           causal_mask(torch::full({c.text.context_length, c.text.context_length},
                                   -std::numeric_limits<float>::infinity())
                           .triu(1)) {}
+
+    // A constant multiplied into the first `rows` rows of a parameter.
+    struct Fold {
+        torch::Tensor param;
+        int64_t rows;
+        double factor;
+    };
+
+    // The folds for this config, keyed by parameter name (see the note at the top).
+    std::map<std::string, Fold> folds(const ClipConfig& c) {
+        std::map<std::string, Fold> out;
+        auto ends_with = [](const std::string& name, const std::string& suffix) {
+            return name.size() >= suffix.size() &&
+                   name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        for (auto& item : named_parameters()) {
+            const std::string& name = item.key();
+            const bool vision = name.rfind("visual.", 0) == 0;
+            const int64_t heads = vision ? c.vision.heads : c.text.heads;
+            const int64_t width = vision ? c.vision.width : c.text.width;
+            const bool quick_gelu =
+                (vision ? c.vision.activation : c.text.activation) == ClipActivation::kQuickGelu;
+            if (ends_with(name, "attn.in_proj_weight") || ends_with(name, "attn.in_proj_bias")) {
+                const double head_dim = static_cast<double>(width / heads);
+                out[name] = {item.value(), width, 1.0 / std::sqrt(head_dim)};
+            } else if (quick_gelu &&
+                       (ends_with(name, "mlp.c_fc.weight") || ends_with(name, "mlp.c_fc.bias"))) {
+                out[name] = {item.value(), item.value().size(0), kQuickGeluScale};
+            } else if (quick_gelu && ends_with(name, "mlp.c_proj.weight")) {
+                out[name] = {item.value(), item.value().size(0), 1.0 / kQuickGeluScale};
+            }
+        }
+        return out;
+    }
+
+    // Folds the constants into freshly loaded weights; call exactly once per load.
+    void fold_constants(const ClipConfig& c) {
+        torch::NoGradGuard no_grad;
+        for (auto& [name, fold] : folds(c)) {
+            fold.param.slice(0, 0, fold.rows).mul_(fold.factor);
+        }
+    }
 
     // ids [B, L] int64 -> pooled [B, Wt]
     torch::Tensor text_pooled(const torch::Tensor& ids) {
@@ -374,6 +431,7 @@ Result<std::unique_ptr<ClipModel>> ClipModel::from_weights(const ClipConfig& con
         item.value().copy_(value);
         used.insert(source.names.begin(), source.names.end());
     }
+    model->modules_->fold_constants(config);
 
     // Extra tensors are not fatal (a newer export may add buffers), but worth a warning.
     std::vector<std::string> extra;
@@ -415,6 +473,7 @@ Result<std::unique_ptr<ClipModel>> ClipModel::with_random_weights(const ClipConf
             param.normal_(0.0, 0.02);
         }
     }
+    model->modules_->fold_constants(config);
     return model;
 }
 
@@ -535,9 +594,14 @@ torch::Tensor ClipModel::encode_text(const torch::Tensor& input_ids) {
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> ClipModel::openai_state_dict() const {
+    std::map<std::string, Modules::Fold> folds = modules_->folds(config_);
     std::vector<std::pair<std::string, torch::Tensor>> out;
     for (const auto& item : modules_->named_parameters()) {
-        out.emplace_back(item.key(), item.value().detach().clone());
+        torch::Tensor value = item.value().detach().clone();
+        if (auto it = folds.find(item.key()); it != folds.end()) {
+            value.slice(0, 0, it->second.rows).div_(it->second.factor);
+        }
+        out.emplace_back(item.key(), value);
     }
     return out;
 }

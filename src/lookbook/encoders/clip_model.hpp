@@ -66,7 +66,8 @@ class ClipModel {
     torch::Tensor encode_text_pooled(const torch::Tensor& input_ids);
 
     // The weights under OpenAI/OpenCLIP names (the names an open_clip_model.safetensors holds),
-    // detached copies; write them with write_safetensors to save the model.
+    // as copies; write them with write_safetensors to save the model. Equal to the loaded
+    // weights within float rounding (constants folded in for speed are divided out again).
     std::vector<std::pair<std::string, torch::Tensor>> openai_state_dict() const;
 
     // exp of the stored logit scale: image-text logits are logit_scale * cos(image, text).
