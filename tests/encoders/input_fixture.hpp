@@ -20,8 +20,10 @@ inline std::filesystem::path clip_fixture_dir() {
     return std::filesystem::path(LOOKBOOK_SHARED_DIR) / "fixtures" / "clip";
 }
 
+// tests/data/encoders, found from this header's own path (LOOKBOOK_TEST_DATA_DIR points at
+// tests/encoders/data because lookbook_add_test reads CMAKE_CURRENT_SOURCE_DIR at the call).
 inline std::filesystem::path encoders_test_data_dir() {
-    return std::filesystem::path(LOOKBOOK_TEST_DATA_DIR) / "encoders";
+    return std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "encoders";
 }
 
 inline std::string slurp(const std::filesystem::path& path) {
