@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "lookbook 0.1.0");
 
     lookbook::cli::CommandRun selected;
+    lookbook::cli::add_encode_command(app, &selected);
 
     try {
         app.parse(argc, argv);
