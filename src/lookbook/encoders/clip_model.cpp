@@ -38,8 +38,8 @@ struct MlpImpl : torch::nn::Module {
           c_proj(register_module("c_proj", torch::nn::Linear(hidden, width))),
           activation(activation) {}
 
-    // x: [N, W] -> [N, W] + residual, added in place into the result.
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual) {
+    // Adds mlp(x) into `residual` ([N, W]) in place.
+    void add_to(torch::Tensor& residual, const torch::Tensor& x) {
         torch::Tensor h = torch::addmm(c_fc->bias, x, c_fc->weight.t());  // [N, hidden]
         if (activation == ClipActivation::kQuickGelu) {
             // With the folded weights: QuickGELU(h) = h sigmoid(1.702 h) = silu(1.702 h) / 1.702.
@@ -47,7 +47,9 @@ struct MlpImpl : torch::nn::Module {
         } else {
             h = torch::gelu(h);
         }
-        return torch::addmm(c_proj->bias, h, c_proj->weight.t()).add_(residual);
+        // gemm with beta = 1 straight into the residual stream, then the bias: two kernels
+        // where addmm(bias, ...) + add_ takes three.
+        residual.addmm_(h, c_proj->weight.t()).add_(c_proj->bias);
     }
 
     torch::nn::Linear c_fc;
@@ -67,12 +69,12 @@ struct AttentionImpl : torch::nn::Module {
         torch::nn::init::xavier_uniform_(in_proj_weight);
     }
 
-    // x: [B*L, W] (batch-major rows); mask: additive [L, L] or undefined. Returns
-    // out_proj(attention) + residual, [B*L, W].
-    torch::Tensor forward(const torch::Tensor& x,
-                          int64_t batch,
-                          const torch::Tensor& mask,
-                          const torch::Tensor& residual) {
+    // Adds out_proj(attention(x)) into `residual` in place. x, residual: [B*L, W] (batch-major
+    // rows); mask: additive [L, L] or undefined.
+    void add_to(torch::Tensor& residual,
+                const torch::Tensor& x,
+                int64_t batch,
+                const torch::Tensor& mask) {
         const int64_t length = x.size(0) / batch;
         const int64_t width = x.size(1);
         // [B*L, 3W] -> [3, B*H, L, D], one copy so that every bmm operand is contiguous.
@@ -92,7 +94,7 @@ struct AttentionImpl : torch::nn::Module {
                                 .view({batch, heads, length, head_dim})
                                 .transpose(1, 2)
                                 .reshape({batch * length, width});
-        return torch::addmm(out_proj->bias, out, out_proj->weight.t()).add_(residual);
+        residual.addmm_(out, out_proj->weight.t()).add_(out_proj->bias);
     }
 
     torch::Tensor in_proj_weight;
@@ -115,9 +117,10 @@ struct ResidualBlockImpl : torch::nn::Module {
           mlp(register_module("mlp", Mlp(width, mlp_width, activation))) {}
 
     // x: [B*L, W]
-    torch::Tensor forward(const torch::Tensor& x, int64_t batch, const torch::Tensor& mask) {
-        torch::Tensor h = attn->forward(ln_1(x), batch, mask, x);
-        return mlp->forward(ln_2(h), h);
+    // x: [B*L, W], updated in place.
+    void forward(torch::Tensor& x, int64_t batch, const torch::Tensor& mask) {
+        attn->add_to(x, ln_1(x), batch, mask);
+        mlp->add_to(x, ln_2(x));
     }
 
     torch::nn::LayerNorm ln_1;
@@ -144,9 +147,10 @@ struct TransformerImpl : torch::nn::Module {
     // x: [B, L, W] -> [B, L, W]; the blocks work on [B*L, W] rows.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
         const int64_t batch = x.size(0);
-        torch::Tensor rows = x.reshape({-1, x.size(2)});
+        // A private copy: the blocks update the residual stream in place.
+        torch::Tensor rows = x.reshape({-1, x.size(2)}).clone();
         for (const auto& block : *resblocks) {
-            rows = block->as<ResidualBlock>()->forward(rows, batch, mask);
+            block->as<ResidualBlock>()->forward(rows, batch, mask);
         }
         return rows.view(x.sizes());
     }
