@@ -305,6 +305,27 @@ TEST_F(ClipModelFiles, RejectsBadConfigValuesNamingTheField) {
                   "supported, only ViT");
 }
 
+TEST_F(ClipModelFiles, RejectsConfigWithoutArchitectureOrClipModelType) {
+    write("config.json", R"({"model_type": "siglip"})");
+    auto config = read_hf_clip_config(dir_ / "config.json");
+    EXPECT_EQ(config.status().code(), StatusCode::kUnsupported);
+    EXPECT_EQ(config.status().message(),
+              (dir_ / "config.json").string() +
+                  ": unknown architecture: no \"architectures\" and \"model_type\" is "
+                  "\"siglip\"; lookbook loads only CLIPModel checkpoints");
+}
+
+TEST(ValidateClipConfig, RejectsWidthNotDivisibleByHeads) {
+    ClipConfig config;
+    config.text.heads = 7;
+    Status s = validate_clip_config(config);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(),
+              "CLIP config: text width 512 is not divisible by 7 heads; check the head count in "
+              "the config");
+    EXPECT_TRUE(validate_clip_config(ClipConfig{}).is_ok());
+}
+
 TEST_F(ClipModelFiles, PrefersTextConfigDictOverTextConfig) {
     write("config.json",
           R"({"architectures": ["CLIPModel"], "projection_dim": 16,
