@@ -148,6 +148,26 @@ TEST_F(ClipModelFiles, RoundTripsRandomWeightsThroughOpenClipFile) {
     EXPECT_LT(max_abs_diff((*original)->encode_text(ids), (*loaded)->encode_text(ids)), 1e-6);
 }
 
+TEST_F(ClipModelFiles, LoadsHalfPrecisionWeightsAsFloat) {
+    write_tiny_open_clip_config();
+    auto original = ClipModel::with_random_weights(tiny_config(), 5);
+    ASSERT_TRUE(original.is_ok());
+    auto weights = (*original)->openai_state_dict();
+    for (auto& [name, tensor] : weights) {
+        tensor = tensor.to(torch::kFloat16);
+    }
+    ASSERT_TRUE(write_safetensors(dir_ / "open_clip_model.safetensors", weights).is_ok());
+
+    auto loaded = ClipModel::load(dir_);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    torch::Tensor pixels = torch::randn({1, 3, 16, 16});
+    torch::Tensor a = (*original)->encode_image(pixels);
+    torch::Tensor b = (*loaded)->encode_image(pixels);
+    EXPECT_EQ(b.scalar_type(), torch::kFloat32);
+    // fp16 keeps about 3 significant digits of each weight.
+    EXPECT_LT(max_abs_diff(a, b), 2e-2 * a.abs().max().item<double>());
+}
+
 TEST_F(ClipModelFiles, RejectsMissingTensorNamingIt) {
     write_tiny_open_clip_config();
     auto model = ClipModel::with_random_weights(tiny_config(), 1);
