@@ -137,7 +137,8 @@ TEST(ClipTokenizer, CleansUnicodeLikeFtfy) {
     EXPECT_EQ(tok.clean("\u201cQuoted\u201d \u2018x\u2019 \u02bcy"), "\"quoted\" 'x' 'y");
     EXPECT_EQ(tok.clean("ＡＢＣ　１２３ ｶ"), "abc 123 カ");
     EXPECT_EQ(tok.clean("\uFB01ne \uFB02ow \u0132"), "fine flow ij");
-    EXPECT_EQ(tok.clean("cafe\u0301"), "caf\u00e9");  // NFC
+    EXPECT_EQ(tok.clean("\u01C4ep \u0149"), "d\u017Eep 'n");  // DŽ digraph; ŉ -> ʼn -> 'n
+    EXPECT_EQ(tok.clean("cafe\u0301"), "caf\u00e9");          // NFC
     EXPECT_EQ(tok.clean("a\x07"
                         "b\x1b[31mred\x1b[0m"),
               "abred");                         // controls, colours

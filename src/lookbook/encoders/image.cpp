@@ -427,24 +427,16 @@ int webp_orientation(std::string_view bytes) {
 }
 
 const char* webp_status_text(VP8StatusCode status) {
-    switch (status) {
-        case VP8_STATUS_OUT_OF_MEMORY:
-            return "out of memory";
-        case VP8_STATUS_INVALID_PARAM:
-            return "invalid parameter";
-        case VP8_STATUS_BITSTREAM_ERROR:
-            return "bitstream error";
-        case VP8_STATUS_UNSUPPORTED_FEATURE:
-            return "unsupported feature";
-        case VP8_STATUS_SUSPENDED:
-            return "suspended";
-        case VP8_STATUS_USER_ABORT:
-            return "aborted";
-        case VP8_STATUS_NOT_ENOUGH_DATA:
-            return "not enough data, the file is truncated";
-        default:
-            return "unknown error";
-    }
+    constexpr const char* kTexts[] = {"ok",
+                                      "out of memory",
+                                      "invalid parameter",
+                                      "bitstream error",
+                                      "unsupported feature",
+                                      "suspended",
+                                      "aborted",
+                                      "not enough data, the file is truncated"};
+    auto index = static_cast<size_t>(status);
+    return index < std::size(kTexts) ? kTexts[index] : "unknown error";
 }
 
 Result<RgbImage> decode_webp(std::string_view bytes,

@@ -83,8 +83,13 @@ class ClipTokenizer {
     Status finish_setup(const std::string& source);
     // BPE pieces of one pre-token whose bytes are already mapped to byte symbols.
     std::vector<std::string> bpe_word(const std::string& word) const;
-    // Appends the BPE pieces of every pre-token of the cleaned text.
-    void for_each_piece(std::string_view text, std::vector<std::string>* pieces) const;
+    // Appends the BPE pieces of the cleaned text's pre-tokens, stopping before the first
+    // pre-token that starts when `pieces` already holds max_pieces.
+    // TODO: one pathological "word" (tens of thousands of letters without a space) still costs
+    // quadratic time in bpe_word, as in Python; catalog text never has one, an attacker could.
+    void append_pieces(std::string_view cleaned,
+                       size_t max_pieces,
+                       std::vector<std::string>* pieces) const;
 
     std::unordered_map<std::string, int64_t> token_to_id_;
     std::vector<std::string> id_to_token_;
