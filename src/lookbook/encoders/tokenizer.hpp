@@ -25,8 +25,11 @@ namespace lookbook {
 // control characters removed, NFC. Lowercasing is Python's str.lower (full mapping for U+0130,
 // final sigma).
 //
-// TODO: ftfy's mojibake repair (fix_encoding: text decoded with the wrong code page, such as
-// "cafÃ©") is not implemented — it needs ftfy's badness heuristics and several legacy code pages;
+// Input bytes that are not valid UTF-8 become U+FFFD (Python would have refused to decode them).
+//
+// TODO: ftfy's mojibake repair is not implemented: fix_encoding (text decoded with the wrong
+// code page, such as "cafÃ©"), with its helpers restore_byte_a0, replace_lossy_sequences and
+// decode_inconsistent_utf8. It needs ftfy's badness heuristics and several legacy code pages;
 // catalog text with mojibake gets different ids than OpenAI's tokenizer.
 // TODO: only the common HTML entities are known (the 106 legacy Latin-1 names plus typographic
 // ones such as &hellip; &mdash; &rsquo; &euro; &trade;); a rarer name such as &notin; stays as
