@@ -296,6 +296,17 @@ TEST_F(ClipModelFiles, RejectsMissingFolderConfigAndWeights) {
                   "model.safetensors.");
 }
 
+TEST_F(ClipModelFiles, RejectsShardedHuggingFaceWeights) {
+    write("config.json", R"({"architectures": ["CLIPModel"]})");
+    write("model.safetensors.index.json", "{}");
+    auto loaded = ClipModel::load(dir_);
+    EXPECT_EQ(loaded.status().code(), StatusCode::kUnsupported);
+    EXPECT_EQ(loaded.status().message(),
+              dir_.string() +
+                  ": sharded weights (model.safetensors.index.json) are not supported yet; merge "
+                  "the shards into model.safetensors.");
+}
+
 TEST_F(ClipModelFiles, RejectsBadConfigValuesNamingTheField) {
     write("config.json",
           R"({"architectures": ["CLIPModel"], "vision_config": {"patch_size": "8"}})");

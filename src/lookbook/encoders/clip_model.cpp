@@ -492,6 +492,13 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::filesystem::path& 
     if (fs::exists(dir / "config.json")) {
         LOOKBOOK_ASSIGN_OR_RETURN(config, read_hf_clip_config(dir / "config.json"));
         weights_path = dir / "model.safetensors";
+        // TODO: sharded checkpoints (model.safetensors.index.json + model-0000x-of-0000y files)
+        // are refused — CLIP checkpoints up to ViT-L fit one file; larger ones need merging.
+        if (!fs::exists(weights_path) && fs::exists(dir / "model.safetensors.index.json")) {
+            return Status::unsupported(d +
+                                       ": sharded weights (model.safetensors.index.json) are not "
+                                       "supported yet; merge the shards into model.safetensors.");
+        }
         if (!fs::exists(weights_path)) {
             return Status::not_found(
                 d + ": config.json is there but model.safetensors is not" +
