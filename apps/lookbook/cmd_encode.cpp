@@ -1,8 +1,10 @@
 // `lookbook encode`: one text or image through a CLIP model folder; prints the token ids (text),
 // the embedding and its L2-normalised form.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +12,7 @@
 
 #include "commands.hpp"
 #include "lookbook/encoders/clip_encode.hpp"
+#include "lookbook/encoders/cpu_threads.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -27,6 +30,7 @@ int fail(const Status& status) {
 }
 
 int run_encode(const EncodeArgs& args, bool has_text) {
+    configure_cpu_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto model = ClipModel::load(args.model);
     if (!model.is_ok()) {
         return fail(model.status());

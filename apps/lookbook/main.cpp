@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
     lookbook::cli::CommandRun selected;
     lookbook::cli::add_ingest_command(app, &selected);
     lookbook::cli::add_info_command(app, &selected);
+#if LOOKBOOK_WITH_TORCH
     lookbook::cli::add_encode_command(app, &selected);
+#endif
 
     try {
         app.parse(argc, argv);
