@@ -59,7 +59,8 @@ int run_info(const InfoArgs& args) {
         }
         out["extra_files"] = s.extra_files;
         out["verified"] = args.verify;
-        std::cout << out.dump(2) << "\n";
+        // Catalog text is the retailer's bytes; invalid UTF-8 is shown as U+FFFD.
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kExitOk;
     }
     std::cout << fmt::format(

@@ -196,5 +196,22 @@ TEST(CsvReader, ReadsFileInSmallChunksLikeInMemory) {
     std::filesystem::remove(path);
 }
 
+TEST(CsvReader, RecordLongerThanTheLimitIsAnError) {
+    CsvOptions options;
+    options.buffer_size = 16;
+    options.max_record_bytes = 64;
+    auto path = std::filesystem::temp_directory_path() / "lookbook_csv_long.csv";
+    std::ofstream(path, std::ios::binary) << "a,b\n" << std::string(200, 'x');
+    auto reader = CsvReader::open(path, options);
+    ASSERT_TRUE(reader.is_ok());
+    while ((*reader)->next()) {
+    }
+    EXPECT_EQ((*reader)->status().message(),
+              path.string() +
+                  ":2: a record is longer than 0 MiB. Is this a CSV file with line "
+                  "ends (LF or CRLF)?");
+    std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace lookbook

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "lookbook/store/store.hpp"
 
@@ -38,7 +40,7 @@ class IngestTest : public ::testing::Test {
   protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
-               ("lookbook_ingest_" +
+               ("lookbook_ingest_" + std::to_string(::getpid()) + "_" +
                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
         fs::remove_all(dir_);
         fs::create_directories(dir_ / "images" / "010");
@@ -343,6 +345,194 @@ TEST_F(IngestTest, MissingImagesFolderIsAnError) {
     ASSERT_FALSE(report.is_ok());
     EXPECT_EQ(report.status().code(), StatusCode::kNotFound);
     EXPECT_NE(report.status().message().find("no such folder"), std::string::npos);
+}
+
+TEST_F(IngestTest, AppendWithOrderIdsIsRefusedWithoutTouchingTheStore) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    IngestOptions more;
+    more.store = options_.store;
+    more.append = true;
+    more.mapping.transactions["order_id"] = "receipt";
+    more.transactions = write("more.csv",
+                              "t_dat,customer_id,article_id,price,receipt\n"
+                              "2020-09-10,c1,0110065001,0.5,r1\n");
+    auto report = ingest(more);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "--append cannot add order ids yet; run a full ingest with order_id mapped");
+    EXPECT_EQ(open_store()->generation(), "gen-000001");
+}
+
+TEST_F(IngestTest, RejectsFileCannotBeAnInputFile) {
+    options_.bad_rows = BadRowPolicy::kSkip;
+    options_.rejects = options_.transactions;
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(report.status().message(),
+              "--rejects " + options_.transactions.string() +
+                  " is also an input file; choose another file for the rejected rows.");
+    std::ifstream in(options_.transactions);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str(), kTransactions);
+}
+
+TEST_F(IngestTest, StoreFolderHoldingOtherFilesIsRefused) {
+    fs::create_directories(options_.store / "gen-photos");
+    std::ofstream(options_.store / "gen-report.txt") << "important";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(report.status().message().find("the folder is not empty and is not a lookbook store"),
+              std::string::npos);
+    EXPECT_TRUE(fs::exists(options_.store / "gen-report.txt"));
+    EXPECT_TRUE(fs::exists(options_.store / "gen-photos"));
+}
+
+TEST_F(IngestTest, RejectsFileMustBeARegularFile) {
+    options_.transactions = write("transactions.csv", std::string(kTransactions) + "x,c1,a,1,1\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    options_.rejects = "/dev/null";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "--rejects /dev/null: is not a regular file; name a new or existing CSV file.");
+    EXPECT_TRUE(fs::is_character_file("/dev/null"));
+    EXPECT_FALSE(fs::exists(options_.store / "CURRENT"));
+}
+
+TEST_F(IngestTest, RejectsFileThatCannotBeCreatedIsAnError) {
+    options_.transactions = write("transactions.csv", std::string(kTransactions) + "x,c1,a,1,1\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    options_.rejects = dir_ / "no-such-folder" / "sub" / "rejects.csv";
+    fs::create_directories(dir_ / "no-such-folder");
+    std::ofstream(dir_ / "no-such-folder" / "sub") << "a file where a folder is needed";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kIOError);
+    EXPECT_FALSE(fs::exists(options_.store / "CURRENT"));
+}
+
+TEST_F(IngestTest, FailedIngestKeepsThePreviousRejectsFile) {
+    options_.bad_rows = BadRowPolicy::kSkip;
+    options_.transactions = write("transactions.csv", std::string(kTransactions) + "x,c1,a,1,1\n");
+    ASSERT_TRUE(ingest(options_).is_ok());
+    std::ifstream first(options_.store / "rejects.csv");
+    std::stringstream before;
+    before << first.rdbuf();
+    options_.transactions = write("transactions.csv", std::string(kTransactions) + "y,c1,a,1,1\n");
+    options_.customers = dir_ / "missing.csv";
+    ASSERT_FALSE(ingest(options_).is_ok());
+    std::ifstream second(options_.store / "rejects.csv");
+    std::stringstream after;
+    after << second.rdbuf();
+    EXPECT_EQ(after.str(), before.str());
+    EXPECT_FALSE(fs::exists(options_.store / "rejects.csv.tmp"));
+}
+
+TEST_F(IngestTest, CarriageReturnOnlyLineEndsAreAnError) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\r"
+                                  "2020-09-02,c2,0110065001,0.05,2\r");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":1: the lines end with a lone carriage return (CR), so the file reads as one "
+                  "line. Convert it to LF or CRLF line ends (for example `tr '\\r' '\\n'`).");
+}
+
+TEST_F(IngestTest, SharedGuestAccountWithManyRowsIsSortedByDate) {
+    std::string text = "t_dat,customer_id,article_id,price,sales_channel_id\n";
+    for (int day = 28; day >= 1; --day) {
+        for (int k = 0; k < 50; ++k) {
+            text += fmt::format(
+                "2020-02-{:02d},GUEST,{},0.1,1\n", day, k % 2 ? "0108775015" : "0110065001");
+        }
+    }
+    options_.transactions = write("transactions.csv", text);
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    const TransactionTable& t = store->transactions();
+    ASSERT_EQ(t.size(), 1400u);
+    for (size_t r = 1; r < t.size(); ++r) {
+        ASSERT_LE(t.date()[r - 1], t.date()[r]) << r;
+    }
+    // Stable: rows of one day keep file order (article alternates 0110065001, 0108775015).
+    EXPECT_EQ(store->articles().id(t.article()[0]), "0110065001");
+    EXPECT_EQ(store->articles().id(t.article()[1]), "0108775015");
+}
+
+TEST_F(IngestTest, ImageColumnCannotPointOutsideTheImagesFolder) {
+    options_.articles = write("articles.csv",
+                              "article_id,photo\n"
+                              "0108775015,/etc/hostname\n"
+                              "0108775044,../../../../etc/hostname\n"
+                              "0110065001,0110065001.jpg\n");
+    options_.mapping.articles["image"] = "photo";
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->images_found, 1u);
+    EXPECT_EQ(report->images_missing, 2u);
+    auto store = open_store();
+    EXPECT_EQ(store->articles().image_path(0), "");
+    EXPECT_EQ(store->articles().image_path(1), "");
+}
+
+TEST_F(IngestTest, UnknownArticlesAreEachTheirOwnProduct) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2020-09-01,c1,0999999999\n2020-09-01,c1,0888888888\n");
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    EXPECT_EQ(store->articles().product_code(*store->articles().find("0999999999")), "0999999999");
+    EXPECT_EQ(store->articles().product_code(*store->articles().find("0888888888")), "0888888888");
+}
+
+TEST_F(IngestTest, DeviceInsteadOfFileIsRefused) {
+    options_.articles = "/dev/zero";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "--articles: /dev/zero: is not a regular file (a device or pipe); save the data to a "
+              "file first.");
+}
+
+TEST_F(IngestTest, HugeBadValueIsShortenedInTheMessage) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-09-02,c2,0110065001," +
+                                      std::string(100000, '9') + "x,2\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_LT(report.status().message().size(), 400u);
+    EXPECT_NE(report.status().message().find(std::string(80, '9') + "...\""), std::string::npos);
+}
+
+TEST_F(IngestTest, FirstBadLineIsReportedWhateverItsKind) {
+    options_.unknown_ids = UnknownIdPolicy::kBadRow;
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-09-02,c2,0999999999,0.05,2\n"
+                                  "2020-09-02,c2,0110065001,0.05,256\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find("transactions.csv:2: article \"0999999999\""),
+              std::string::npos)
+        << report.status().message();
+}
+
+TEST_F(IngestTest, ChannelWrittenAsAFloatIsAccepted) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-09-02,c2,0110065001,0.05,2.0\n"
+                                  "2020-09-03,c2,0110065001,0.05,1.5\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->transactions.rows_rejected, 1u);
+    EXPECT_EQ(open_store()->transactions().channel()[0], 2);
 }
 
 }  // namespace

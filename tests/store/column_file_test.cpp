@@ -6,6 +6,7 @@
 #include <limits>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace lookbook {
 namespace {
@@ -16,7 +17,7 @@ class ColumnFileTest : public ::testing::Test {
     void SetUp() override {
         path_ =
             fs::temp_directory_path() /
-            ("lookbook_cf_" +
+            ("lookbook_cf_" + std::to_string(::getpid()) + "_" +
              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".lbc");
     }
     void TearDown() override { fs::remove(path_); }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace lookbook {
 namespace {
@@ -52,7 +53,7 @@ class StoreTest : public ::testing::Test {
   protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
-               ("lookbook_store_" +
+               ("lookbook_store_" + std::to_string(::getpid()) + "_" +
                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
         fs::remove_all(dir_);
     }
@@ -147,6 +148,63 @@ TEST_F(StoreTest, LeftoverTemporaryGenerationIsIgnoredAndReplaced) {
     ASSERT_TRUE(Store::commit(dir_, tables.files()).is_ok());
     EXPECT_TRUE(Store::open(dir_).is_ok());
     EXPECT_FALSE(fs::exists(dir_ / "gen-000001.tmp"));
+}
+
+TEST_F(StoreTest, CommitBasedOnAnOldGenerationIsRefused) {
+    Tables tables({0});
+    ASSERT_TRUE(Store::commit(dir_, tables.files()).is_ok());
+    ASSERT_TRUE(Store::commit(dir_, tables.files()).is_ok());
+    ColumnFileWriter rules;
+    rules.add_owned("support", std::vector<uint32_t>{1});
+    auto stale = Store::commit(dir_, {{"rules", &rules}}, true, "gen-000001");
+    ASSERT_FALSE(stale.is_ok());
+    EXPECT_EQ(stale.status().message(),
+              dir_.string() +
+                  ": the store changed while this command ran (it read gen-000001, "
+                  "the store is now at gen-000002). Nothing was written; run the "
+                  "command again.");
+    EXPECT_TRUE(Store::commit(dir_, {{"rules", &rules}}, true, "gen-000002").is_ok());
+}
+
+TEST_F(StoreTest, OnlyGenerationFoldersAreCleanedUp) {
+    Tables tables({0});
+    ASSERT_TRUE(Store::commit(dir_, tables.files()).is_ok());
+    fs::create_directories(dir_ / "gen-photos");
+    ASSERT_TRUE(Store::commit(dir_, tables.files()).is_ok());
+    EXPECT_TRUE(fs::exists(dir_ / "gen-photos"));
+    EXPECT_FALSE(fs::exists(dir_ / "gen-000001"));
+}
+
+TEST_F(StoreTest, MissingTableFileSaysTheStoreIsDamaged) {
+    Tables tables({0});
+    ASSERT_TRUE(Store::commit(dir_, tables.files()).is_ok());
+    fs::remove(dir_ / "gen-000001" / "customers.lbc");
+    auto store = Store::open(dir_);
+    ASSERT_FALSE(store.is_ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(store.status().message().find(
+                  "The store is damaged or incomplete; re-run `lookbook ingest` to rebuild it."),
+              std::string::npos);
+}
+
+TEST_F(StoreTest, DecreasingCustomerOffsetsAreCorruption) {
+    Tables tables({0, 1});
+    ColumnFileWriter tx;
+    tx.add_owned("customer", std::vector<uint32_t>{0, 0});
+    tx.add_owned("article", std::vector<uint32_t>{0, 1});
+    tx.add_owned("date", std::vector<int32_t>{1, 2});
+    tx.add_owned("price", std::vector<double>{1, 2});
+    tx.add_owned("channel", std::vector<uint8_t>{1, 1});
+    tx.add_owned("customer_offsets", std::vector<uint64_t>{3, 2});
+    ASSERT_TRUE(Store::commit(dir_,
+                              {{"articles", &tables.articles},
+                               {"customers", &tables.customers},
+                               {"transactions", &tx}})
+                    .is_ok());
+    auto store = Store::open(dir_);
+    ASSERT_FALSE(store.is_ok());
+    EXPECT_NE(store.status().message().find("customer_offsets decrease at customer 1"),
+              std::string::npos);
 }
 
 }  // namespace

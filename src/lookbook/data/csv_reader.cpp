@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,17 +25,26 @@ CsvReader::~CsvReader() {
 
 Result<std::unique_ptr<CsvReader>> CsvReader::open(const std::filesystem::path& path,
                                                    const CsvOptions& options) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    // Check the kind of file before opening it: opening a FIFO would block, and a device such
+    // as /dev/zero never ends.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
         if (errno == ENOENT) {
             return Status::not_found(path.string() + ": no such file. Check the path.");
         }
         return Status::io_error(path.string() + ": cannot open: " + std::strerror(errno));
     }
-    struct stat st {};
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(fd);
+    if (S_ISDIR(st.st_mode)) {
         return Status::invalid_argument(path.string() + ": is a directory; expected a CSV file.");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return Status::invalid_argument(path.string() +
+                                        ": is not a regular file (a device or pipe); save the "
+                                        "data to a file first.");
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return Status::io_error(path.string() + ": cannot open: " + std::strerror(errno));
     }
     std::unique_ptr<CsvReader> reader(new CsvReader(path.string(), options));
     reader->fd_ = fd;
@@ -70,7 +80,17 @@ bool CsvReader::refill(size_t* keep_from, size_t* from) {
         *keep_from = 0;
     }
     if (end_ == buf_.size()) {
-        buf_.resize(buf_.size() * 2);
+        if (buf_.size() >= options_.max_record_bytes) {
+            status_ = Status::invalid_data(fmt::format(
+                "{}:{}: a record is longer than {} MiB. Is this a CSV file with line ends (LF or "
+                "CRLF)?",
+                name_,
+                next_line_,
+                options_.max_record_bytes >> 20));
+            eof_ = true;
+            return false;
+        }
+        buf_.resize(std::min(buf_.size() * 2, options_.max_record_bytes));
     }
     while (true) {
         ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);

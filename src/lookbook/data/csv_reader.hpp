@@ -17,6 +17,9 @@ struct CsvOptions {
     // Bytes read per refill. Records longer than this grow the buffer; tests use tiny sizes to
     // exercise records that straddle refills.
     size_t buffer_size = 1 << 20;
+    // A record longer than this is an error rather than a reason to keep growing the buffer
+    // (a binary file or a file without line ends would otherwise fill memory).
+    size_t max_record_bytes = size_t{256} << 20;
 };
 
 // A streaming RFC 4180 reader: fields separated by the delimiter, fields optionally quoted,

@@ -21,6 +21,11 @@ namespace lookbook {
 namespace fs = std::filesystem;
 namespace {
 
+// Quotes at most `limit` bytes of a value, so that a runaway field cannot flood the terminal.
+std::string shorten(std::string_view text, size_t limit = 80) {
+    return text.size() <= limit ? std::string(text) : std::string(text.substr(0, limit)) + "...";
+}
+
 constexpr const char* kSkipHint = " Fix the row, or rerun with --on-bad-row skip to set it aside.";
 
 // Strings appended one after another, as a store string column.
@@ -80,8 +85,10 @@ struct ArticleBuilder {
         names.push("");
         descriptions.push("");
         image_paths.push("");
-        for (auto& a : attributes) {
-            a.push("");
+        // Without a catalog row the article is its own product, as for a row with no code.
+        attributes[0].push(id);
+        for (size_t i = 1; i < attributes.size(); ++i) {
+            attributes[i].push("");
         }
         return code;
     }
@@ -139,24 +146,57 @@ struct TransactionBuilder {
 };
 
 // Writes skipped rows, with their file, line and reason, to a CSV file opened on first use.
+// Rows go to "<path>.tmp", renamed over <path> only when the ingest succeeds (finish()), so a
+// failed ingest leaves the previous rejects file as it was.
 class RejectSink {
   public:
-    explicit RejectSink(fs::path path) : path_(std::move(path)) {}
+    explicit RejectSink(fs::path path) : path_(std::move(path)), tmp_(path_.string() + ".tmp") {}
+    ~RejectSink() { discard(); }
 
     Status add(const std::string& file,
                uint64_t line,
                const std::string& reason,
                std::string_view raw) {
         if (!out_.is_open()) {
-            out_.open(path_, std::ios::binary | std::ios::trunc);
+            out_.open(tmp_, std::ios::binary | std::ios::trunc);
             if (!out_) {
-                return Status::io_error(path_.string() + ": cannot create the rejects file");
+                return Status::io_error(tmp_.string() + ": cannot create the rejects file");
             }
             out_ << "file,line,reason,row\n";
         }
         out_ << quote(file) << ',' << line << ',' << quote(reason) << ',' << quote(raw) << '\n';
         ++count_;
-        return out_ ? Status::ok() : Status::io_error(path_.string() + ": write failed");
+        return out_ ? Status::ok() : write_failed();
+    }
+    // Flushes the rows; an error when any write failed (disk full). Call before committing.
+    Status flush() {
+        if (!out_.is_open()) {
+            return Status::ok();
+        }
+        out_.flush();
+        bool good = static_cast<bool>(out_);
+        out_.close();
+        return good && !out_.fail() ? Status::ok() : write_failed();
+    }
+    // Moves the flushed rows into place; call once the ingest has committed.
+    Status publish() {
+        if (count_ == 0) {
+            return Status::ok();
+        }
+        std::error_code ec;
+        fs::rename(tmp_, path_, ec);
+        if (ec) {
+            return Status::io_error(fmt::format(
+                "{}: cannot move the rejects file into place: {}", path_.string(), ec.message()));
+        }
+        return Status::ok();
+    }
+    void discard() {
+        if (out_.is_open()) {
+            out_.close();
+        }
+        std::error_code ec;
+        fs::remove(tmp_, ec);
     }
     uint64_t count() const { return count_; }
     const fs::path& path() const { return path_; }
@@ -174,7 +214,14 @@ class RejectSink {
         return out;
     }
 
+    Status write_failed() const {
+        return Status::io_error(fmt::format(
+            "{}: writing the rejected rows failed (is the disk full?); nothing was ingested.",
+            path_.string()));
+    }
+
     fs::path path_;
+    fs::path tmp_;
     std::ofstream out_;
     uint64_t count_ = 0;
 };
@@ -228,6 +275,14 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
     HeaderBinding binding;
     binding.width = reader.fields().size();
     for (auto f : reader.fields()) {
+        // A carriage return inside the header means the file ends its lines with CR alone (old
+        // Mac exports): the whole file would read as one header line and no rows.
+        if (f.find('\r') != std::string_view::npos) {
+            return Status::invalid_data(fmt::format(
+                "{}:1: the lines end with a lone carriage return (CR), so the file reads as one "
+                "line. Convert it to LF or CRLF line ends (for example `tr '\\r' '\\n'`).",
+                reader.name()));
+        }
         binding.column_names.emplace_back(trim(f));
     }
     const auto& names = mapping.columns(table);
@@ -262,7 +317,7 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
             "If your columns have other names, map them with --mapping FILE (see README).",
             reader.name(),
             missing,
-            header,
+            shorten(header, 300),
             table_name(table)));
     }
     return binding;
@@ -276,6 +331,7 @@ struct Context {
     CustomerBuilder customers;
     TransactionBuilder transactions;
     DateFormat date_format;
+    std::string based_on;  // the generation an append read, to detect concurrent writers
 };
 
 // Applies the bad-row policy to the row at `file`:`line`: under kFail returns the error; under
@@ -356,7 +412,8 @@ std::string value_message(const HeaderBinding& b,
                           int field,
                           std::string_view value,
                           const std::string& expected) {
-    return fmt::format("column \"{}\" is \"{}\"; expected {}.", b.name(field), value, expected);
+    return fmt::format(
+        "column \"{}\" is \"{}\"; expected {}.", shorten(b.name(field)), shorten(value), expected);
 }
 
 Status read_articles(Context& ctx) {
@@ -649,41 +706,41 @@ Status read_transactions(Context& ctx) {
         "--transactions",
         report.transactions,
         [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
+            // Rows waiting for their id lookups come first, so that errors and rejects keep
+            // file order.
+            auto reject = [&](const std::string& message) -> Status {
+                LOOKBOOK_RETURN_IF_ERROR(resolve_transactions(ctx, file, pending, &last_customer));
+                return bad_row(ctx, reader, report.transactions, message);
+            };
             const auto& f = reader.fields();
             std::string_view date_text = b.get(f, kDate);
             auto date = ctx.date_format.to_days(date_text);
             if (!date) {
-                return bad_row(ctx,
-                               reader,
-                               report.transactions,
-                               value_message(b, kDate, date_text, date_hint));
+                return reject(value_message(b, kDate, date_text, date_hint));
             }
             double price = std::numeric_limits<double>::quiet_NaN();
             if (b.has(kPrice)) {
                 std::string_view price_text = b.get(f, kPrice);
                 auto parsed = parse_double(price_text);
                 if (!parsed || !std::isfinite(*parsed) || *parsed < 0) {
-                    return bad_row(
-                        ctx,
-                        reader,
-                        report.transactions,
-                        value_message(
-                            b, kPrice, price_text, "a number >= 0 with \".\" as decimal mark"));
+                    return reject(value_message(
+                        b, kPrice, price_text, "a number >= 0 with \".\" as decimal mark"));
                 }
                 price = *parsed;
             }
             uint8_t channel = 0;
             if (b.has(kChannel)) {
                 std::string_view channel_text = b.get(f, kChannel);
-                auto parsed =
-                    channel_text.empty() ? std::optional<int64_t>(0) : parse_int(channel_text);
+                // Exports from pandas often write integer columns as floats ("2.0").
+                auto number =
+                    channel_text.empty() ? std::optional<double>(0.0) : parse_double(channel_text);
+                std::optional<int64_t> parsed;
+                if (number && *number == std::floor(*number) && *number >= 0 && *number <= 255) {
+                    parsed = static_cast<int64_t>(*number);
+                }
                 if (!parsed || *parsed < 0 || *parsed > 255) {
-                    return bad_row(
-                        ctx,
-                        reader,
-                        report.transactions,
-                        value_message(
-                            b, kChannel, channel_text, "a sales channel number from 0 to 255"));
+                    return reject(value_message(
+                        b, kChannel, channel_text, "a sales channel number from 0 to 255"));
                 }
                 channel = static_cast<uint8_t>(*parsed);
             }
@@ -691,10 +748,7 @@ Status read_transactions(Context& ctx) {
             std::string_view article_id = b.get(f, kTxArticle);
             if (customer_id.empty() || article_id.empty()) {
                 int field = customer_id.empty() ? kTxCustomer : kTxArticle;
-                return bad_row(ctx,
-                               reader,
-                               report.transactions,
-                               value_message(b, field, "", "a non-empty id"));
+                return reject(value_message(b, field, "", "a non-empty id"));
             }
             pending.add(reader.line(),
                         *date,
@@ -725,13 +779,22 @@ void resolve_images(Context& ctx) {
     fs::path absolute_dir = dir.empty() ? fs::path() : fs::absolute(dir);
     std::error_code ec;
     uint64_t missing_logged = 0;
+    uint64_t unsafe_logged = 0;
     for (uint32_t i = 0; i < a.ids.size(); ++i) {
         std::string found;
         if (a.has_metadata[i] && !dir.empty()) {
             std::string_view given = a.image_paths.at(i);
             std::vector<std::string> candidates;
             if (!given.empty()) {
-                candidates.emplace_back(given);
+                // The image column names a file inside --images; anything else is ignored so
+                // that a catalog cannot point the service at arbitrary files.
+                if (is_contained_relative_path(given)) {
+                    candidates.emplace_back(given);
+                } else if (unsafe_logged++ < 3) {
+                    log::warn("article {}: image \"{}\" is not a path inside --images; ignored",
+                              a.ids.at(i),
+                              shorten(given));
+                }
             } else {
                 for (const auto& pattern : ctx.options.mapping.image_patterns) {
                     candidates.push_back(expand_image_pattern(
@@ -784,7 +847,13 @@ std::vector<uint32_t> sort_order(const TransactionBuilder& t,
     for (uint32_t c = 0; c < customer_count; ++c) {
         auto first = order.begin() + static_cast<ptrdiff_t>((*offsets)[c]);
         auto last = order.begin() + static_cast<ptrdiff_t>((*offsets)[c + 1]);
-        // Insertion sort: customers have few rows each, and it is stable.
+        auto by_date = [&t](uint32_t x, uint32_t y) { return t.dates[x] < t.dates[y]; };
+        if (last - first > 32) {
+            // A shared id (a "guest" account) can hold millions of rows.
+            std::stable_sort(first, last, by_date);
+            continue;
+        }
+        // Insertion sort: most customers have few rows each, and it is stable.
         for (auto it = first + (first != last ? 1 : 0); it < last; ++it) {
             uint32_t row = *it;
             int32_t date = t.dates[row];
@@ -813,6 +882,7 @@ void permute(std::vector<T>& values, const std::vector<uint32_t>& order) {
 // Seeds the builders from an existing store so that --append keeps every code as it was.
 Status load_existing(Context& ctx) {
     LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(ctx.options.store));
+    ctx.based_on = store->generation();
     const ArticleTable& articles = store->articles();
     auto& a = ctx.articles;
     for (uint32_t i = 0; i < articles.size(); ++i) {
@@ -864,15 +934,44 @@ Status check_options(const IngestOptions& o) {
         if (o.transactions.empty()) {
             return Status::invalid_argument("--append needs --transactions FILE");
         }
-        if (!o.articles.empty() || !o.customers.empty()) {
+        if (!o.articles.empty() || !o.customers.empty() || !o.images.empty()) {
             return Status::invalid_argument(
-                "--append adds transactions only; to change articles or customers run a full "
-                "ingest without --append");
+                "--append adds transactions only; to change articles, customers or photos run a "
+                "full ingest without --append");
+        }
+    } else if (o.articles.empty()) {
+        return Status::invalid_argument("--articles FILE is required (the product catalog)");
+    }
+    // Skipped rows must never overwrite the data being read.
+    if (o.bad_rows == BadRowPolicy::kSkip) {
+        fs::path rejects = o.rejects.empty() ? o.store / "rejects.csv" : o.rejects;
+        // The rows are written beside the target and renamed over it, which must never
+        // replace a device or a folder.
+        std::error_code kind_ec;
+        auto kind = fs::status(rejects, kind_ec).type();
+        if (kind != fs::file_type::not_found && kind != fs::file_type::regular) {
+            return Status::invalid_argument(
+                fmt::format("--rejects {}: is not a regular file; name a new or existing CSV file.",
+                            rejects.string()));
+        }
+        for (const fs::path* input : {&o.articles, &o.customers, &o.transactions}) {
+            std::error_code ec;
+            if (!input->empty() && fs::equivalent(*input, rejects, ec)) {
+                return Status::invalid_argument(fmt::format(
+                    "--rejects {} is also an input file; choose another file for the rejected "
+                    "rows.",
+                    rejects.string()));
+            }
+        }
+    } else if (!o.rejects.empty()) {
+        log::warn("--rejects is used only with --on-bad-row skip; ignored");
+    }
+    if (o.append) {
+        if (!o.mapping.transactions.at("order_id").empty()) {
+            return Status::unsupported(
+                "--append cannot add order ids yet; run a full ingest with order_id mapped");
         }
         return Status::ok();
-    }
-    if (o.articles.empty()) {
-        return Status::invalid_argument("--articles FILE is required (the product catalog)");
     }
     if (!o.images.empty() && !fs::is_directory(o.images)) {
         return Status::not_found(fmt::format(
@@ -975,7 +1074,9 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     }
 
     ColumnFileWriter article_writer;
-    ctx.articles.write(article_writer, meta.dump());
+    // Paths and values are the user's bytes; invalid UTF-8 is replaced rather than refused.
+    std::string meta_text = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    ctx.articles.write(article_writer, meta_text);
     ColumnFileWriter customer_writer;
     ctx.customers.write(customer_writer);
     ColumnFileWriter tx_writer;
@@ -988,13 +1089,16 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     if (t.has_orders) {
         tx_writer.add("order", t.orders);
     }
-    tx_writer.set_metadata(meta.dump());
+    tx_writer.set_metadata(meta_text);
+    LOOKBOOK_RETURN_IF_ERROR(ctx.rejects.flush());
     LOOKBOOK_ASSIGN_OR_RETURN(ctx.report.generation,
                               Store::commit(options.store,
                                             {{"articles", &article_writer},
                                              {"customers", &customer_writer},
                                              {"transactions", &tx_writer}},
-                                            /*keep_others=*/options.append));
+                                            /*keep_others=*/options.append,
+                                            ctx.based_on));
+    LOOKBOOK_RETURN_IF_ERROR(ctx.rejects.publish());
     if (ctx.rejects.count() > 0) {
         ctx.report.rejects_file = ctx.rejects.path();
         log::warn("{} bad rows were skipped; each is in {} with its reason",

@@ -235,10 +235,12 @@ std::string expand_image_pattern(const std::string& pattern,
             return "";
         }
     }
-    if (out.empty() || out.front() == '/' || out.find("..") != std::string::npos) {
-        return "";
-    }
-    return out;
+    return is_contained_relative_path(out) ? out : "";
+}
+
+bool is_contained_relative_path(std::string_view path) {
+    return !path.empty() && path.front() != '/' && path.find("..") == std::string_view::npos &&
+           path.find('\0') == std::string_view::npos;
 }
 
 }  // namespace lookbook

@@ -57,6 +57,9 @@ ColumnMapping default_column_mapping();
 // the allowed keys.
 Result<ColumnMapping> load_column_mapping(const std::filesystem::path& path);
 
+// True for a relative path that stays inside its base folder: not absolute, no "..", no NUL.
+bool is_contained_relative_path(std::string_view path);
+
 // Expands an image pattern for one article; empty when the pattern is malformed.
 std::string expand_image_pattern(const std::string& pattern,
                                  std::string_view id,

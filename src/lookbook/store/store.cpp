@@ -85,6 +85,26 @@ class StoreLock {
     int fd_ = -1;
 };
 
+// Parses "gen-NNNNNN" (exactly six digits); -1 for any other name.
+int generation_number(const std::string& name) {
+    if (name.size() != 10 || name.rfind("gen-", 0) != 0) {
+        return -1;
+    }
+    int number = 0;
+    for (size_t i = 4; i < name.size(); ++i) {
+        if (name[i] < '0' || name[i] > '9') {
+            return -1;
+        }
+        number = number * 10 + (name[i] - '0');
+    }
+    return number;
+}
+
+// Shortens text quoted in a message so that a damaged file cannot flood the terminal.
+std::string shorten(const std::string& text) {
+    return text.size() <= 60 ? text : text.substr(0, 60) + "...";
+}
+
 Result<std::string> read_current(const fs::path& dir) {
     auto text = read_file(dir / "CURRENT");
     if (!text.is_ok()) {
@@ -101,13 +121,26 @@ Result<std::string> read_current(const fs::path& dir) {
     while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) {
         name.pop_back();
     }
-    if (name.rfind("gen-", 0) != 0 || name.find('/') != std::string::npos) {
+    if (generation_number(name) < 0) {
         return Status::corruption(
-            fmt::format("{}: CURRENT holds \"{}\"; expected a generation name like gen-000001",
+            fmt::format("{}: CURRENT holds \"{}\"; expected a generation name like gen-000001. "
+                        "The store is damaged; re-run `lookbook ingest` to rebuild it.",
                         (dir / "CURRENT").string(),
-                        name));
+                        shorten(name)));
     }
     return name;
+}
+
+// Opens one of the three core tables; a missing or unmappable file means a damaged store.
+Result<ColumnFile> open_table(const fs::path& path) {
+    auto file = ColumnFile::open(path);
+    if (!file.is_ok() && (file.status().code() == StatusCode::kNotFound ||
+                          file.status().code() == StatusCode::kIOError)) {
+        return Status::corruption(fmt::format(
+            "{}. The store is damaged or incomplete; re-run `lookbook ingest` to rebuild it.",
+            file.status().message()));
+    }
+    return file;
 }
 
 }  // namespace
@@ -182,6 +215,12 @@ Result<std::unique_ptr<TransactionTable>> TransactionTable::load(const ColumnFil
     LOOKBOOK_RETURN_IF_ERROR(check_rows(file, "channel", table->channels_.size(), rows));
     LOOKBOOK_RETURN_IF_ERROR(check_rows(
         file, "customer_offsets", table->customer_offsets_.size(), size_t{customer_count} + 1));
+    for (size_t c = 1; c < table->customer_offsets_.size(); ++c) {
+        if (table->customer_offsets_[c] < table->customer_offsets_[c - 1]) {
+            return Status::corruption(fmt::format(
+                "{}: customer_offsets decrease at customer {}", file.path().string(), c));
+        }
+    }
     if (table->customer_offsets_.back() != rows) {
         return Status::corruption(fmt::format("{}: customer_offsets ends at {}; expected {}",
                                               file.path().string(),
@@ -198,11 +237,11 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir) {
     store->generation_ = generation;
     store->generation_dir_ = dir / generation;
     LOOKBOOK_ASSIGN_OR_RETURN(store->articles_file_,
-                              ColumnFile::open(store->generation_dir_ / "articles.lbc"));
+                              open_table(store->generation_dir_ / "articles.lbc"));
     LOOKBOOK_ASSIGN_OR_RETURN(store->customers_file_,
-                              ColumnFile::open(store->generation_dir_ / "customers.lbc"));
+                              open_table(store->generation_dir_ / "customers.lbc"));
     LOOKBOOK_ASSIGN_OR_RETURN(store->transactions_file_,
-                              ColumnFile::open(store->generation_dir_ / "transactions.lbc"));
+                              open_table(store->generation_dir_ / "transactions.lbc"));
     LOOKBOOK_ASSIGN_OR_RETURN(store->articles_, ArticleTable::load(store->articles_file_));
     LOOKBOOK_ASSIGN_OR_RETURN(store->customers_, CustomerTable::load(store->customers_file_));
     LOOKBOOK_ASSIGN_OR_RETURN(
@@ -275,8 +314,32 @@ uint64_t Store::size_bytes() const {
 Result<std::string> Store::commit(
     const fs::path& dir,
     const std::vector<std::pair<std::string, const ColumnFileWriter*>>& files,
-    bool keep_others) {
+    bool keep_others,
+    const std::string& based_on) {
     std::error_code ec;
+    // Never write into a folder that holds anything but a store: cleaning up old generations
+    // would otherwise delete the user's files.
+    if (fs::exists(dir, ec) && !fs::exists(dir / "CURRENT", ec)) {
+        if (!fs::is_directory(dir, ec)) {
+            return Status::invalid_argument(
+                fmt::format("--store {}: is a file, not a folder. Choose a new or empty folder.",
+                            dir.string()));
+        }
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            std::string name = entry.path().filename().string();
+            bool ours = name == "LOCK" || name == "rejects.csv" || name == "rejects.csv.tmp" ||
+                        name == "CURRENT.tmp" || generation_number(name) >= 0 ||
+                        (name.size() == 14 && generation_number(name.substr(0, 10)) >= 0 &&
+                         name.substr(10) == ".tmp");
+            if (!ours) {
+                return Status::invalid_argument(fmt::format(
+                    "--store {}: the folder is not empty and is not a lookbook store (it holds "
+                    "\"{}\"). Choose a new or empty folder.",
+                    dir.string(),
+                    shorten(name)));
+            }
+        }
+    }
     fs::create_directories(dir, ec);
     if (ec) {
         return Status::io_error(
@@ -290,12 +353,23 @@ Result<std::string> Store::commit(
     if (fs::exists(dir / "CURRENT")) {
         LOOKBOOK_ASSIGN_OR_RETURN(live, read_current(dir));
     }
+    if (!based_on.empty() && live.value_or("") != based_on) {
+        return Status::invalid_argument(fmt::format(
+            "{}: the store changed while this command ran (it read {}, the store is now at {}). "
+            "Nothing was written; run the command again.",
+            dir.string(),
+            based_on,
+            live.value_or("empty")));
+    }
     int highest = 0;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         std::string name = entry.path().filename().string();
-        if (name.rfind("gen-", 0) == 0 && name.size() >= 10) {
-            highest = std::max(highest, std::atoi(name.c_str() + 4));
-        }
+        highest = std::max(highest, generation_number(name.substr(0, 10)));
+    }
+    if (highest >= 999999) {
+        return Status::unsupported(
+            fmt::format("{}: the store has used all generation numbers; ingest into a new folder.",
+                        dir.string()));
     }
     std::string generation = fmt::format("gen-{:06d}", highest + 1);
     fs::path tmp = dir / (generation + ".tmp");
@@ -364,7 +438,10 @@ Result<std::string> Store::commit(
     // reading them: unlinking does not invalidate a mapping.
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         std::string name = entry.path().filename().string();
-        if (name.rfind("gen-", 0) == 0 && name != generation) {
+        bool old_generation = generation_number(name) >= 0 ||
+                              (name.size() == 14 && generation_number(name.substr(0, 10)) >= 0 &&
+                               name.substr(10) == ".tmp");
+        if (old_generation && name != generation && entry.is_directory(ec)) {
             std::error_code ignored;
             fs::remove_all(entry.path(), ignored);
         }

@@ -174,12 +174,18 @@ class Store {
 
     // Writes a new generation of the store at `dir` holding `files` (name without ".lbc" ->
     // writer) and, when `keep_others`, hard links to every other file of the live generation.
-    // Creates `dir` when it does not exist. On any failure the live generation is untouched.
-    // Returns the new generation's directory name.
+    // Creates `dir` when it does not exist; refuses a folder that holds other things than a
+    // store. On any failure the live generation is untouched. Returns the new generation's name.
+    //
+    // `based_on`: the generation the new files were computed from (Store::generation() of the
+    // store that was read). When another process committed in between, the commit fails with
+    // kAborted-style kInvalidArgument ("the store changed while ...") instead of silently
+    // mixing the two; pass "" when the new files do not depend on the store's contents.
     static Result<std::string> commit(
         const std::filesystem::path& dir,
         const std::vector<std::pair<std::string, const ColumnFileWriter*>>& files,
-        bool keep_others = true);
+        bool keep_others = true,
+        const std::string& based_on = "");
 
     const std::filesystem::path& dir() const { return dir_; }
     const std::filesystem::path& generation_dir() const { return generation_dir_; }
