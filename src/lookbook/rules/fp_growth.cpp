@@ -1,0 +1,719 @@
+#include "lookbook/rules/fp_growth.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <numeric>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "lookbook/util/assert.hpp"
+#include "lookbook/util/log.hpp"
+
+namespace lookbook::rules {
+
+Count MinSupport::to_count(Count total_weight) const {
+    if (!is_fraction) {
+        return std::max<Count>(count, 1);
+    }
+    // The slack forgives the last bits of a product that is whole in decimal (0.1 * 30).
+    double product = fraction * static_cast<double>(total_weight);
+    auto rounded = static_cast<Count>(std::ceil(product * (1.0 - 1e-12)));
+    return std::max<Count>(rounded, 1);
+}
+
+std::string MinSupport::describe(Count total_weight) const {
+    if (!is_fraction) {
+        return fmt::format("{} basket{}", count, count == 1 ? "" : "s");
+    }
+    return fmt::format(
+        "{:g}% ({} of {} baskets)", fraction * 100.0, to_count(total_weight), total_weight);
+}
+
+Result<MinSupport> parse_min_support(std::string_view text) {
+    std::string value(text);
+    bool percent = !value.empty() && value.back() == '%';
+    if (percent) {
+        value.pop_back();
+    }
+    char* end = nullptr;
+    double number = value.empty() ? NAN : std::strtod(value.c_str(), &end);
+    bool parsed = !value.empty() && end == value.c_str() + value.size() && std::isfinite(number);
+    if (percent) {
+        number /= 100.0;
+    }
+    if (!parsed || number <= 0.0 || (percent && number > 1.0)) {
+        return Status::invalid_argument(fmt::format(
+            "--min-support is \"{}\"; expected a fraction of the baskets (0.0005 or 0.05%) or a "
+            "whole number of baskets (5).",
+            text));
+    }
+    if (percent || number < 1.0) {
+        return MinSupport::of_fraction(number);
+    }
+    if (number != std::floor(number)) {
+        return Status::invalid_argument(
+            fmt::format("--min-support is \"{}\"; a value of 1 or more is a number of baskets and "
+                        "must be whole. For a fraction write it below 1 (0.05) or as a percentage "
+                        "(5%).",
+                        text));
+    }
+    return MinSupport::of_count(static_cast<Count>(number));
+}
+
+void ItemsetTable::add(std::span<const ItemId> items, Count support) {
+    items_.insert(items_.end(), items.begin(), items.end());
+    offsets_.push_back(items_.size());
+    supports_.push_back(support);
+}
+
+void ItemsetTable::reserve(size_t itemsets, size_t occurrences) {
+    offsets_.reserve(itemsets + 1);
+    supports_.reserve(itemsets);
+    items_.reserve(occurrences);
+}
+
+void ItemsetTable::append(const ItemsetTable& other, size_t begin, size_t end) {
+    for (size_t idx = begin; idx < end; ++idx) {
+        add(other.items(idx), other.support(idx));
+    }
+}
+
+void ItemsetTable::remap(std::span<const ItemId> map) {
+    for (ItemId& item : items_) {
+        item = map[item];
+    }
+}
+
+namespace {
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+// An FP-tree in flat arrays; node 0 is the root. Items are local indices where a lower index is
+// more frequent and sits nearer the root; `global` maps them to global ranks. Nodes of one item
+// are chained through `next_same` from `head`. Trees are reused level by level, so after warm-up
+// building one allocates nothing.
+struct FpTree {
+    // What a walk towards the root reads, side by side: one cache line fetch per step.
+    struct Link {
+        uint32_t parent;
+        uint32_t item;
+    };
+    std::vector<Link> link;
+    std::vector<uint32_t> first_child;
+    std::vector<uint32_t> next_sibling;
+    std::vector<uint32_t> next_same;
+    std::vector<Count> count;
+    std::vector<uint32_t> head;        // per local item
+    std::vector<Count> item_support;   // per local item
+    std::vector<uint32_t> global;      // local item -> global rank
+    bool branched = false;             // false: the tree is a single path
+    std::vector<uint32_t> last_items;  // the previous insertion, for prefix reuse
+    std::vector<uint32_t> last_nodes;
+
+    void reset(size_t n_items) {
+        link.assign(1, Link{kNone, kNone});
+        first_child.assign(1, kNone);
+        next_sibling.assign(1, kNone);
+        next_same.assign(1, kNone);
+        count.assign(1, 0);
+        head.assign(n_items, kNone);
+        item_support.assign(n_items, 0);
+        branched = false;
+        last_items.clear();
+        last_nodes.clear();
+    }
+
+    size_t item_count() const { return head.size(); }
+    size_t node_count() const { return link.size(); }
+
+    void reserve(size_t n_nodes) {
+        link.reserve(n_nodes);
+        first_child.reserve(n_nodes);
+        next_sibling.reserve(n_nodes);
+        next_same.reserve(n_nodes);
+        count.reserve(n_nodes);
+    }
+
+    uint32_t new_node(uint32_t at, uint32_t local_item) {
+        auto node = static_cast<uint32_t>(link.size());
+        link.push_back(Link{at, local_item});
+        first_child.push_back(kNone);
+        next_sibling.push_back(first_child[at]);
+        if (first_child[at] != kNone) {
+            branched = true;
+        }
+        first_child[at] = node;
+        next_same.push_back(head[local_item]);
+        head[local_item] = node;
+        count.push_back(0);
+        return node;
+    }
+
+    // Adds a transaction given as ascending local items. With `sorted` the transactions arrive
+    // in lexicographic order, so a node missing from the previous path is certainly new.
+    void insert(std::span<const uint32_t> items, Count weight, bool sorted) {
+        size_t shared = 0;
+        while (shared < items.size() && shared < last_items.size() &&
+               last_items[shared] == items[shared]) {
+            ++shared;
+        }
+        last_items.resize(shared);
+        last_nodes.resize(shared);
+        for (size_t depth = 0; depth < shared; ++depth) {
+            count[last_nodes[depth]] += weight;
+            item_support[items[depth]] += weight;
+        }
+        uint32_t at = shared == 0 ? 0 : last_nodes[shared - 1];
+        for (size_t depth = shared; depth < items.size(); ++depth) {
+            uint32_t local_item = items[depth];
+            uint32_t child = kNone;
+            if (!sorted) {
+                for (child = first_child[at]; child != kNone; child = next_sibling[child]) {
+                    if (link[child].item == local_item) {
+                        break;
+                    }
+                }
+            }
+            if (child == kNone) {
+                child = new_node(at, local_item);
+            }
+            count[child] += weight;
+            item_support[local_item] += weight;
+            last_items.push_back(local_item);
+            last_nodes.push_back(child);
+            at = child;
+        }
+    }
+};
+
+// One recursion level's tree and scratch arrays, kept to be reused by the next conditional tree
+// built at that depth.
+struct Level {
+    FpTree tree;
+    std::vector<Count> base_count;   // support of each parent item in the conditional base
+    std::vector<uint32_t> to_local;  // parent local item -> local item here, or kNone
+    std::vector<uint32_t> touched;   // parent items met on the prefix paths
+    std::vector<uint32_t> walked;    // the prefix paths, leaf side first, back to back
+    std::vector<std::pair<size_t, Count>> paths;  // end in `walked` and weight of each path
+    std::vector<uint32_t> path;
+};
+
+// Where a worker puts what it finds: a table (collect mode) or counts per length.
+struct Output {
+    bool collect = true;
+    ItemsetTable table;
+    std::vector<uint64_t> by_length;
+    uint64_t emitted = 0;
+    // Table ranges per top-level item, to put the threads' results back in a fixed order.
+    struct Segment {
+        uint32_t task;
+        size_t begin;
+        size_t end;
+    };
+    std::vector<Segment> segments;
+};
+
+// Shared between workers: the itemset limit is checked in batches so that the counter's cache
+// line is not bounced between cores on every itemset.
+struct SharedState {
+    std::atomic<uint64_t> emitted{0};
+    std::atomic<bool> aborted{false};
+    std::atomic<uint32_t> next_task{0};
+};
+
+constexpr uint64_t kLimitCheckBatch = 4096;
+
+class Worker {
+  public:
+    Worker(const FpTree& root,
+           Count min_count,
+           size_t max_length,
+           uint64_t max_itemsets,
+           SharedState* shared,
+           Output* out)
+        : root_(root),
+          min_count_(min_count),
+          max_length_(max_length == 0 ? SIZE_MAX : max_length),
+          max_itemsets_(max_itemsets),
+          shared_(shared),
+          out_(out) {}
+
+    // Takes top-level items until none is left; the least frequent item comes first.
+    void run() {
+        auto n_items = static_cast<uint32_t>(root_.item_count());
+        while (!shared_->aborted.load(std::memory_order_relaxed)) {
+            uint32_t task = shared_->next_task.fetch_add(1, std::memory_order_relaxed);
+            if (task >= n_items) {
+                break;
+            }
+            size_t begin = out_->table.size();
+            uint32_t local_item = n_items - 1 - task;
+            // An item frequent in the whole data can fall short once giant baskets are cut.
+            if (root_.item_support[local_item] >= min_count_) {
+                mine_item(root_, 0, local_item);
+            }
+            if (out_->collect) {
+                out_->segments.push_back({task, begin, out_->table.size()});
+            }
+        }
+        flush_count();
+    }
+
+  private:
+    void emit(Count support) {
+        if (out_->collect) {
+            // The prefix holds ranks deepest last, not sorted; an itemset is stored in rank order.
+            scratch_.assign(prefix_.begin(), prefix_.end());
+            std::sort(scratch_.begin(), scratch_.end());
+            out_->table.add(scratch_, support);
+        } else {
+            if (out_->by_length.size() <= prefix_.size()) {
+                out_->by_length.resize(prefix_.size() + 1, 0);
+            }
+            ++out_->by_length[prefix_.size()];
+        }
+        if (++unflushed_ == kLimitCheckBatch) {
+            flush_count();
+        }
+    }
+
+    void flush_count() {
+        uint64_t total =
+            shared_->emitted.fetch_add(unflushed_, std::memory_order_relaxed) + unflushed_;
+        out_->emitted += unflushed_;
+        unflushed_ = 0;
+        if (total > max_itemsets_) {
+            shared_->aborted.store(true, std::memory_order_relaxed);
+        }
+    }
+
+    bool aborted() const { return shared_->aborted.load(std::memory_order_relaxed); }
+
+    Level& level(size_t depth) {
+        while (levels_.size() <= depth) {
+            levels_.push_back(std::make_unique<Level>());
+        }
+        return *levels_[depth];
+    }
+
+    // Reports prefix + local_item of `tree` and mines its conditional tree.
+    void mine_item(const FpTree& tree, size_t depth, uint32_t local_item) {
+        prefix_.push_back(tree.global[local_item]);
+        emit(tree.item_support[local_item]);
+        if (prefix_.size() < max_length_ && local_item > 0) {
+            Level& next = level(depth + 1);
+            if (build_conditional(tree, local_item, &next)) {
+                mine_tree(next.tree, depth + 1);
+            }
+        }
+        prefix_.pop_back();
+    }
+
+    void mine_tree(const FpTree& tree, size_t depth) {
+        if (!tree.branched) {
+            mine_single_path(tree);
+            return;
+        }
+        for (auto local_item = static_cast<uint32_t>(tree.item_count()); local_item-- > 0;) {
+            mine_item(tree, depth, local_item);
+            if (aborted()) {
+                return;
+            }
+        }
+    }
+
+    // A single path of n nodes holds 2^n - 1 itemsets; the support of each is the count of its
+    // deepest node, since counts never grow going down a path.
+    void mine_single_path(const FpTree& tree) {
+        path_nodes_.clear();
+        for (uint32_t node = tree.first_child[0]; node != kNone; node = tree.first_child[node]) {
+            path_nodes_.push_back(node);
+        }
+        enumerate_path(tree, 0);
+    }
+
+    void enumerate_path(const FpTree& tree, size_t from) {
+        for (size_t idx = from; idx < path_nodes_.size(); ++idx) {
+            uint32_t node = path_nodes_[idx];
+            prefix_.push_back(tree.global[tree.link[node].item]);
+            emit(tree.count[node]);
+            if (prefix_.size() < max_length_) {
+                enumerate_path(tree, idx + 1);
+            }
+            prefix_.pop_back();
+            if (aborted()) {
+                return;
+            }
+        }
+    }
+
+    // Builds the conditional tree of `local_item` into next->tree. When only one more item fits
+    // under max_length it reports the pairs directly instead. Returns whether a tree is left.
+    bool build_conditional(const FpTree& tree, uint32_t local_item, Level* next) {
+        // Pass 1: walk every prefix path once, keeping its items for pass 2 and summing the
+        // support of each item met. `base` and `to_local` stay all-zero / all-kNone between
+        // calls; only the touched entries are reset, so the cost follows the paths, not the
+        // number of items.
+        std::vector<Count>& base = next->base_count;
+        std::vector<uint32_t>& to_local = next->to_local;
+        if (base.size() < local_item) {
+            base.resize(tree.item_count(), 0);
+            to_local.resize(tree.item_count(), kNone);
+        }
+        std::vector<uint32_t>& walked = next->walked;
+        std::vector<uint32_t>& touched = next->touched;
+        std::vector<std::pair<size_t, Count>>& paths = next->paths;
+        walked.clear();
+        touched.clear();
+        paths.clear();
+        for (uint32_t node = tree.head[local_item]; node != kNone; node = tree.next_same[node]) {
+            Count weight = tree.count[node];
+            for (uint32_t up = tree.link[node].parent; up != 0; up = tree.link[up].parent) {
+                uint32_t up_item = tree.link[up].item;
+                if (base[up_item] == 0) {
+                    touched.push_back(up_item);
+                }
+                base[up_item] += weight;
+                walked.push_back(up_item);
+            }
+            paths.emplace_back(walked.size(), weight);
+        }
+
+        // Keep the frequent ones, in the parent's order. When most items were met, a scan is
+        // cheaper than sorting the touched list.
+        if (touched.size() * 16 > local_item) {
+            touched.clear();
+            for (uint32_t up_item = 0; up_item < local_item; ++up_item) {
+                if (base[up_item] != 0) {
+                    touched.push_back(up_item);
+                }
+            }
+        } else {
+            std::sort(touched.begin(), touched.end());
+        }
+        uint32_t n_frequent = 0;
+        for (uint32_t up_item : touched) {
+            if (base[up_item] >= min_count_) {
+                to_local[up_item] = n_frequent++;
+            }
+        }
+        bool pairs_only = prefix_.size() + 1 == max_length_;
+        if (n_frequent > 0 && !pairs_only) {
+            // Pass 2: insert each prefix path, reduced to frequent items, root side first.
+            FpTree& cond = next->tree;
+            cond.reset(n_frequent);
+            cond.global.resize(n_frequent);
+            for (uint32_t up_item : touched) {
+                if (to_local[up_item] != kNone) {
+                    cond.global[to_local[up_item]] = tree.global[up_item];
+                }
+            }
+            std::vector<uint32_t>& path = next->path;
+            size_t begin = 0;
+            for (const auto& [end, weight] : paths) {
+                path.clear();
+                for (size_t pos = end; pos-- > begin;) {
+                    uint32_t mapped = to_local[walked[pos]];
+                    if (mapped != kNone) {
+                        path.push_back(mapped);
+                    }
+                }
+                if (!path.empty()) {
+                    cond.insert(path, weight, false);
+                }
+                begin = end;
+            }
+        } else if (pairs_only) {
+            for (uint32_t up_item : touched) {
+                if (to_local[up_item] != kNone) {
+                    prefix_.push_back(tree.global[up_item]);
+                    emit(base[up_item]);
+                    prefix_.pop_back();
+                }
+            }
+        }
+        for (uint32_t up_item : touched) {
+            base[up_item] = 0;
+            to_local[up_item] = kNone;
+        }
+        return n_frequent > 0 && !pairs_only;
+    }
+
+    const FpTree& root_;
+    Count min_count_;
+    size_t max_length_;
+    uint64_t max_itemsets_;
+    SharedState* shared_;
+    Output* out_;
+    std::vector<std::unique_ptr<Level>> levels_;
+    std::vector<uint32_t> prefix_;  // global ranks, deepest last
+    std::vector<uint32_t> scratch_;
+    std::vector<uint32_t> path_nodes_;
+    uint64_t unflushed_ = 0;
+};
+
+// Everything the workers share: the ranks and the main tree.
+struct Prepared {
+    Count total_weight = 0;
+    Count min_count = 0;
+    std::vector<ItemId> rank_to_item;
+    FpTree tree;
+};
+
+Status validate(const MiningOptions& options) {
+    const MinSupport& support = options.min_support;
+    if (support.is_fraction && !(support.fraction > 0.0 && support.fraction <= 1.0)) {
+        return Status::invalid_argument(
+            fmt::format("minimum support fraction is {}; expected a value above 0 and at most 1.",
+                        support.fraction));
+    }
+    if (!support.is_fraction && support.count == 0) {
+        return Status::invalid_argument(
+            "minimum support count is 0; expected at least 1 basket (every item set would be "
+            "frequent).");
+    }
+    return Status::ok();
+}
+
+// Counts items, ranks the frequent ones by descending support and builds the main FP-tree from
+// the recoded baskets sorted lexicographically (so building needs no child search).
+Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
+    Prepared prep;
+    prep.total_weight = baskets.total_weight();
+    prep.min_count = options.min_support.to_count(prep.total_weight);
+
+    // Item supports; a stamp per item makes a repeated item count once per basket.
+    size_t n_items = baskets.item_count();
+    std::vector<Count> support(n_items, 0);
+    std::vector<uint64_t> stamp(n_items, UINT64_MAX);
+    for (size_t basket_idx = 0; basket_idx < baskets.size(); ++basket_idx) {
+        Count weight = baskets.weight(basket_idx);
+        for (ItemId item : baskets.basket(basket_idx)) {
+            if (stamp[item] != basket_idx) {
+                stamp[item] = basket_idx;
+                support[item] += weight;
+            }
+        }
+    }
+
+    // Ranks: 0 is the most frequent item.
+    for (ItemId item = 0; item < n_items; ++item) {
+        if (support[item] >= prep.min_count) {
+            prep.rank_to_item.push_back(item);
+        }
+    }
+    std::stable_sort(prep.rank_to_item.begin(), prep.rank_to_item.end(), [&](ItemId a, ItemId b) {
+        return support[a] > support[b];
+    });
+    std::vector<uint32_t> rank_of(n_items, kNone);
+    for (uint32_t rank = 0; rank < prep.rank_to_item.size(); ++rank) {
+        rank_of[prep.rank_to_item[rank]] = rank;
+    }
+
+    // Recoded baskets: frequent items only, once each, ascending rank, capped in length.
+    std::vector<uint64_t> offsets{0};
+    std::vector<uint32_t> ranks;
+    std::vector<Count> weights;
+    ranks.reserve(baskets.occurrence_count());
+    std::fill(stamp.begin(), stamp.end(), UINT64_MAX);
+    size_t capped = 0;
+    size_t largest = 0;
+    for (size_t basket_idx = 0; basket_idx < baskets.size(); ++basket_idx) {
+        size_t begin = ranks.size();
+        for (ItemId item : baskets.basket(basket_idx)) {
+            if (rank_of[item] != kNone && stamp[item] != basket_idx) {
+                stamp[item] = basket_idx;
+                ranks.push_back(rank_of[item]);
+            }
+        }
+        if (ranks.size() == begin || baskets.weight(basket_idx) == 0) {
+            ranks.resize(begin);
+            continue;
+        }
+        std::sort(ranks.begin() + static_cast<ptrdiff_t>(begin), ranks.end());
+        size_t length = ranks.size() - begin;
+        if (options.max_basket_size != 0 && length > options.max_basket_size) {
+            ++capped;
+            largest = std::max(largest, length);
+            ranks.resize(begin + options.max_basket_size);
+        }
+        offsets.push_back(ranks.size());
+        weights.push_back(baskets.weight(basket_idx));
+    }
+    if (capped > 0) {
+        log::warn(
+            "{} baskets held more than {} distinct frequent items (largest: {}); each was cut "
+            "to its {} most frequent items, so supports of itemsets involving their other items "
+            "are undercounted. Raise max_basket_size (--max-basket-size) to mine them whole.",
+            capped,
+            options.max_basket_size,
+            largest,
+            options.max_basket_size);
+    }
+
+    // Lexicographic order lets each basket reuse the path of the one before.
+    size_t n_recoded = weights.size();
+    std::vector<uint32_t> order(n_recoded);
+    std::iota(order.begin(), order.end(), 0);
+    auto view = [&](uint32_t idx) {
+        return std::span<const uint32_t>(ranks.data() + offsets[idx],
+                                         ranks.data() + offsets[idx + 1]);
+    };
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        auto lhs = view(a);
+        auto rhs = view(b);
+        return std::lexicographical_compare(lhs.begin(), lhs.end(), rhs.begin(), rhs.end());
+    });
+    // In sorted order a basket adds one node per item past the prefix it shares with the basket
+    // before it; counting them first sizes the node arrays exactly (no growth slack).
+    size_t n_nodes = 1;
+    for (size_t pos = 0; pos < n_recoded; ++pos) {
+        auto current = view(order[pos]);
+        size_t shared = 0;
+        if (pos > 0) {
+            auto previous = view(order[pos - 1]);
+            auto [mismatch, unused] =
+                std::mismatch(current.begin(), current.end(), previous.begin(), previous.end());
+            shared = static_cast<size_t>(mismatch - current.begin());
+        }
+        n_nodes += current.size() - shared;
+    }
+    prep.tree.reserve(n_nodes);
+    prep.tree.reset(prep.rank_to_item.size());
+    prep.tree.global.resize(prep.rank_to_item.size());
+    std::iota(prep.tree.global.begin(), prep.tree.global.end(), 0);
+    for (uint32_t idx : order) {
+        prep.tree.insert(view(idx), weights[idx], true);
+    }
+    log::debug("FP-tree: {} frequent items, {} nodes from {} baskets (minimum support {})",
+               prep.rank_to_item.size(),
+               prep.tree.node_count() - 1,
+               n_recoded,
+               prep.min_count);
+    return prep;
+}
+
+Status limit_error(const MiningOptions& options, const Prepared& prep) {
+    return Status::resource_exhausted(fmt::format(
+        "mining at minimum support {} would produce more than {} itemsets (the max_itemsets "
+        "limit, --max-itemsets). Raise the minimum support, set a maximum itemset length "
+        "(--max-length), or raise the limit if memory allows (about 30 bytes per itemset).",
+        options.min_support.describe(prep.total_weight),
+        options.max_itemsets));
+}
+
+// Runs the workers over the top-level items; one output per worker.
+Status run_workers(const Prepared& prep,
+                   const MiningOptions& options,
+                   bool collect,
+                   std::vector<Output>* outputs) {
+    // Automatic: every core, but a thread per 64 top-level items at most, since a thread start
+    // costs more than mining a tiny tree. An explicit count is only capped by the item count.
+    size_t n_items = prep.tree.item_count();
+    unsigned threads = options.threads;
+    if (threads == 0) {
+        threads = std::max(1u, std::thread::hardware_concurrency());
+        threads = static_cast<unsigned>(std::min<size_t>(threads, n_items / 64));
+    }
+    threads = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(threads, n_items)));
+    outputs->resize(threads);
+    SharedState shared;
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (unsigned thread_idx = 0; thread_idx < threads; ++thread_idx) {
+        (*outputs)[thread_idx].collect = collect;
+        workers.push_back(std::make_unique<Worker>(prep.tree,
+                                                   prep.min_count,
+                                                   options.max_length,
+                                                   options.max_itemsets,
+                                                   &shared,
+                                                   &(*outputs)[thread_idx]));
+    }
+    std::vector<std::thread> pool;
+    for (unsigned thread_idx = 1; thread_idx < threads; ++thread_idx) {
+        pool.emplace_back([&workers, thread_idx] { workers[thread_idx]->run(); });
+    }
+    workers[0]->run();
+    for (auto& thread : pool) {
+        thread.join();
+    }
+    if (shared.aborted.load() || shared.emitted.load() > options.max_itemsets) {
+        return limit_error(options, prep);
+    }
+    return Status::ok();
+}
+
+// Validates, prepares the main tree and runs the workers: the part both entry points share.
+Status mine(const BasketSet& baskets,
+            const MiningOptions& options,
+            bool collect,
+            Prepared* prep,
+            std::vector<Output>* outputs) {
+    LOOKBOOK_RETURN_IF_ERROR(validate(options));
+    *prep = prepare(baskets, options);
+    return run_workers(*prep, options, collect, outputs);
+}
+
+}  // namespace
+
+Result<FrequentItemsets> mine_frequent_itemsets(const BasketSet& baskets,
+                                                const MiningOptions& options) {
+    Prepared prep;
+    std::vector<Output> outputs;
+    LOOKBOOK_RETURN_IF_ERROR(mine(baskets, options, true, &prep, &outputs));
+
+    // Put the threads' segments back in task order so the output does not depend on timing.
+    FrequentItemsets result;
+    result.total_weight = prep.total_weight;
+    result.min_count = prep.min_count;
+    result.item_order = prep.rank_to_item;
+    if (outputs.size() == 1) {
+        result.itemsets = std::move(outputs[0].table);
+    } else {
+        std::vector<std::pair<const Output*, Output::Segment>> segments;
+        size_t n_itemsets = 0;
+        for (const Output& out : outputs) {
+            n_itemsets += out.table.size();
+            for (const auto& segment : out.segments) {
+                segments.emplace_back(&out, segment);
+            }
+        }
+        std::sort(segments.begin(), segments.end(), [](const auto& a, const auto& b) {
+            return a.second.task < b.second.task;
+        });
+        result.itemsets.reserve(n_itemsets, n_itemsets * 3);
+        for (const auto& [out, segment] : segments) {
+            result.itemsets.append(out->table, segment.begin, segment.end);
+        }
+    }
+    result.itemsets.remap(prep.rank_to_item);
+    log::info("mined {} frequent itemsets at minimum support {}",
+              result.itemsets.size(),
+              options.min_support.describe(prep.total_weight));
+    return result;
+}
+
+Result<ItemsetCounts> count_frequent_itemsets(const BasketSet& baskets,
+                                              const MiningOptions& options) {
+    Prepared prep;
+    std::vector<Output> outputs;
+    LOOKBOOK_RETURN_IF_ERROR(mine(baskets, options, false, &prep, &outputs));
+    ItemsetCounts counts;
+    counts.total_weight = prep.total_weight;
+    counts.min_count = prep.min_count;
+    for (const Output& out : outputs) {
+        counts.total += out.emitted;
+        if (counts.by_length.size() < out.by_length.size()) {
+            counts.by_length.resize(out.by_length.size(), 0);
+        }
+        for (size_t length = 0; length < out.by_length.size(); ++length) {
+            counts.by_length[length] += out.by_length[length];
+        }
+    }
+    return counts;
+}
+
+}  // namespace lookbook::rules
