@@ -12,6 +12,9 @@ using CommandRun = std::function<int()>;
 // Each add_*_command registers one subcommand on `app` and, when it is chosen, stores its run
 // function in `*selected`. Defined in the matching cmd_*.cpp file.
 
+void add_ingest_command(CLI::App& app, CommandRun* selected);
+void add_info_command(CLI::App& app, CommandRun* selected);
+
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;  // the command ran and failed (bad data, I/O error)

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "lookbook 0.1.0");
 
     lookbook::cli::CommandRun selected;
+    lookbook::cli::add_ingest_command(app, &selected);
+    lookbook::cli::add_info_command(app, &selected);
 
     try {
         app.parse(argc, argv);

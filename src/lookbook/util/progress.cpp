@@ -38,6 +38,18 @@ std::string Progress::human_count(double n) {
     return fmt::format("{:.0f}", n);
 }
 
+std::string Progress::items_text(double seconds) const {
+    if (items_unit_ == nullptr) {
+        return "";
+    }
+    double rate = seconds > 0 ? static_cast<double>(items_) / seconds : 0.0;
+    return fmt::format("{} {} ({} {}/s), ",
+                       human_count(static_cast<double>(items_)),
+                       items_unit_,
+                       human_count(rate),
+                       items_unit_);
+}
+
 void Progress::maybe_report() {
     // Reading the clock costs more than counting, so it is read every check_every_ items only.
     next_check_ = done_ + check_every_;
@@ -48,10 +60,12 @@ void Progress::maybe_report() {
     last_report_ = now;
     double seconds = std::chrono::duration<double>(now - start_).count();
     double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
+    std::string items = items_text(seconds);
     if (total_ > 0 && done_ <= total_) {
         double left = rate > 0 ? static_cast<double>(total_ - done_) / rate : 0.0;
-        log::info("{}: {}/{} {} ({:.0f}%), {} {}/s, {:.0f}s left",
+        log::info("{}: {}{}/{} {} ({:.0f}%), {} {}/s, {:.0f}s left",
                   task_,
+                  items,
                   human_count(static_cast<double>(done_)),
                   human_count(static_cast<double>(total_)),
                   unit_,
@@ -60,8 +74,9 @@ void Progress::maybe_report() {
                   unit_,
                   std::ceil(left));
     } else {
-        log::info("{}: {} {}, {} {}/s",
+        log::info("{}: {}{} {}, {} {}/s",
                   task_,
+                  items,
                   human_count(static_cast<double>(done_)),
                   unit_,
                   human_count(rate),
@@ -76,8 +91,10 @@ void Progress::finish() {
     finished_ = true;
     double seconds = elapsed_seconds();
     double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
-    log::info("{}: done, {} {} in {:.2f}s ({} {}/s)",
+    std::string items = items_text(seconds);
+    log::info("{}: done, {}{} {} in {:.2f}s ({} {}/s)",
               task_,
+              items,
               human_count(static_cast<double>(done_)),
               unit_,
               seconds,

@@ -32,6 +32,12 @@ class Progress {
         }
     }
 
+    // A second count shown beside the main one, such as rows while the main count is bytes.
+    void set_items(uint64_t items, const char* unit) {
+        items_ = items;
+        items_unit_ = unit;
+    }
+
     // Logs the final line with the count, the elapsed time and the mean rate.
     void finish();
 
@@ -43,6 +49,7 @@ class Progress {
 
   private:
     void maybe_report();
+    std::string items_text(double seconds) const;
 
     std::string task_;
     uint64_t total_;
@@ -54,6 +61,8 @@ class Progress {
     uint64_t next_check_ = 0;
     uint64_t check_every_ = 1024;
     bool finished_ = false;
+    uint64_t items_ = 0;
+    const char* items_unit_ = nullptr;
 };
 
 }  // namespace lookbook

@@ -1,0 +1,119 @@
+// `lookbook ingest`: reads the retailer's CSV files into a store.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "lookbook/data/ingest.hpp"
+
+namespace lookbook::cli {
+namespace {
+
+struct IngestArgs {
+    std::string articles;
+    std::string customers;
+    std::string transactions;
+    std::string images;
+    std::string store;
+    std::string mapping;
+    std::string date_format;
+    std::string on_bad_row = "fail";
+    std::string unknown_ids = "keep";
+    std::string rejects;
+    bool append = false;
+};
+
+int run_ingest(const IngestArgs& args) {
+    IngestOptions options;
+    options.articles = args.articles;
+    options.customers = args.customers;
+    options.transactions = args.transactions;
+    options.images = args.images;
+    options.store = args.store;
+    options.rejects = args.rejects;
+    options.append = args.append;
+    if (!args.mapping.empty()) {
+        auto mapping = load_column_mapping(args.mapping);
+        if (!mapping.is_ok()) {
+            std::cerr << "lookbook ingest: " << mapping.status().message() << "\n";
+            return kExitUsage;
+        }
+        options.mapping = *mapping;
+    }
+    if (!args.date_format.empty()) {
+        options.mapping.date_format = args.date_format;
+    }
+    options.bad_rows = args.on_bad_row == "skip" ? BadRowPolicy::kSkip : BadRowPolicy::kFail;
+    options.unknown_ids =
+        args.unknown_ids == "bad-row" ? UnknownIdPolicy::kBadRow : UnknownIdPolicy::kKeep;
+
+    auto report = ingest(options);
+    if (!report.is_ok()) {
+        std::cerr << "lookbook ingest: " << report.status().message() << "\n";
+        std::cerr << "lookbook ingest: nothing was changed in " << args.store << "\n";
+        return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    }
+    const IngestReport& r = *report;
+    std::cout << fmt::format(
+        "ingested into {} ({}) in {:.2f}s\n"
+        "  articles:     {} rows read, {} kept, {} rejected\n"
+        "  customers:    {} rows read, {} kept, {} rejected\n"
+        "  transactions: {} rows read, {} kept, {} rejected\n"
+        "  unknown ids:  {} articles ({} rows) and {} customers ({} rows) added without "
+        "metadata\n"
+        "  images:       {} found, {} catalog articles without a photo\n",
+        args.store,
+        r.generation,
+        r.seconds,
+        r.articles.rows_read,
+        r.articles.rows_kept,
+        r.articles.rows_rejected,
+        r.customers.rows_read,
+        r.customers.rows_kept,
+        r.customers.rows_rejected,
+        r.transactions.rows_read,
+        r.transactions.rows_kept,
+        r.transactions.rows_rejected,
+        r.unknown_articles,
+        r.unknown_article_rows,
+        r.unknown_customers,
+        r.unknown_customer_rows,
+        r.images_found,
+        r.images_missing);
+    if (!r.rejects_file.empty()) {
+        std::cout << "  rejected rows and reasons: " << r.rejects_file.string() << "\n";
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_ingest_command(CLI::App& app, CommandRun* selected) {
+    auto args = std::make_shared<IngestArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "ingest", "Read articles, customers and transactions CSV files into a store");
+    cmd->add_option("--articles", args->articles, "Articles (catalog) CSV file");
+    cmd->add_option("--customers", args->customers, "Customers CSV file");
+    cmd->add_option("--transactions", args->transactions, "Transactions CSV file");
+    cmd->add_option("--images", args->images, "Folder of article photos");
+    cmd->add_option("--store", args->store, "Store folder to create or replace")->required();
+    cmd->add_option("--mapping", args->mapping, "JSON file mapping your column names");
+    cmd->add_option("--date-format",
+                    args->date_format,
+                    "Date layout of the transactions, e.g. \"%d/%m/%Y\" (default ISO YYYY-MM-DD)");
+    cmd->add_option("--on-bad-row", args->on_bad_row, "fail (default) or skip")
+        ->check(CLI::IsMember({"fail", "skip"}));
+    cmd->add_option("--unknown-ids",
+                    args->unknown_ids,
+                    "Transactions naming articles or customers missing from their files: keep "
+                    "(default, added without metadata) or bad-row")
+        ->check(CLI::IsMember({"keep", "bad-row"}));
+    cmd->add_option(
+        "--rejects", args->rejects, "Where skipped rows go (default STORE/rejects.csv)");
+    cmd->add_flag("--append",
+                  args->append,
+                  "Add --transactions to an existing store, keeping its articles and customers");
+    cmd->callback([args, selected] { *selected = [args] { return run_ingest(*args); }; });
+}
+
+}  // namespace lookbook::cli

@@ -1,0 +1,160 @@
+#include "lookbook/data/fields.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace lookbook {
+namespace {
+
+bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+unsigned days_in_month(int year, unsigned month) {
+    static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return month == 2 && is_leap(year) ? 29 : kDays[month - 1];
+}
+
+inline bool digit(char c) { return c >= '0' && c <= '9'; }
+
+std::optional<int32_t> checked_days(int year, unsigned month, unsigned day) {
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) {
+        return std::nullopt;
+    }
+    return days_from_civil(year, month, day);
+}
+
+}  // namespace
+
+Result<DateFormat> DateFormat::parse(std::string_view layout) {
+    int seen_y = 0;
+    int seen_m = 0;
+    int seen_d = 0;
+    for (size_t i = 0; i < layout.size(); ++i) {
+        if (layout[i] != '%') {
+            continue;
+        }
+        if (i + 1 >= layout.size()) {
+            return Status::invalid_argument(
+                fmt::format("date format \"{}\" ends with a lone '%'; use %Y, %m and %d", layout));
+        }
+        char directive = layout[++i];
+        if (directive == 'Y') {
+            ++seen_y;
+        } else if (directive == 'm') {
+            ++seen_m;
+        } else if (directive == 'd') {
+            ++seen_d;
+        } else {
+            return Status::invalid_argument(
+                fmt::format("date format \"{}\" uses %{}; only %Y, %m and %d are supported",
+                            layout,
+                            directive));
+        }
+    }
+    if (seen_y != 1 || seen_m != 1 || seen_d != 1) {
+        return Status::invalid_argument(
+            fmt::format("date format \"{}\" must contain each of %Y, %m and %d exactly once "
+                        "(for example \"%d/%m/%Y\")",
+                        layout));
+    }
+    DateFormat format;
+    format.layout_ = std::string(layout);
+    format.iso_ = layout == "%Y-%m-%d";
+    return format;
+}
+
+std::optional<int32_t> DateFormat::to_days(std::string_view text) const {
+    if (iso_) {
+        // Fast path for the common case: exactly YYYY-MM-DD.
+        if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
+            return std::nullopt;
+        }
+        for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+            if (!digit(text[i])) {
+                return std::nullopt;
+            }
+        }
+        int year =
+            (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
+        unsigned month = static_cast<unsigned>((text[5] - '0') * 10 + (text[6] - '0'));
+        unsigned day = static_cast<unsigned>((text[8] - '0') * 10 + (text[9] - '0'));
+        return checked_days(year, month, day);
+    }
+    int year = -1;
+    int month = -1;
+    int day = -1;
+    size_t t = 0;
+    for (size_t i = 0; i < layout_.size(); ++i) {
+        if (layout_[i] != '%') {
+            if (t >= text.size() || text[t] != layout_[i]) {
+                return std::nullopt;
+            }
+            ++t;
+            continue;
+        }
+        char directive = layout_[++i];
+        size_t max_digits = directive == 'Y' ? 4 : 2;
+        size_t min_digits = directive == 'Y' ? 4 : 1;
+        size_t n = 0;
+        int value = 0;
+        while (t + n < text.size() && n < max_digits && digit(text[t + n])) {
+            value = value * 10 + (text[t + n] - '0');
+            ++n;
+        }
+        if (n < min_digits) {
+            return std::nullopt;
+        }
+        t += n;
+        (directive == 'Y' ? year : directive == 'm' ? month : day) = value;
+    }
+    if (t != text.size()) {
+        return std::nullopt;
+    }
+    return checked_days(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+}
+
+std::optional<double> parse_double(std::string_view text) {
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    const char* first = text.data();
+    // from_chars rejects a leading '+', which people do write.
+    if (*first == '+') {
+        ++first;
+    }
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::optional<int64_t> parse_int(std::string_view text) {
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    const char* first = text.data();
+    if (*first == '+') {
+        ++first;
+    }
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+}  // namespace lookbook

@@ -1,0 +1,870 @@
+#include "lookbook/data/ingest.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lookbook/data/csv_reader.hpp"
+#include "lookbook/data/fields.hpp"
+#include "lookbook/store/store.hpp"
+#include "lookbook/util/log.hpp"
+#include "lookbook/util/progress.hpp"
+#include "lookbook/util/string_dictionary.hpp"
+
+namespace lookbook {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kSkipHint = " Fix the row, or rerun with --on-bad-row skip to set it aside.";
+
+// Strings appended one after another, as a store string column.
+struct TextColumn {
+    std::string bytes;
+    std::vector<uint64_t> offsets{0};
+
+    void push(std::string_view text) {
+        bytes.append(text);
+        offsets.push_back(bytes.size());
+    }
+    std::string_view at(size_t i) const {
+        return std::string_view(bytes.data() + offsets[i], offsets[i + 1] - offsets[i]);
+    }
+};
+
+struct CategoricalBuilder {
+    StringDictionary dictionary;
+    std::vector<uint32_t> codes;
+
+    void push(std::string_view value) { codes.push_back(dictionary.intern(value)); }
+    void add_to(ColumnFileWriter& writer, const std::string& name) const {
+        writer.add(name, codes);
+        writer.add_strings(name + ".dict", dictionary.offsets(), dictionary.arena());
+    }
+};
+
+// Field indices into table_fields(); kept in step with schema.cpp's tables.
+enum ArticleField {
+    kArticleId,
+    kProductCode,
+    kArticleName,
+    kFirstAttribute = kProductCode,
+    kDescription = 14,
+    kImage = 15,
+};
+enum CustomerField { kCustomerId, kAge, kClubStatus, kNewsFrequency, kPostalCode };
+enum TransactionField { kDate, kTxCustomer, kTxArticle, kPrice, kChannel, kOrder };
+
+// Article attributes in ArticleAttribute order, as field indices.
+constexpr std::array<int, kArticleAttributeCount> kAttributeFields = {
+    1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+
+struct ArticleBuilder {
+    StringDictionary ids;
+    std::vector<uint8_t> has_metadata;
+    std::vector<uint64_t> first_line;  // line of the catalog row, 0 for stubs
+    TextColumn names;
+    TextColumn descriptions;
+    TextColumn image_paths;
+    std::array<CategoricalBuilder, kArticleAttributeCount> attributes;
+
+    uint32_t add_stub(std::string_view id) {
+        uint32_t code = ids.intern(id);
+        has_metadata.push_back(0);
+        first_line.push_back(0);
+        names.push("");
+        descriptions.push("");
+        image_paths.push("");
+        for (auto& a : attributes) {
+            a.push("");
+        }
+        return code;
+    }
+    void write(ColumnFileWriter& writer, const std::string& metadata) const {
+        writer.add_strings("id", ids.offsets(), ids.arena());
+        writer.add("has_metadata", has_metadata);
+        writer.add_strings("name", names.offsets, names.bytes);
+        writer.add_strings("description", descriptions.offsets, descriptions.bytes);
+        writer.add_strings("image_path", image_paths.offsets, image_paths.bytes);
+        for (size_t a = 0; a < kArticleAttributeCount; ++a) {
+            attributes[a].add_to(writer, article_attribute_name(static_cast<ArticleAttribute>(a)));
+        }
+        writer.set_metadata(metadata);
+    }
+};
+
+struct CustomerBuilder {
+    StringDictionary ids;
+    std::vector<uint8_t> has_metadata;
+    std::vector<float> ages;
+    CategoricalBuilder club_status;
+    CategoricalBuilder news_frequency;
+    CategoricalBuilder postal_code;
+    std::vector<uint64_t> first_line;
+
+    uint32_t add_stub(std::string_view id) {
+        uint32_t code = ids.intern(id);
+        has_metadata.push_back(0);
+        ages.push_back(std::numeric_limits<float>::quiet_NaN());
+        club_status.push("");
+        news_frequency.push("");
+        postal_code.push("");
+        first_line.push_back(0);
+        return code;
+    }
+    void write(ColumnFileWriter& writer) const {
+        writer.add_strings("id", ids.offsets(), ids.arena());
+        writer.add("has_metadata", has_metadata);
+        writer.add("age", ages);
+        club_status.add_to(writer, "club_status");
+        news_frequency.add_to(writer, "news_frequency");
+        postal_code.add_to(writer, "postal_code");
+    }
+};
+
+struct TransactionBuilder {
+    std::vector<uint32_t> customers;
+    std::vector<uint32_t> articles;
+    std::vector<int32_t> dates;
+    std::vector<double> prices;
+    std::vector<uint8_t> channels;
+    std::vector<uint32_t> orders;
+    StringDictionary order_ids;
+    bool has_orders = false;
+};
+
+// Writes skipped rows, with their file, line and reason, to a CSV file opened on first use.
+class RejectSink {
+  public:
+    explicit RejectSink(fs::path path) : path_(std::move(path)) {}
+
+    Status add(const std::string& file,
+               uint64_t line,
+               const std::string& reason,
+               std::string_view raw) {
+        if (!out_.is_open()) {
+            out_.open(path_, std::ios::binary | std::ios::trunc);
+            if (!out_) {
+                return Status::io_error(path_.string() + ": cannot create the rejects file");
+            }
+            out_ << "file,line,reason,row\n";
+        }
+        out_ << quote(file) << ',' << line << ',' << quote(reason) << ',' << quote(raw) << '\n';
+        ++count_;
+        return out_ ? Status::ok() : Status::io_error(path_.string() + ": write failed");
+    }
+    uint64_t count() const { return count_; }
+    const fs::path& path() const { return path_; }
+
+  private:
+    static std::string quote(std::string_view text) {
+        std::string out = "\"";
+        for (char c : text) {
+            out += c;
+            if (c == '"') {
+                out += '"';
+            }
+        }
+        out += '"';
+        return out;
+    }
+
+    fs::path path_;
+    std::ofstream out_;
+    uint64_t count_ = 0;
+};
+
+// The file column of each field of a table; -1 when the field is absent from the file.
+struct HeaderBinding {
+    std::vector<int> columns;
+    std::vector<std::string> column_names;  // header as found, for messages
+    size_t width = 0;
+
+    std::string_view get(const std::vector<std::string_view>& fields, int field) const {
+        int c = columns[static_cast<size_t>(field)];
+        return c < 0 ? std::string_view() : trim(fields[static_cast<size_t>(c)]);
+    }
+    bool has(int field) const { return columns[static_cast<size_t>(field)] >= 0; }
+    const std::string& name(int field) const {
+        return column_names[static_cast<size_t>(columns[static_cast<size_t>(field)])];
+    }
+};
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+        return static_cast<char>(std::tolower(c));
+    });
+    return out;
+}
+
+// Reads the header line and finds each mapped column (ignoring case and surrounding spaces).
+Result<HeaderBinding> bind_header(CsvReader& reader,
+                                  TableKind table,
+                                  const ColumnMapping& mapping,
+                                  const std::string& option) {
+    if (!reader.next()) {
+        LOOKBOOK_RETURN_IF_ERROR(reader.status());
+        std::string expected;
+        for (const auto& f : table_fields(table)) {
+            std::string column = mapping.columns(table).at(f.name);
+            if (f.required) {
+                expected += (expected.empty() ? "" : ", ") + column;
+            }
+        }
+        return Status::invalid_data(fmt::format(
+            "{}: the file is empty; expected a header line naming at least the columns {} and "
+            "then one row per {} (passed as {}).",
+            reader.name(),
+            expected,
+            table_name(table),
+            option));
+    }
+    HeaderBinding binding;
+    binding.width = reader.fields().size();
+    for (auto f : reader.fields()) {
+        binding.column_names.emplace_back(trim(f));
+    }
+    const auto& names = mapping.columns(table);
+    std::string missing;
+    for (const auto& f : table_fields(table)) {
+        const std::string& wanted = names.at(f.name);
+        int found = -1;
+        for (size_t c = 0; c < binding.column_names.size() && !wanted.empty(); ++c) {
+            if (lower(binding.column_names[c]) == lower(wanted)) {
+                found = static_cast<int>(c);
+                break;
+            }
+        }
+        binding.columns.push_back(found);
+        if (found < 0 && f.required) {
+            missing += fmt::format(
+                "{}\"{}\" (lookbook field {})", missing.empty() ? "" : ", ", wanted, f.name);
+        } else if (found < 0 && !wanted.empty()) {
+            log::warn("{}: no column \"{}\" ({}); the field stays empty",
+                      reader.name(),
+                      wanted,
+                      f.meaning);
+        }
+    }
+    if (!missing.empty()) {
+        std::string header;
+        for (const auto& n : binding.column_names) {
+            header += (header.empty() ? "" : ",") + n;
+        }
+        return Status::invalid_data(fmt::format(
+            "{}:1: the header lacks the column {}. The header found is: {}. Is this the {} file? "
+            "If your columns have other names, map them with --mapping FILE (see README).",
+            reader.name(),
+            missing,
+            header,
+            table_name(table)));
+    }
+    return binding;
+}
+
+struct Context {
+    const IngestOptions& options;
+    RejectSink rejects;
+    IngestReport report;
+    ArticleBuilder articles;
+    CustomerBuilder customers;
+    TransactionBuilder transactions;
+    DateFormat date_format;
+};
+
+// Applies the bad-row policy: under kFail returns the error; under kSkip records the row.
+Status bad_row(Context& ctx, const CsvReader& reader, TableCounts& counts, std::string message) {
+    if (ctx.options.bad_rows == BadRowPolicy::kFail) {
+        return Status::invalid_data(
+            fmt::format("{}:{}: {}{}", reader.name(), reader.line(), message, kSkipHint));
+    }
+    ++counts.rows_rejected;
+    return ctx.rejects.add(reader.name(), reader.line(), message, reader.raw_record());
+}
+
+// Checks the record's width against the header; a message when it differs.
+std::optional<std::string> width_problem(const CsvReader& reader, const HeaderBinding& binding) {
+    if (reader.fields().size() == binding.width) {
+        return std::nullopt;
+    }
+    return fmt::format(
+        "the row has {} fields; the header has {}. Check for an unquoted comma or a missing "
+        "quote.",
+        reader.fields().size(),
+        binding.width);
+}
+
+// Walks a CSV file row by row with progress; `row` returns a Status that aborts the walk.
+template <typename RowFn>
+Status for_each_row(Context& ctx,
+                    const fs::path& path,
+                    TableKind table,
+                    const std::string& option,
+                    TableCounts& counts,
+                    RowFn&& row) {
+    CsvOptions csv;
+    csv.buffer_size = ctx.options.csv_buffer_size;
+    auto opened = CsvReader::open(path, csv);
+    if (!opened.is_ok()) {
+        return opened.status().with_context(option);
+    }
+    CsvReader& reader = **opened;
+    LOOKBOOK_ASSIGN_OR_RETURN(HeaderBinding binding,
+                              bind_header(reader, table, ctx.options.mapping, option));
+    Progress progress(
+        fmt::format("read {}", path.filename().string()), reader.input_size(), "bytes");
+    while (reader.next()) {
+        ++counts.rows_read;
+        if (auto problem = width_problem(reader, binding)) {
+            LOOKBOOK_RETURN_IF_ERROR(bad_row(ctx, reader, counts, *problem));
+        } else {
+            LOOKBOOK_RETURN_IF_ERROR(row(reader, binding));
+        }
+        if ((counts.rows_read & 0xFFFF) == 0) {
+            progress.set_items(counts.rows_read, "rows");
+            progress.set(reader.bytes_consumed());
+        }
+    }
+    LOOKBOOK_RETURN_IF_ERROR(reader.status());
+    ctx.report.input_bytes += reader.bytes_consumed();
+    progress.set_items(counts.rows_read, "rows");
+    progress.set(reader.bytes_consumed());
+    progress.finish();
+    counts.rows_kept = counts.rows_read - counts.rows_rejected;
+    if (counts.rows_read == 0) {
+        log::warn("{}: has a header but no rows", path.string());
+    }
+    return Status::ok();
+}
+
+std::string value_message(const HeaderBinding& b,
+                          int field,
+                          std::string_view value,
+                          const std::string& expected) {
+    return fmt::format("column \"{}\" is \"{}\"; expected {}.", b.name(field), value, expected);
+}
+
+Status read_articles(Context& ctx) {
+    const fs::path& path = ctx.options.articles;
+    auto& a = ctx.articles;
+    return for_each_row(
+        ctx,
+        path,
+        TableKind::kArticles,
+        "--articles",
+        ctx.report.articles,
+        [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
+            const auto& f = reader.fields();
+            std::string_view id = b.get(f, kArticleId);
+            if (id.empty()) {
+                return bad_row(ctx,
+                               reader,
+                               ctx.report.articles,
+                               value_message(b, kArticleId, id, "a non-empty article id"));
+            }
+            if (auto existing = a.ids.find(id)) {
+                return bad_row(ctx,
+                               reader,
+                               ctx.report.articles,
+                               fmt::format("article id \"{}\" already appeared on line {}; each "
+                                           "article must appear once.",
+                                           id,
+                                           a.first_line[*existing]));
+            }
+            a.ids.intern(id);
+            a.has_metadata.push_back(1);
+            a.first_line.push_back(reader.line());
+            a.names.push(b.get(f, kArticleName));
+            a.descriptions.push(b.get(f, kDescription));
+            a.image_paths.push(b.get(f, kImage));  // resolved to a file later
+            for (size_t i = 0; i < kArticleAttributeCount; ++i) {
+                std::string_view value = b.get(f, kAttributeFields[i]);
+                // Without a product code every article is its own product.
+                if (i == 0 && value.empty()) {
+                    value = id;
+                }
+                a.attributes[i].push(value);
+            }
+            return Status::ok();
+        });
+}
+
+Status read_customers(Context& ctx) {
+    auto& c = ctx.customers;
+    return for_each_row(
+        ctx,
+        ctx.options.customers,
+        TableKind::kCustomers,
+        "--customers",
+        ctx.report.customers,
+        [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
+            const auto& f = reader.fields();
+            std::string_view id = b.get(f, kCustomerId);
+            if (id.empty()) {
+                return bad_row(ctx,
+                               reader,
+                               ctx.report.customers,
+                               value_message(b, kCustomerId, id, "a non-empty customer id"));
+            }
+            if (auto existing = c.ids.find(id)) {
+                return bad_row(ctx,
+                               reader,
+                               ctx.report.customers,
+                               fmt::format("customer id \"{}\" already appeared on line {}; each "
+                                           "customer must appear once.",
+                                           id,
+                                           c.first_line[*existing]));
+            }
+            float age = std::numeric_limits<float>::quiet_NaN();
+            std::string_view age_text = b.get(f, kAge);
+            if (!age_text.empty()) {
+                auto parsed = parse_double(age_text);
+                if (!parsed || !std::isfinite(*parsed)) {
+                    return bad_row(ctx,
+                                   reader,
+                                   ctx.report.customers,
+                                   value_message(b,
+                                                 kAge,
+                                                 age_text,
+                                                 "an age in years such as 34, or nothing when "
+                                                 "unknown"));
+                }
+                if (*parsed < kMinCustomerAge || *parsed > kMaxCustomerAge) {
+                    return bad_row(ctx,
+                                   reader,
+                                   ctx.report.customers,
+                                   value_message(b,
+                                                 kAge,
+                                                 age_text,
+                                                 fmt::format("an age between {} and {} (leave it "
+                                                             "empty when unknown)",
+                                                             kMinCustomerAge,
+                                                             kMaxCustomerAge)));
+                }
+                age = static_cast<float>(*parsed);
+            }
+            c.ids.intern(id);
+            c.has_metadata.push_back(1);
+            c.first_line.push_back(reader.line());
+            c.ages.push_back(age);
+            c.club_status.push(b.get(f, kClubStatus));
+            c.news_frequency.push(b.get(f, kNewsFrequency));
+            c.postal_code.push(b.get(f, kPostalCode));
+            return Status::ok();
+        });
+}
+
+Status read_transactions(Context& ctx) {
+    auto& t = ctx.transactions;
+    auto& report = ctx.report;
+    const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
+    const std::string date_hint =
+        ctx.date_format.layout() == "%Y-%m-%d"
+            ? std::string(
+                  "a date as YYYY-MM-DD. If your dates use another layout, declare it, "
+                  "for example --date-format \"%d/%m/%Y\"")
+            : fmt::format("a date in the declared layout \"{}\"", ctx.date_format.layout());
+    return for_each_row(
+        ctx,
+        ctx.options.transactions,
+        TableKind::kTransactions,
+        "--transactions",
+        report.transactions,
+        [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
+            const auto& f = reader.fields();
+            std::string_view date_text = b.get(f, kDate);
+            auto date = ctx.date_format.to_days(date_text);
+            if (!date) {
+                return bad_row(ctx,
+                               reader,
+                               report.transactions,
+                               value_message(b, kDate, date_text, date_hint));
+            }
+            double price = std::numeric_limits<double>::quiet_NaN();
+            if (b.has(kPrice)) {
+                std::string_view price_text = b.get(f, kPrice);
+                auto parsed = parse_double(price_text);
+                if (!parsed || !std::isfinite(*parsed) || *parsed < 0) {
+                    return bad_row(
+                        ctx,
+                        reader,
+                        report.transactions,
+                        value_message(
+                            b, kPrice, price_text, "a number >= 0 with \".\" as decimal mark"));
+                }
+                price = *parsed;
+            }
+            uint8_t channel = 0;
+            if (b.has(kChannel)) {
+                std::string_view channel_text = b.get(f, kChannel);
+                auto parsed =
+                    channel_text.empty() ? std::optional<int64_t>(0) : parse_int(channel_text);
+                if (!parsed || *parsed < 0 || *parsed > 255) {
+                    return bad_row(
+                        ctx,
+                        reader,
+                        report.transactions,
+                        value_message(
+                            b, kChannel, channel_text, "a sales channel number from 0 to 255"));
+                }
+                channel = static_cast<uint8_t>(*parsed);
+            }
+            std::string_view customer_id = b.get(f, kTxCustomer);
+            std::string_view article_id = b.get(f, kTxArticle);
+            if (customer_id.empty() || article_id.empty()) {
+                int field = customer_id.empty() ? kTxCustomer : kTxArticle;
+                return bad_row(ctx,
+                               reader,
+                               report.transactions,
+                               value_message(b, field, "", "a non-empty id"));
+            }
+            auto customer = ctx.customers.ids.find(customer_id);
+            auto article = ctx.articles.ids.find(article_id);
+            if ((!customer || !article) && !keep_unknown) {
+                bool no_article = !article;
+                return bad_row(ctx,
+                               reader,
+                               report.transactions,
+                               fmt::format("{} \"{}\" is not in the {} file (--unknown-ids "
+                                           "bad-row).",
+                                           no_article ? "article" : "customer",
+                                           no_article ? article_id : customer_id,
+                                           no_article ? "articles" : "customers"));
+            }
+            if (!customer) {
+                customer = ctx.customers.add_stub(customer_id);
+                ++report.unknown_customers;
+            }
+            if (!ctx.customers.has_metadata[*customer]) {
+                ++report.unknown_customer_rows;
+            }
+            if (!article) {
+                article = ctx.articles.add_stub(article_id);
+                ++report.unknown_articles;
+            }
+            if (!ctx.articles.has_metadata[*article]) {
+                ++report.unknown_article_rows;
+            }
+            if (t.has_orders) {
+                t.orders.push_back(t.order_ids.intern(b.get(f, kOrder)));
+            }
+            t.customers.push_back(*customer);
+            t.articles.push_back(*article);
+            t.dates.push_back(*date);
+            t.prices.push_back(price);
+            t.channels.push_back(channel);
+            return Status::ok();
+        });
+}
+
+// Finds each catalog article's photo: the mapped image column, else the mapping's patterns.
+void resolve_images(Context& ctx) {
+    auto& a = ctx.articles;
+    TextColumn resolved;
+    const fs::path& dir = ctx.options.images;
+    fs::path absolute_dir = dir.empty() ? fs::path() : fs::absolute(dir);
+    std::error_code ec;
+    uint64_t missing_logged = 0;
+    for (uint32_t i = 0; i < a.ids.size(); ++i) {
+        std::string found;
+        if (a.has_metadata[i] && !dir.empty()) {
+            std::string_view given = a.image_paths.at(i);
+            std::vector<std::string> candidates;
+            if (!given.empty()) {
+                candidates.emplace_back(given);
+            } else {
+                for (const auto& pattern : ctx.options.mapping.image_patterns) {
+                    candidates.push_back(expand_image_pattern(
+                        pattern,
+                        a.ids.at(i),
+                        a.attributes[0].dictionary.at(a.attributes[0].codes[i])));
+                }
+            }
+            for (const auto& candidate : candidates) {
+                if (!candidate.empty() && fs::is_regular_file(absolute_dir / candidate, ec)) {
+                    found = (absolute_dir / candidate).lexically_normal().string();
+                    break;
+                }
+            }
+            if (found.empty()) {
+                ++ctx.report.images_missing;
+                if (missing_logged++ < 3) {
+                    log::debug("no photo for article {} under {}", a.ids.at(i), dir.string());
+                }
+            } else {
+                ++ctx.report.images_found;
+            }
+        }
+        resolved.push(found);
+    }
+    a.image_paths = std::move(resolved);
+}
+
+// Sorts transactions by (customer, date), keeping file order among equal keys, with an LSD
+// radix sort on 64-bit keys (stable, linear in the row count).
+std::vector<uint32_t> sort_order(const TransactionBuilder& t) {
+    size_t n = t.customers.size();
+    std::vector<uint32_t> order(n);
+    if (n == 0) {
+        return order;
+    }
+    int32_t min_date = *std::min_element(t.dates.begin(), t.dates.end());
+    int32_t max_date = *std::max_element(t.dates.begin(), t.dates.end());
+    uint64_t date_range = static_cast<uint64_t>(max_date - min_date) + 1;
+    int date_bits = 1;
+    while ((uint64_t{1} << date_bits) < date_range) {
+        ++date_bits;
+    }
+    std::vector<uint64_t> keys(n);
+    uint64_t max_key = 0;
+    for (size_t i = 0; i < n; ++i) {
+        keys[i] =
+            (uint64_t{t.customers[i]} << date_bits) | static_cast<uint64_t>(t.dates[i] - min_date);
+        max_key = std::max(max_key, keys[i]);
+        order[i] = static_cast<uint32_t>(i);
+    }
+    std::vector<uint64_t> keys_tmp(n);
+    std::vector<uint32_t> order_tmp(n);
+    constexpr int kDigitBits = 11;
+    constexpr size_t kBuckets = size_t{1} << kDigitBits;
+    for (int shift = 0; shift < 64 && (max_key >> shift) != 0; shift += kDigitBits) {
+        std::vector<size_t> counts(kBuckets + 1, 0);
+        for (size_t i = 0; i < n; ++i) {
+            ++counts[((keys[i] >> shift) & (kBuckets - 1)) + 1];
+        }
+        for (size_t b = 1; b <= kBuckets; ++b) {
+            counts[b] += counts[b - 1];
+        }
+        for (size_t i = 0; i < n; ++i) {
+            size_t dest = counts[(keys[i] >> shift) & (kBuckets - 1)]++;
+            keys_tmp[dest] = keys[i];
+            order_tmp[dest] = order[i];
+        }
+        keys.swap(keys_tmp);
+        order.swap(order_tmp);
+    }
+    return order;
+}
+
+template <typename T>
+std::vector<T> gather(const std::vector<T>& values, const std::vector<uint32_t>& order) {
+    std::vector<T> out(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+        out[i] = values[order[i]];
+    }
+    return out;
+}
+
+// Seeds the builders from an existing store so that --append keeps every code as it was.
+Status load_existing(Context& ctx) {
+    LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(ctx.options.store));
+    const ArticleTable& articles = store->articles();
+    auto& a = ctx.articles;
+    for (uint32_t i = 0; i < articles.size(); ++i) {
+        a.ids.intern(articles.id(i));
+        a.has_metadata.push_back(articles.has_metadata(i) ? 1 : 0);
+        a.first_line.push_back(0);
+        a.names.push(articles.name(i));
+        a.descriptions.push(articles.description(i));
+        a.image_paths.push(articles.image_path(i));
+        for (size_t k = 0; k < kArticleAttributeCount; ++k) {
+            a.attributes[k].push(articles.attribute(static_cast<ArticleAttribute>(k)).value(i));
+        }
+    }
+    const CustomerTable& customers = store->customers();
+    auto& c = ctx.customers;
+    for (uint32_t i = 0; i < customers.size(); ++i) {
+        c.ids.intern(customers.id(i));
+        c.has_metadata.push_back(customers.has_metadata(i) ? 1 : 0);
+        c.first_line.push_back(0);
+        c.ages.push_back(customers.age(i));
+        c.club_status.push(customers.club_status().value(i));
+        c.news_frequency.push(customers.news_frequency().value(i));
+        c.postal_code.push(customers.postal_code().value(i));
+    }
+    const TransactionTable& tx = store->transactions();
+    auto& t = ctx.transactions;
+    t.customers.assign(tx.customer().begin(), tx.customer().end());
+    t.articles.assign(tx.article().begin(), tx.article().end());
+    t.dates.assign(tx.date().begin(), tx.date().end());
+    t.prices.assign(tx.price().begin(), tx.price().end());
+    t.channels.assign(tx.channel().begin(), tx.channel().end());
+    if (!tx.order().empty()) {
+        return Status::unsupported(
+            "appending to a store with order ids is not supported yet; run a full ingest");
+    }
+    log::info("append: store {} has {} articles, {} customers, {} transactions",
+              ctx.options.store.string(),
+              articles.size(),
+              customers.size(),
+              tx.size());
+    return Status::ok();
+}
+
+Status check_options(const IngestOptions& o) {
+    if (o.store.empty()) {
+        return Status::invalid_argument("--store is required: the folder to write the store to");
+    }
+    if (o.append) {
+        if (o.transactions.empty()) {
+            return Status::invalid_argument("--append needs --transactions FILE");
+        }
+        if (!o.articles.empty() || !o.customers.empty()) {
+            return Status::invalid_argument(
+                "--append adds transactions only; to change articles or customers run a full "
+                "ingest without --append");
+        }
+        return Status::ok();
+    }
+    if (o.articles.empty()) {
+        return Status::invalid_argument("--articles FILE is required (the product catalog)");
+    }
+    if (!o.images.empty() && !fs::is_directory(o.images)) {
+        return Status::not_found(fmt::format(
+            "--images {}: no such folder. Pass the folder holding the article photos, or omit "
+            "--images.",
+            o.images.string()));
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Result<IngestReport> ingest(const IngestOptions& options) {
+    LOOKBOOK_RETURN_IF_ERROR(check_options(options));
+    auto start = std::chrono::steady_clock::now();
+    fs::path rejects = options.rejects.empty() ? options.store / "rejects.csv" : options.rejects;
+    Context ctx{options, RejectSink(rejects), {}, {}, {}, {}, {}};
+    LOOKBOOK_ASSIGN_OR_RETURN(ctx.date_format, DateFormat::parse(options.mapping.date_format));
+    if (options.bad_rows == BadRowPolicy::kSkip) {
+        std::error_code ec;
+        fs::create_directories(
+            rejects.parent_path().empty() ? fs::path(".") : rejects.parent_path(), ec);
+    }
+    ctx.transactions.has_orders = !options.mapping.transactions.at("order_id").empty();
+
+    int32_t old_last_date = std::numeric_limits<int32_t>::min();
+    if (options.append) {
+        LOOKBOOK_RETURN_IF_ERROR(load_existing(ctx));
+        for (int32_t d : ctx.transactions.dates) {
+            old_last_date = std::max(old_last_date, d);
+        }
+    } else {
+        LOOKBOOK_RETURN_IF_ERROR(read_articles(ctx));
+        if (ctx.report.articles.rows_kept == 0) {
+            return Status::invalid_data(fmt::format(
+                "{}: no usable article rows; lookbook needs a catalog to recommend from.",
+                options.articles.string()));
+        }
+        if (!options.customers.empty()) {
+            LOOKBOOK_RETURN_IF_ERROR(read_customers(ctx));
+        }
+    }
+    size_t old_rows = ctx.transactions.dates.size();
+    if (!options.transactions.empty()) {
+        LOOKBOOK_RETURN_IF_ERROR(read_transactions(ctx));
+    }
+    if (options.append) {
+        for (size_t i = old_rows; i < ctx.transactions.dates.size(); ++i) {
+            if (ctx.transactions.dates[i] <= old_last_date) {
+                ++ctx.report.appended_before_last_date;
+            }
+        }
+        if (ctx.report.appended_before_last_date > 0) {
+            log::warn(
+                "append: {} of the new transactions are dated on or before the store's last "
+                "date {}; if this file was ingested before, they are now counted twice",
+                ctx.report.appended_before_last_date,
+                format_iso_date(old_last_date));
+        }
+    } else {
+        resolve_images(ctx);
+    }
+
+    // Sort transactions by (customer, date) and index each customer's rows.
+    auto& t = ctx.transactions;
+    std::vector<uint32_t> order = sort_order(t);
+    std::vector<uint32_t> customers = gather(t.customers, order);
+    std::vector<uint32_t> articles = gather(t.articles, order);
+    std::vector<int32_t> dates = gather(t.dates, order);
+    std::vector<double> prices = gather(t.prices, order);
+    std::vector<uint8_t> channels = gather(t.channels, order);
+    std::vector<uint32_t> orders = t.has_orders ? gather(t.orders, order) : std::vector<uint32_t>();
+    order = {};
+    std::vector<uint64_t> offsets(size_t{ctx.customers.ids.size()} + 1, 0);
+    for (uint32_t c : customers) {
+        ++offsets[c + 1];
+    }
+    for (size_t i = 1; i < offsets.size(); ++i) {
+        offsets[i] += offsets[i - 1];
+    }
+
+    nlohmann::json meta;
+    meta["format"] = "lookbook store 1";
+    meta["articles_file"] = options.articles.string();
+    meta["customers_file"] = options.customers.string();
+    meta["transactions_file"] = options.transactions.string();
+    meta["images_dir"] = options.images.empty() ? "" : fs::absolute(options.images).string();
+    meta["date_format"] = options.mapping.date_format;
+    meta["bad_rows"] = options.bad_rows == BadRowPolicy::kFail ? "fail" : "skip";
+    meta["rows_rejected"] = ctx.rejects.count();
+    meta["images_found"] = ctx.report.images_found;
+    meta["images_missing"] = ctx.report.images_missing;
+    if (options.append) {
+        // Keep the first ingest's description of the catalog, note the append.
+        auto old = Store::open(options.store);
+        if (old.is_ok()) {
+            auto previous = nlohmann::json::parse((*old)->metadata(), nullptr, false);
+            if (previous.is_object()) {
+                previous["appended_files"].push_back(options.transactions.string());
+                meta = previous;
+            }
+        }
+    }
+
+    ColumnFileWriter article_writer;
+    ctx.articles.write(article_writer, meta.dump());
+    ColumnFileWriter customer_writer;
+    ctx.customers.write(customer_writer);
+    ColumnFileWriter tx_writer;
+    tx_writer.add("customer", customers);
+    tx_writer.add("article", articles);
+    tx_writer.add("date", dates);
+    tx_writer.add("price", prices);
+    tx_writer.add("channel", channels);
+    tx_writer.add("customer_offsets", offsets);
+    if (t.has_orders) {
+        tx_writer.add("order", orders);
+    }
+    tx_writer.set_metadata(meta.dump());
+    LOOKBOOK_ASSIGN_OR_RETURN(ctx.report.generation,
+                              Store::commit(options.store,
+                                            {{"articles", &article_writer},
+                                             {"customers", &customer_writer},
+                                             {"transactions", &tx_writer}},
+                                            /*keep_others=*/options.append));
+    if (ctx.rejects.count() > 0) {
+        ctx.report.rejects_file = ctx.rejects.path();
+        log::warn("{} bad rows were skipped; each is in {} with its reason",
+                  ctx.rejects.count(),
+                  ctx.rejects.path().string());
+    }
+    ctx.report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log::info("ingest: store {} {} written: {} articles, {} customers, {} transactions in {:.2f}s",
+              options.store.string(),
+              ctx.report.generation,
+              ctx.articles.ids.size(),
+              ctx.customers.ids.size(),
+              customers.size(),
+              ctx.report.seconds);
+    return ctx.report;
+}
+
+}  // namespace lookbook

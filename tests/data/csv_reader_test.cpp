@@ -1,0 +1,200 @@
+#include "lookbook/data/csv_reader.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace lookbook {
+namespace {
+
+using Rows = std::vector<std::vector<std::string>>;
+
+// Reads every record; fails the test on a reader error.
+Rows read_all(const std::string& text, size_t buffer_size = 1 << 20) {
+    CsvOptions options;
+    options.buffer_size = buffer_size;
+    auto reader = CsvReader::from_string(text, "t.csv", options);
+    Rows rows;
+    while (reader->next()) {
+        rows.emplace_back(reader->fields().begin(), reader->fields().end());
+    }
+    EXPECT_TRUE(reader->status().is_ok()) << reader->status().to_string();
+    return rows;
+}
+
+Status read_error(const std::string& text) {
+    auto reader = CsvReader::from_string(text, "t.csv");
+    while (reader->next()) {
+    }
+    return reader->status();
+}
+
+TEST(CsvReader, SplitsPlainRecords) {
+    EXPECT_EQ(read_all("a,b,c\n1,2,3\n"), (Rows{{"a", "b", "c"}, {"1", "2", "3"}}));
+}
+
+TEST(CsvReader, KeepsEmptyFieldsIncludingTrailingOnes) {
+    EXPECT_EQ(read_all("a,,c\n,,\n"), (Rows{{"a", "", "c"}, {"", "", ""}}));
+}
+
+TEST(CsvReader, UnquotesFieldsWithDelimitersNewlinesAndDoubledQuotes) {
+    std::string text =
+        "id,desc\n1,\"soft, warm\"\n2,\"line one\nline two\"\n3,\"say \"\"hi\"\"\"\n";
+    EXPECT_EQ(read_all(text),
+              (Rows{{"id", "desc"},
+                    {"1", "soft, warm"},
+                    {"2", "line one\nline two"},
+                    {"3", "say \"hi\""}}));
+}
+
+TEST(CsvReader, AcceptsCrlfAndBomAndTrailingEmptyLine) {
+    EXPECT_EQ(read_all("\xEF\xBB\xBFid,name\r\n1,\"x\"\r\n2,y\r\n\r\n"),
+              (Rows{{"id", "name"}, {"1", "x"}, {"2", "y"}}));
+}
+
+TEST(CsvReader, KeepsCrlfInsideQuotes) {
+    EXPECT_EQ(read_all("a\r\n\"x\r\ny\"\r\n"), (Rows{{"a"}, {"x\r\ny"}}));
+}
+
+TEST(CsvReader, SkipsBlankLinesAndReadsLastRecordWithoutNewline) {
+    EXPECT_EQ(read_all("a,b\n\n1,2\n\n3,4"), (Rows{{"a", "b"}, {"1", "2"}, {"3", "4"}}));
+}
+
+TEST(CsvReader, KeepsQuoteInsideUnquotedFieldLiterally) {
+    EXPECT_EQ(read_all("name,size\nheels 5\" high,38\n"),
+              (Rows{{"name", "size"}, {"heels 5\" high", "38"}}));
+}
+
+TEST(CsvReader, EmptyQuotedFieldAtEndOfInput) {
+    EXPECT_EQ(read_all("a,\"\""), (Rows{{"a", ""}}));
+    EXPECT_EQ(read_all("\"a\","), (Rows{{"a", ""}}));
+}
+
+TEST(CsvReader, ReportsLineWhereEachRecordStarts) {
+    auto reader = CsvReader::from_string("h\n\"a\nb\nc\"\n\nd\n", "t.csv");
+    std::vector<uint64_t> lines;
+    while (reader->next()) {
+        lines.push_back(reader->line());
+    }
+    EXPECT_EQ(lines, (std::vector<uint64_t>{1, 2, 6}));
+}
+
+TEST(CsvReader, RejectsUnterminatedQuoteNamingTheLine) {
+    Status s = read_error("a,b\n1,\"open\n2,3\n");
+    EXPECT_EQ(s.code(), StatusCode::kInvalidData);
+    EXPECT_EQ(s.message(),
+              "t.csv:2: a quoted field is never closed (the file ends inside quotes). Add the "
+              "missing closing quote.");
+}
+
+TEST(CsvReader, RejectsTextAfterClosingQuote) {
+    Status s = read_error("a,b\n\"x\"y,2\n");
+    EXPECT_EQ(s.code(), StatusCode::kInvalidData);
+    EXPECT_EQ(s.message(),
+              "t.csv:2: field 1 has text after its closing quote ('y'). Quote the whole field and "
+              "double any quote inside it (\"\").");
+}
+
+TEST(CsvReader, RawRecordIsTheRowAsWritten) {
+    auto reader = CsvReader::from_string("a,b\r\n\"x,1\",2\r\n", "t.csv");
+    ASSERT_TRUE(reader->next());
+    ASSERT_TRUE(reader->next());
+    EXPECT_EQ(reader->raw_record(), "\"x,1\",2");
+}
+
+TEST(CsvReader, MissingFileIsNotFound) {
+    auto reader = CsvReader::open("/nonexistent/lookbook/file.csv");
+    ASSERT_FALSE(reader.is_ok());
+    EXPECT_EQ(reader.status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(reader.status().message(),
+              "/nonexistent/lookbook/file.csv: no such file. Check the path.");
+}
+
+TEST(CsvReader, DirectoryIsRejected) {
+    auto reader = CsvReader::open(std::filesystem::temp_directory_path());
+    ASSERT_FALSE(reader.is_ok());
+    EXPECT_EQ(reader.status().code(), StatusCode::kInvalidArgument);
+}
+
+// Quotes a field when it must be quoted (or at random when it need not be).
+std::string write_field(const std::string& field, bool force_quotes) {
+    bool needs = field.find_first_of(",\"\r\n") != std::string::npos || field.empty();
+    if (!needs && !force_quotes) {
+        return field;
+    }
+    std::string out = "\"";
+    for (char c : field) {
+        out += c;
+        if (c == '"') {
+            out += '"';
+        }
+    }
+    return out + "\"";
+}
+
+TEST(CsvReader, RoundTripsRandomTablesAcrossBufferSizes) {
+    const std::string alphabet = "ab ,\"\n\r\xC3\xA9x1";
+    for (uint32_t seed = 1; seed <= 300; ++seed) {
+        std::mt19937 rng(seed);
+        size_t columns = 2 + rng() % 4;
+        size_t rows = rng() % 30;
+        Rows table;
+        std::string text;
+        if (rng() % 4 == 0) {
+            text += "\xEF\xBB\xBF";
+        }
+        std::string eol = rng() % 2 ? "\n" : "\r\n";
+        for (size_t r = 0; r < rows; ++r) {
+            std::vector<std::string> row;
+            for (size_t c = 0; c < columns; ++c) {
+                std::string field;
+                size_t len = rng() % 8;
+                for (size_t i = 0; i < len; ++i) {
+                    field += alphabet[rng() % alphabet.size()];
+                }
+                if (c > 0) {
+                    text += ',';
+                }
+                text += write_field(field, rng() % 5 == 0);
+                row.push_back(field);
+            }
+            text += eol;
+            table.push_back(row);
+        }
+        if (rng() % 3 == 0 && rows > 0) {
+            text.resize(text.size() - eol.size());  // no line end after the last record
+        }
+        size_t buffer = 16 + rng() % 64;
+        EXPECT_EQ(read_all(text, buffer), table) << "seed " << seed << " buffer " << buffer;
+    }
+}
+
+TEST(CsvReader, ReadsFileInSmallChunksLikeInMemory) {
+    std::string text = "id,desc\n";
+    for (int i = 0; i < 500; ++i) {
+        text += std::to_string(i) + ",\"row " + std::to_string(i) + ",\nwith \"\"quote\"\"\"\n";
+    }
+    auto path = std::filesystem::temp_directory_path() / "lookbook_csv_chunks.csv";
+    std::ofstream(path, std::ios::binary) << text;
+    CsvOptions options;
+    options.buffer_size = 37;
+    auto reader = CsvReader::open(path, options);
+    ASSERT_TRUE(reader.is_ok());
+    Rows rows;
+    while ((*reader)->next()) {
+        rows.emplace_back((*reader)->fields().begin(), (*reader)->fields().end());
+    }
+    EXPECT_TRUE((*reader)->status().is_ok());
+    EXPECT_EQ(rows, read_all(text));
+    EXPECT_EQ(rows.size(), 501u);
+    EXPECT_EQ(rows[500][1], "row 499,\nwith \"quote\"");
+    EXPECT_EQ((*reader)->bytes_consumed(), text.size());
+    std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace lookbook

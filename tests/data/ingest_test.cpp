@@ -1,0 +1,349 @@
+#include "lookbook/data/ingest.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "lookbook/store/store.hpp"
+
+namespace lookbook {
+namespace {
+namespace fs = std::filesystem;
+
+const char* kArticles =
+    "article_id,product_code,prod_name,product_type_name,product_group_name,colour_group_name,"
+    "detail_desc\n"
+    "0108775015,0108775,Strap top,Vest top,Garment Upper body,Black,\"Jersey top, narrow "
+    "straps\"\n"
+    "0108775044,0108775,Strap top,Vest top,Garment Upper body,White,Jersey top\n"
+    "0110065001,0110065,OP T-shirt,Bra,Underwear,Black,\"Microfibre \"\"T-shirt\"\" bra\"\n";
+
+const char* kCustomers =
+    "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code\n"
+    "c1,,,ACTIVE,NONE,49.0,p1\n"
+    "c2,1.0,1.0,PRE-CREATE,Regularly,,p2\n";
+
+const char* kTransactions =
+    "t_dat,customer_id,article_id,price,sales_channel_id\n"
+    "2020-09-02,c2,0110065001,0.05,2\n"
+    "2020-09-01,c1,0108775044,0.02,1\n"
+    "2020-09-01,c2,0108775015,0.03,2\n"
+    "2020-08-30,c1,0108775015,0.01,2\n"
+    "2020-09-01,c1,0999999999,0.04,2\n";
+
+class IngestTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("lookbook_ingest_" +
+                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_ / "images" / "010");
+        std::ofstream(dir_ / "images" / "010" / "0108775015.jpg") << "photo";
+        std::ofstream(dir_ / "images" / "0110065001.jpg") << "photo";
+        options_.articles = write("articles.csv", kArticles);
+        options_.customers = write("customers.csv", kCustomers);
+        options_.transactions = write("transactions.csv", kTransactions);
+        options_.images = dir_ / "images";
+        options_.store = dir_ / "store";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    fs::path write(const std::string& name, const std::string& text) {
+        fs::path path = dir_ / name;
+        std::ofstream(path, std::ios::binary) << text;
+        return path;
+    }
+
+    std::unique_ptr<Store> open_store() {
+        auto store = Store::open(options_.store);
+        EXPECT_TRUE(store.is_ok()) << store.status().to_string();
+        return store.is_ok() ? std::move(store).value() : nullptr;
+    }
+
+    fs::path dir_;
+    IngestOptions options_;
+};
+
+TEST_F(IngestTest, KeepsLeadingZerosInArticleId) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->articles().id(0), "0108775015");
+    EXPECT_EQ(store->articles().find("0110065001"), 2u);
+    EXPECT_FALSE(store->articles().find("110065001"));
+    EXPECT_EQ(store->articles().product_code(0), "0108775");
+}
+
+TEST_F(IngestTest, StoresEveryFieldOfTheDataModel) {
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    auto store = open_store();
+    const ArticleTable& a = store->articles();
+    EXPECT_EQ(a.name(2), "OP T-shirt");
+    EXPECT_EQ(a.description(2), "Microfibre \"T-shirt\" bra");
+    EXPECT_EQ(a.description(0), "Jersey top, narrow straps");
+    EXPECT_EQ(a.product_type(1), "Vest top");
+    EXPECT_EQ(a.product_group(2), "Underwear");
+    EXPECT_EQ(a.colour(1), "White");
+    EXPECT_EQ(a.attribute(ArticleAttribute::kDepartment).value(0), "");  // column absent
+    const CustomerTable& c = store->customers();
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c.age(0), 49.0f);
+    EXPECT_TRUE(std::isnan(c.age(1)));
+    EXPECT_EQ(c.club_status().value(1), "PRE-CREATE");
+    EXPECT_EQ(c.news_frequency().value(1), "Regularly");
+    EXPECT_EQ(c.postal_code().value(0), "p1");
+}
+
+TEST_F(IngestTest, SortsTransactionsByCustomerThenDateKeepingFileOrder) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    const TransactionTable& t = store->transactions();
+    ASSERT_EQ(t.size(), 5u);
+    // c1 (code 0): 08-30 strap top, then the two 09-01 rows in file order; c2 (code 1) after.
+    std::vector<std::string> articles;
+    for (uint32_t a : t.article()) {
+        articles.emplace_back(store->articles().id(a));
+    }
+    EXPECT_EQ(articles,
+              (std::vector<std::string>{
+                  "0108775015", "0108775044", "0999999999", "0108775015", "0110065001"}));
+    EXPECT_EQ(std::vector<uint64_t>(t.customer_offsets().begin(), t.customer_offsets().end()),
+              (std::vector<uint64_t>{0, 3, 5}));
+    EXPECT_EQ(t.date()[0], 18504);  // 2020-08-30
+    EXPECT_DOUBLE_EQ(t.price()[0], 0.01);
+    EXPECT_EQ(t.channel()[4], 2);
+}
+
+TEST_F(IngestTest, KeepsUnknownArticlesWithoutMetadataAndCountsThem) {
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->unknown_articles, 1u);
+    EXPECT_EQ(report->unknown_article_rows, 1u);
+    auto store = open_store();
+    auto stub = store->articles().find("0999999999");
+    ASSERT_TRUE(stub);
+    EXPECT_FALSE(store->articles().has_metadata(*stub));
+    EXPECT_EQ(store->articles().name(*stub), "");
+    EXPECT_EQ(store->articles().product_type(*stub), "");
+}
+
+TEST_F(IngestTest, UnknownIdsAsBadRowsStopTheIngest) {
+    options_.unknown_ids = UnknownIdPolicy::kBadRow;
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":6: article \"0999999999\" is not in the articles file (--unknown-ids "
+                  "bad-row). Fix the row, or rerun with --on-bad-row skip to set it aside.");
+}
+
+TEST_F(IngestTest, FindsPhotosByPatternAndCountsMissingOnes) {
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->images_found, 2u);
+    EXPECT_EQ(report->images_missing, 1u);
+    auto store = open_store();
+    EXPECT_EQ(store->articles().image_path(0),
+              (fs::absolute(dir_) / "images/010/0108775015.jpg").lexically_normal().string());
+    EXPECT_EQ(store->articles().image_path(1), "");
+    EXPECT_EQ(store->articles().image_path(2),
+              (fs::absolute(dir_) / "images/0110065001.jpg").lexically_normal().string());
+}
+
+TEST_F(IngestTest, DuplicateArticleIdFailsNamingBothLines) {
+    options_.articles = write(
+        "articles.csv", std::string(kArticles) + "0108775044,0108775,Again,Vest top,,White,\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidData);
+    EXPECT_EQ(report.status().message(),
+              options_.articles.string() +
+                  ":5: article id \"0108775044\" already appeared on line 3; each article must "
+                  "appear once. Fix the row, or rerun with --on-bad-row skip to set it aside.");
+}
+
+TEST_F(IngestTest, SkipPolicyWritesRejectsWithReasons) {
+    options_.transactions = write("transactions.csv",
+                                  std::string(kTransactions) +
+                                      "2020-09-03,c1,0108775015,nan,2\n"
+                                      "2020-09-03,c1,0108775015,-1,2\n"
+                                      "03/09/2020,c1,0108775015,0.1,2\n"
+                                      "2020-09-03,c1,0108775015,0.1\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_read, 9u);
+    EXPECT_EQ(report->transactions.rows_rejected, 4u);
+    EXPECT_EQ(report->transactions.rows_kept, 5u);
+    EXPECT_EQ(report->rejects_file, options_.store / "rejects.csv");
+    std::ifstream in(report->rejects_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string t = options_.transactions.string();
+    EXPECT_EQ(text.str(),
+              "file,line,reason,row\n"
+              "\"" +
+                  t +
+                  "\",7,\"column \"\"price\"\" is \"\"nan\"\"; expected a number >= 0 with "
+                  "\"\".\"\" as decimal mark.\",\"2020-09-03,c1,0108775015,nan,2\"\n"
+                  "\"" +
+                  t +
+                  "\",8,\"column \"\"price\"\" is \"\"-1\"\"; expected a number >= 0 with "
+                  "\"\".\"\" as decimal mark.\",\"2020-09-03,c1,0108775015,-1,2\"\n"
+                  "\"" +
+                  t +
+                  "\",9,\"column \"\"t_dat\"\" is \"\"03/09/2020\"\"; expected a date as "
+                  "YYYY-MM-DD. If your dates use another layout, declare it, for example "
+                  "--date-format \"\"%d/%m/%Y\"\".\",\"03/09/2020,c1,0108775015,0.1,2\"\n"
+                  "\"" +
+                  t +
+                  "\",10,\"the row has 4 fields; the header has 5. Check for an unquoted "
+                  "comma or a missing quote.\",\"2020-09-03,c1,0108775015,0.1\"\n");
+    EXPECT_EQ(open_store()->transactions().size(), 5u);
+}
+
+TEST_F(IngestTest, AmbiguousDateNeedsADeclaredFormat) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "04/05/2020,c1,0108775015,0.1,1\n");
+    auto fails = ingest(options_);
+    ASSERT_FALSE(fails.is_ok());
+    EXPECT_NE(fails.status().message().find(":2: column \"t_dat\" is \"04/05/2020\"; expected a "
+                                            "date as YYYY-MM-DD"),
+              std::string::npos);
+    options_.mapping.date_format = "%d/%m/%Y";
+    ASSERT_TRUE(ingest(options_).is_ok());
+    EXPECT_EQ(open_store()->transactions().date()[0], 18386);  // 2020-05-04
+}
+
+TEST_F(IngestTest, AgeOutOfRangeIsABadRow) {
+    options_.customers =
+        write("customers.csv", "customer_id,club_member_status,age\nc1,ACTIVE,420\nc2,,abc\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.customers.string() +
+                  ":2: column \"age\" is \"420\"; expected an age between 10 and 120 (leave it "
+                  "empty when unknown). Fix the row, or rerun with --on-bad-row skip to set it "
+                  "aside.");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->customers.rows_rejected, 2u);
+    // Their transactions still load; the customers are kept without metadata.
+    EXPECT_EQ(report->unknown_customers, 2u);
+}
+
+TEST_F(IngestTest, EmptyFileSaysWhatHeaderIsExpected) {
+    options_.transactions = write("transactions.csv", "");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ": the file is empty; expected a header line naming at least the columns "
+                  "t_dat, customer_id, article_id and then one row per transactions (passed as "
+                  "--transactions).");
+}
+
+TEST_F(IngestTest, WrongHeaderShowsTheHeaderFound) {
+    options_.transactions = write("transactions.csv", "day,client,sku\n2020-01-01,c1,x\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":1: the header lacks the column \"t_dat\" (lookbook field date), "
+                  "\"customer_id\" (lookbook field customer_id), \"article_id\" (lookbook field "
+                  "article_id). The header found is: day,client,sku. Is this the transactions "
+                  "file? If your columns have other names, map them with --mapping FILE (see "
+                  "README).");
+}
+
+TEST_F(IngestTest, MappingReadsOtherColumnNames) {
+    options_.transactions = write("transactions.csv",
+                                  "day,client,sku,amount\n"
+                                  "2020-01-01,c1,0108775015,9.5\n");
+    options_.mapping.transactions["date"] = "day";
+    options_.mapping.transactions["customer_id"] = "client";
+    options_.mapping.transactions["article_id"] = "sku";
+    options_.mapping.transactions["price"] = "amount";
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    auto store = open_store();
+    EXPECT_DOUBLE_EQ(store->transactions().price()[0], 9.5);
+    EXPECT_EQ(store->transactions().channel()[0], 0);  // no channel column: 0
+}
+
+TEST_F(IngestTest, HeaderOnlyCatalogIsAnError) {
+    options_.articles = write("articles.csv", "article_id,prod_name\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.articles.string() +
+                  ": no usable article rows; lookbook needs a catalog to recommend from.");
+}
+
+TEST_F(IngestTest, FailedIngestLeavesTheStoreAsItWas) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto before = open_store();
+    std::string generation = before->generation();
+    options_.transactions = write("transactions.csv", std::string(kTransactions) + "x,c1,a,1,1\n");
+    ASSERT_FALSE(ingest(options_).is_ok());
+    auto after = open_store();
+    EXPECT_EQ(after->generation(), generation);
+    EXPECT_EQ(after->transactions().size(), 5u);
+    EXPECT_TRUE(after->verify().is_ok());
+    // The old mapping stays readable too.
+    EXPECT_EQ(before->articles().id(0), "0108775015");
+}
+
+TEST_F(IngestTest, AppendAddsTransactionsAndKeepsCodes) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    uint32_t code = *open_store()->articles().find("0110065001");
+    IngestOptions more;
+    more.store = options_.store;
+    more.append = true;
+    more.transactions = write("more.csv",
+                              "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                              "2020-09-10,c1,0110065001,0.5,1\n"
+                              "2020-09-01,c3,0108775044,0.2,1\n");
+    auto report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->appended_before_last_date, 1u);
+    EXPECT_EQ(report->unknown_customers, 1u);
+    auto store = open_store();
+    EXPECT_EQ(store->generation(), "gen-000002");
+    EXPECT_EQ(*store->articles().find("0110065001"), code);
+    EXPECT_EQ(store->transactions().size(), 7u);
+    EXPECT_EQ(store->customers().size(), 3u);
+    // c1's rows stay together and in date order; the new row is the last of c1.
+    auto offsets = store->transactions().customer_offsets();
+    EXPECT_EQ(offsets[1], 4u);
+    EXPECT_EQ(store->transactions().article()[3], code);
+    EXPECT_TRUE(store->articles().has_metadata(code));
+}
+
+TEST_F(IngestTest, AppendNeedsAnExistingStore) {
+    IngestOptions more;
+    more.store = dir_ / "nothing";
+    more.append = true;
+    more.transactions = options_.transactions;
+    auto report = ingest(more);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(IngestTest, MissingImagesFolderIsAnError) {
+    options_.images = dir_ / "no-such-folder";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kNotFound);
+    EXPECT_NE(report.status().message().find("no such folder"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lookbook
