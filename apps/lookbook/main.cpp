@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
     lookbook::cli::CommandRun selected;
     lookbook::cli::add_ingest_command(app, &selected);
     lookbook::cli::add_info_command(app, &selected);
+    lookbook::cli::add_mine_command(app, &selected);
+    lookbook::cli::add_bought_together_command(app, &selected);
 
     try {
         app.parse(argc, argv);
