@@ -75,11 +75,11 @@ TEST(CompleteTheLook, RanksFiredRulesByConfidenceWithReason) {
     auto suggestions = complete_the_look(model, cart, options);
     ASSERT_TRUE(suggestions.is_ok());
     ASSERT_EQ(suggestions->size(), 1u);
-    // a0 -> b2: 3 of the 6 baskets with a0; lift 3 * 12 / (6 * 4) = 1.5.
+    // a0 -> b2: 3 of the 6 baskets with a0, scored 3 / (6 + 2); lift 3 * 12 / (6 * 4) = 1.5.
     const Suggestion& top = suggestions->front();
     EXPECT_EQ(top.article, 2u);
     EXPECT_EQ(top.source, SuggestionSource::kArticleRule);
-    EXPECT_DOUBLE_EQ(top.score, 0.5);
+    EXPECT_DOUBLE_EQ(top.score, 3.0 / 8.0);
     EXPECT_DOUBLE_EQ(top.lift, 1.5);
     EXPECT_EQ(top.reason,
               "bought together in 3 baskets; 50% of baskets with a0 also had b2; lift 1.5");

@@ -243,13 +243,15 @@ std::string article_label(const CatalogView& catalog, uint32_t article) {
 // Fires every rule whose body lies within `cart_items`; keeps the best rule per head.
 struct FiredRule {
     uint32_t rule = 0;
+    double score = 0.0;  // shrunk confidence, see RecommendOptions::confidence_prior
     double confidence = 0.0;
     double lift = 0.0;
 };
 
 std::unordered_map<ItemId, FiredRule> fire_rules(const RuleSet& set,
                                                  const std::unordered_set<ItemId>& cart_items,
-                                                 Count total) {
+                                                 Count total,
+                                                 double prior) {
     std::unordered_map<ItemId, FiredRule> best;
     for (ItemId item : cart_items) {
         for (uint32_t rule_idx : set.rules_with(item)) {
@@ -270,10 +272,12 @@ std::unordered_map<ItemId, FiredRule> fire_rules(const RuleSet& set,
                                              set.body_count(rule_idx),
                                              set.head_count(rule_idx),
                                              total);
-            FiredRule candidate{rule_idx, rule.confidence, rule.lift};
+            double score = static_cast<double>(set.support(rule_idx)) /
+                           (static_cast<double>(set.body_count(rule_idx)) + prior);
+            FiredRule candidate{rule_idx, score, rule.confidence, rule.lift};
             auto [it, inserted] = best.emplace(set.head(rule_idx), candidate);
-            if (!inserted && std::tie(candidate.confidence, candidate.lift) >
-                                 std::tie(it->second.confidence, it->second.lift)) {
+            if (!inserted && std::tie(candidate.score, candidate.lift) >
+                                 std::tie(it->second.score, it->second.lift)) {
                 it->second = candidate;
             }
         }
@@ -326,11 +330,11 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
     std::vector<Suggestion> out;
     auto label = [&](ItemId article) { return article_label(catalog, article); };
 
-    // 1. Article rules whose whole body is in the cart, ranked by confidence.
+    // 1. Article rules whose whole body is in the cart, ranked by shrunk confidence.
     std::unordered_set<ItemId> cart_items(cart.begin(), cart.end());
     std::vector<Suggestion> tier;
-    for (const auto& [head, fired] :
-         fire_rules(model.article_rules, cart_items, model.total_baskets)) {
+    for (const auto& [head, fired] : fire_rules(
+             model.article_rules, cart_items, model.total_baskets, options.confidence_prior)) {
         if (!eligible.allows(head)) {
             continue;
         }
@@ -338,7 +342,7 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
         tier.push_back(Suggestion{
             head,
             SuggestionSource::kArticleRule,
-            fired.confidence,
+            fired.score,
             fired.lift,
             together,
             fmt::format("bought together in {} baskets; {} of baskets with {} also had {}; "
@@ -370,8 +374,8 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
         auto code_label = [&](ItemId code) {
             return "product " + catalog.product_code_names[code];
         };
-        for (const auto& [head_code, fired] :
-             fire_rules(model.code_rules, cart_codes, model.total_baskets)) {
+        for (const auto& [head_code, fired] : fire_rules(
+                 model.code_rules, cart_codes, model.total_baskets, options.confidence_prior)) {
             for (uint32_t article : model.code_articles[head_code]) {
                 if (!eligible.allows(article)) {
                     continue;
@@ -380,7 +384,7 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
                 tier.push_back(Suggestion{
                     article,
                     SuggestionSource::kProductCodeRule,
-                    fired.confidence,
+                    fired.score,
                     fired.lift,
                     together,
                     fmt::format("no rule for these exact articles; colour variants merged: "
