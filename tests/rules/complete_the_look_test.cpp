@@ -169,15 +169,30 @@ TEST(CompleteTheLook, ProductTypeFallbackNamesTheType) {
               "product type of c3)");
 }
 
-TEST(CompleteTheLook, MultiItemCartFiresLongerBodies) {
-    // {a0, b2} -> ? : no 3-itemset is frequent here, so rules from single items still fire.
-    CompleteTheLookModel model = small_model();
-    std::vector<uint32_t> cart = {4, 2};
-    auto suggestions = complete_the_look(model, cart, RecommendOptions{});
+TEST(CompleteTheLook, TwoArticleBodyBeatsItsParts) {
+    // {a0,b2,e5} x3, {a0,b2} x1, {a0} x4, {b2} x4: a0 -> e5 and b2 -> e5 score 3 / (8 + 2),
+    // a0 + b2 -> e5 scores 3 / (4 + 2), with confidence 75% and lift 3 * 12 / (4 * 3) = 3.
+    CatalogView catalog = small_catalog();
+    BasketSet baskets;
+    for (const auto& id : catalog.article_ids) {
+        baskets.intern(id);
+    }
+    baskets.add_basket(std::vector<ItemId>{0, 2, 5}, 3);
+    baskets.add_basket(std::vector<ItemId>{0, 2}, 1);
+    baskets.add_basket(std::vector<ItemId>{0}, 4);
+    baskets.add_basket(std::vector<ItemId>{2}, 4);
+    auto model = train_complete_the_look(baskets, catalog, default_train_options());
+    ASSERT_TRUE(model.is_ok());
+    std::vector<uint32_t> cart = {0, 2};
+    RecommendOptions options;
+    options.k = 1;
+    auto suggestions = complete_the_look(*model, cart, options);
     ASSERT_TRUE(suggestions.is_ok());
-    ASSERT_FALSE(suggestions->empty());
-    // d4 -> a1 (2 of 3 baskets with d4) beats b2 -> a0 (3 of 4).
-    EXPECT_EQ(suggestions->front().article, 0u);
+    ASSERT_EQ(suggestions->size(), 1u);
+    EXPECT_EQ(suggestions->front().article, 5u);
+    EXPECT_DOUBLE_EQ(suggestions->front().score, 0.5);
+    EXPECT_EQ(suggestions->front().reason,
+              "bought together in 3 baskets; 75% of baskets with a0 + b2 also had e5; lift 3.0");
 }
 
 TEST(CompleteTheLook, RejectsEmptyCartAndUnknownArticle) {
