@@ -130,14 +130,6 @@ struct FpTree {
     size_t item_count() const { return head.size(); }
     size_t node_count() const { return link.size(); }
 
-    void reserve(size_t n_nodes) {
-        link.reserve(n_nodes);
-        first_child.reserve(n_nodes);
-        next_sibling.reserve(n_nodes);
-        next_same.reserve(n_nodes);
-        count.reserve(n_nodes);
-    }
-
     uint32_t new_node(uint32_t at, uint32_t local_item) {
         auto node = static_cast<uint32_t>(link.size());
         link.push_back(Link{at, local_item});
@@ -153,9 +145,9 @@ struct FpTree {
         return node;
     }
 
-    // Adds a transaction given as ascending local items. With `sorted` the transactions arrive
-    // in lexicographic order, so a node missing from the previous path is certainly new.
-    void insert(std::span<const uint32_t> items, Count weight, bool sorted) {
+    // Adds a transaction given as ascending local items. Paths arrive roughly sorted, so the
+    // previous insertion's path is reused as far as it matches before searching children.
+    void insert(std::span<const uint32_t> items, Count weight) {
         size_t shared = 0;
         while (shared < items.size() && shared < last_items.size() &&
                last_items[shared] == items[shared]) {
@@ -170,13 +162,9 @@ struct FpTree {
         uint32_t at = shared == 0 ? 0 : last_nodes[shared - 1];
         for (size_t depth = shared; depth < items.size(); ++depth) {
             uint32_t local_item = items[depth];
-            uint32_t child = kNone;
-            if (!sorted) {
-                for (child = first_child[at]; child != kNone; child = next_sibling[child]) {
-                    if (link[child].item == local_item) {
-                        break;
-                    }
-                }
+            uint32_t child = first_child[at];
+            while (child != kNone && link[child].item != local_item) {
+                child = next_sibling[child];
             }
             if (child == kNone) {
                 child = new_node(at, local_item);
@@ -188,6 +176,21 @@ struct FpTree {
             at = child;
         }
     }
+};
+
+// The top level: the recoded baskets back to back, each opened by a marker holding its number,
+// and for every item the positions where it occurs. Prefix paths of the top-level items are read
+// from here sequentially; on sparse data such as retail.dat an FP-tree would hardly share any
+// prefix (547k nodes for 900k occurrences) and walking it costs a cache miss per step.
+constexpr uint32_t kMarkBit = 0x80000000u;
+
+struct Projection {
+    std::vector<uint32_t> flat;                // kMarkBit | basket, then its ranks ascending
+    std::vector<Count> weight;                 // per basket
+    std::vector<uint64_t> occurrence_offsets;  // per rank, into `occurrences`
+    std::vector<uint32_t> occurrences;         // positions in `flat`
+    std::vector<Count> item_support;           // per rank
+    std::vector<uint32_t> identity;            // global rank of each top-level item: itself
 };
 
 // One recursion level's tree and scratch arrays, kept to be reused by the next conditional tree
@@ -229,13 +232,13 @@ constexpr uint64_t kLimitCheckBatch = 4096;
 
 class Worker {
   public:
-    Worker(const FpTree& root,
+    Worker(const Projection& top,
            Count min_count,
            size_t max_length,
            uint64_t max_itemsets,
            SharedState* shared,
            Output* out)
-        : root_(root),
+        : top_(top),
           min_count_(min_count),
           max_length_(max_length == 0 ? SIZE_MAX : max_length),
           max_itemsets_(max_itemsets),
@@ -244,7 +247,7 @@ class Worker {
 
     // Takes top-level items until none is left; the least frequent item comes first.
     void run() {
-        auto n_items = static_cast<uint32_t>(root_.item_count());
+        auto n_items = static_cast<uint32_t>(top_.item_support.size());
         while (!shared_->aborted.load(std::memory_order_relaxed)) {
             uint32_t task = shared_->next_task.fetch_add(1, std::memory_order_relaxed);
             if (task >= n_items) {
@@ -253,8 +256,8 @@ class Worker {
             size_t begin = out_->table.size();
             uint32_t local_item = n_items - 1 - task;
             // An item frequent in the whole data can fall short once giant baskets are cut.
-            if (root_.item_support[local_item] >= min_count_) {
-                mine_item(root_, 0, local_item);
+            if (top_.item_support[local_item] >= min_count_) {
+                mine_top(local_item);
             }
             if (out_->collect) {
                 out_->segments.push_back({task, begin, out_->table.size()});
@@ -300,13 +303,28 @@ class Worker {
         return *levels_[depth];
     }
 
+    // Reports a top-level item and mines its conditional tree.
+    void mine_top(uint32_t item) {
+        prefix_.push_back(item);
+        emit(top_.item_support[item]);
+        if (prefix_.size() < max_length_ && item > 0) {
+            Level& next = level(1);
+            collect_top_paths(item, &next);
+            if (finish_conditional(top_.identity, item, &next)) {
+                mine_tree(next.tree, 1);
+            }
+        }
+        prefix_.pop_back();
+    }
+
     // Reports prefix + local_item of `tree` and mines its conditional tree.
     void mine_item(const FpTree& tree, size_t depth, uint32_t local_item) {
         prefix_.push_back(tree.global[local_item]);
         emit(tree.item_support[local_item]);
         if (prefix_.size() < max_length_ && local_item > 0) {
             Level& next = level(depth + 1);
-            if (build_conditional(tree, local_item, &next)) {
+            collect_tree_paths(tree, local_item, &next);
+            if (finish_conditional(tree.global, local_item, &next)) {
                 mine_tree(next.tree, depth + 1);
             }
         }
@@ -351,37 +369,71 @@ class Worker {
         }
     }
 
-    // Builds the conditional tree of `local_item` into next->tree. When only one more item fits
-    // under max_length it reports the pairs directly instead. Returns whether a tree is left.
-    bool build_conditional(const FpTree& tree, uint32_t local_item, Level* next) {
-        // Pass 1: walk every prefix path once, keeping its items for pass 2 and summing the
-        // support of each item met. `base` and `to_local` stay all-zero / all-kNone between
-        // calls; only the touched entries are reset, so the cost follows the paths, not the
-        // number of items.
+    // Pass 1 of a conditional tree: every prefix path of the item once, its items kept in
+    // next->walked for pass 2 and the support of each item met summed in next->base_count.
+    // `base_count` and `to_local` stay all-zero / all-kNone between calls; only the touched
+    // entries are reset, so the cost follows the paths, not the number of items.
+    static void start_paths(size_t parent_items, Level* next) {
+        if (next->base_count.size() < parent_items) {
+            next->base_count.resize(parent_items, 0);
+            next->to_local.resize(parent_items, kNone);
+        }
+        next->walked.clear();
+        next->touched.clear();
+        next->paths.clear();
+    }
+
+    // Adds the weight of the path just appended to next->walked from `begin` on.
+    static void count_path(size_t begin, Count weight, Level* next) {
+        for (size_t pos = begin; pos < next->walked.size(); ++pos) {
+            uint32_t up_item = next->walked[pos];
+            if (next->base_count[up_item] == 0) {
+                next->touched.push_back(up_item);
+            }
+            next->base_count[up_item] += weight;
+        }
+        next->paths.emplace_back(next->walked.size(), weight);
+    }
+
+    // Prefix paths from a tree: walk from each node of the item up to the root.
+    static void collect_tree_paths(const FpTree& tree, uint32_t local_item, Level* next) {
+        start_paths(tree.item_count(), next);
+        for (uint32_t node = tree.head[local_item]; node != kNone; node = tree.next_same[node]) {
+            size_t begin = next->walked.size();
+            for (uint32_t up = tree.link[node].parent; up != 0; up = tree.link[up].parent) {
+                next->walked.push_back(tree.link[up].item);
+            }
+            count_path(begin, tree.count[node], next);
+        }
+    }
+
+    // Prefix paths at the top level, read backwards from each occurrence of the item to the
+    // marker that opens its basket: sequential reads instead of a pointer walk.
+    void collect_top_paths(uint32_t item, Level* next) const {
+        start_paths(top_.item_support.size(), next);
+        const uint32_t* flat = top_.flat.data();
+        for (uint64_t occ = top_.occurrence_offsets[item]; occ < top_.occurrence_offsets[item + 1];
+             ++occ) {
+            size_t begin = next->walked.size();
+            const uint32_t* at = flat + top_.occurrences[occ];
+            while ((*--at & kMarkBit) == 0) {
+                next->walked.push_back(*at);
+            }
+            count_path(begin, top_.weight[*at & ~kMarkBit], next);
+        }
+    }
+
+    // Pass 2: keeps the frequent items of the paths (in the parent's order) and builds the
+    // conditional tree into next->tree. When only one more item fits under max_length it
+    // reports the pairs directly instead. Returns whether a tree is left to mine.
+    bool finish_conditional(const std::vector<uint32_t>& parent_global,
+                            uint32_t local_item,
+                            Level* next) {
         std::vector<Count>& base = next->base_count;
         std::vector<uint32_t>& to_local = next->to_local;
-        if (base.size() < local_item) {
-            base.resize(tree.item_count(), 0);
-            to_local.resize(tree.item_count(), kNone);
-        }
         std::vector<uint32_t>& walked = next->walked;
         std::vector<uint32_t>& touched = next->touched;
         std::vector<std::pair<size_t, Count>>& paths = next->paths;
-        walked.clear();
-        touched.clear();
-        paths.clear();
-        for (uint32_t node = tree.head[local_item]; node != kNone; node = tree.next_same[node]) {
-            Count weight = tree.count[node];
-            for (uint32_t up = tree.link[node].parent; up != 0; up = tree.link[up].parent) {
-                uint32_t up_item = tree.link[up].item;
-                if (base[up_item] == 0) {
-                    touched.push_back(up_item);
-                }
-                base[up_item] += weight;
-                walked.push_back(up_item);
-            }
-            paths.emplace_back(walked.size(), weight);
-        }
 
         // Keep the frequent ones, in the parent's order. When most items were met, a scan is
         // cheaper than sorting the touched list.
@@ -409,7 +461,7 @@ class Worker {
             cond.global.resize(n_frequent);
             for (uint32_t up_item : touched) {
                 if (to_local[up_item] != kNone) {
-                    cond.global[to_local[up_item]] = tree.global[up_item];
+                    cond.global[to_local[up_item]] = parent_global[up_item];
                 }
             }
             std::vector<uint32_t>& path = next->path;
@@ -423,14 +475,14 @@ class Worker {
                     }
                 }
                 if (!path.empty()) {
-                    cond.insert(path, weight, false);
+                    cond.insert(path, weight);
                 }
                 begin = end;
             }
         } else if (pairs_only) {
             for (uint32_t up_item : touched) {
                 if (to_local[up_item] != kNone) {
-                    prefix_.push_back(tree.global[up_item]);
+                    prefix_.push_back(parent_global[up_item]);
                     emit(base[up_item]);
                     prefix_.pop_back();
                 }
@@ -443,7 +495,7 @@ class Worker {
         return n_frequent > 0 && !pairs_only;
     }
 
-    const FpTree& root_;
+    const Projection& top_;
     Count min_count_;
     size_t max_length_;
     uint64_t max_itemsets_;
@@ -456,12 +508,12 @@ class Worker {
     uint64_t unflushed_ = 0;
 };
 
-// Everything the workers share: the ranks and the main tree.
+// Everything the workers share: the ranks and the top-level projection.
 struct Prepared {
     Count total_weight = 0;
     Count min_count = 0;
     std::vector<ItemId> rank_to_item;
-    FpTree tree;
+    Projection top;
 };
 
 Status validate(const MiningOptions& options) {
@@ -479,8 +531,8 @@ Status validate(const MiningOptions& options) {
     return Status::ok();
 }
 
-// Counts items, ranks the frequent ones by descending support and builds the main FP-tree from
-// the recoded baskets sorted lexicographically (so building needs no child search).
+// Counts items, ranks the frequent ones by descending support and lays the recoded baskets
+// out for the top level (see Projection).
 Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
     Prepared prep;
     prep.total_weight = baskets.total_weight();
@@ -555,7 +607,9 @@ Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
             options.max_basket_size);
     }
 
-    // Lexicographic order lets each basket reuse the path of the one before.
+    // Lexicographic order puts baskets with the same first items together, so the prefix paths
+    // of an item arrive nearly sorted and conditional trees reuse the previous path; identical
+    // baskets become one with their weights summed.
     size_t n_recoded = weights.size();
     std::vector<uint32_t> order(n_recoded);
     std::iota(order.begin(), order.end(), 0);
@@ -568,31 +622,52 @@ Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
         auto rhs = view(b);
         return std::lexicographical_compare(lhs.begin(), lhs.end(), rhs.begin(), rhs.end());
     });
-    // In sorted order a basket adds one node per item past the prefix it shares with the basket
-    // before it; counting them first sizes the node arrays exactly (no growth slack).
-    size_t n_nodes = 1;
+    Projection& top = prep.top;
+    top.flat.reserve(ranks.size() + n_recoded);
     for (size_t pos = 0; pos < n_recoded; ++pos) {
         auto current = view(order[pos]);
-        size_t shared = 0;
-        if (pos > 0) {
-            auto previous = view(order[pos - 1]);
-            auto [mismatch, unused] =
-                std::mismatch(current.begin(), current.end(), previous.begin(), previous.end());
-            shared = static_cast<size_t>(mismatch - current.begin());
+        if (pos > 0 && std::ranges::equal(current, view(order[pos - 1]))) {
+            top.weight.back() += weights[order[pos]];
+            continue;
         }
-        n_nodes += current.size() - shared;
+        top.flat.push_back(kMarkBit | static_cast<uint32_t>(top.weight.size()));
+        top.flat.insert(top.flat.end(), current.begin(), current.end());
+        top.weight.push_back(weights[order[pos]]);
     }
-    prep.tree.reserve(n_nodes);
-    prep.tree.reset(prep.rank_to_item.size());
-    prep.tree.global.resize(prep.rank_to_item.size());
-    std::iota(prep.tree.global.begin(), prep.tree.global.end(), 0);
-    for (uint32_t idx : order) {
-        prep.tree.insert(view(idx), weights[idx], true);
+    ranks = {};
+    offsets = {};
+    order = {};
+
+    // Occurrences by rank (a counting sort of the positions), and the supports after capping.
+    size_t n_ranks = prep.rank_to_item.size();
+    top.occurrence_offsets.assign(n_ranks + 1, 0);
+    top.item_support.assign(n_ranks, 0);
+    Count basket_weight = 0;
+    for (uint32_t value : top.flat) {
+        if ((value & kMarkBit) != 0) {
+            basket_weight = top.weight[value & ~kMarkBit];
+        } else {
+            ++top.occurrence_offsets[value + 1];
+            top.item_support[value] += basket_weight;
+        }
     }
-    log::debug("FP-tree: {} frequent items, {} nodes from {} baskets (minimum support {})",
-               prep.rank_to_item.size(),
-               prep.tree.node_count() - 1,
-               n_recoded,
+    for (size_t rank = 0; rank < n_ranks; ++rank) {
+        top.occurrence_offsets[rank + 1] += top.occurrence_offsets[rank];
+    }
+    top.occurrences.resize(top.occurrence_offsets[n_ranks]);
+    std::vector<uint64_t> next(top.occurrence_offsets.begin(), top.occurrence_offsets.end() - 1);
+    for (size_t pos = 0; pos < top.flat.size(); ++pos) {
+        uint32_t value = top.flat[pos];
+        if ((value & kMarkBit) == 0) {
+            top.occurrences[next[value]++] = static_cast<uint32_t>(pos);
+        }
+    }
+    top.identity.resize(n_ranks);
+    std::iota(top.identity.begin(), top.identity.end(), 0);
+    log::debug("{} frequent items, {} distinct baskets, {} occurrences (minimum support {})",
+               n_ranks,
+               top.weight.size(),
+               top.occurrences.size(),
                prep.min_count);
     return prep;
 }
@@ -613,7 +688,7 @@ Status run_workers(const Prepared& prep,
                    std::vector<Output>* outputs) {
     // Automatic: every core, but a thread per 64 top-level items at most, since a thread start
     // costs more than mining a tiny tree. An explicit count is only capped by the item count.
-    size_t n_items = prep.tree.item_count();
+    size_t n_items = prep.top.item_support.size();
     unsigned threads = options.threads;
     if (threads == 0) {
         threads = std::max(1u, std::thread::hardware_concurrency());
@@ -625,7 +700,7 @@ Status run_workers(const Prepared& prep,
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned thread_idx = 0; thread_idx < threads; ++thread_idx) {
         (*outputs)[thread_idx].collect = collect;
-        workers.push_back(std::make_unique<Worker>(prep.tree,
+        workers.push_back(std::make_unique<Worker>(prep.top,
                                                    prep.min_count,
                                                    options.max_length,
                                                    options.max_itemsets,
@@ -652,6 +727,14 @@ Status mine(const BasketSet& baskets,
             bool collect,
             Prepared* prep,
             std::vector<Output>* outputs) {
+    // Positions in the projection are 32-bit, with the top bit marking basket starts.
+    if (baskets.size() >= kMarkBit || baskets.occurrence_count() + baskets.size() >= UINT32_MAX) {
+        return Status::resource_exhausted(fmt::format(
+            "{} baskets with {} items in all are more than one mining run handles (2^31 baskets, "
+            "2^32 items); mine a sample or a date range.",
+            baskets.size(),
+            baskets.occurrence_count()));
+    }
     LOOKBOOK_RETURN_IF_ERROR(validate(options));
     *prep = prepare(baskets, options);
     return run_workers(*prep, options, collect, outputs);
