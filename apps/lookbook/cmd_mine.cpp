@@ -14,6 +14,7 @@
 #include "lookbook/rules/association_rules.hpp"
 #include "lookbook/rules/basket.hpp"
 #include "lookbook/rules/fp_growth.hpp"
+#include "lookbook/rules/json_lines.hpp"
 #include "lookbook/rules/store_rules.hpp"
 #include "lookbook/store/store.hpp"
 
@@ -37,45 +38,6 @@ struct MineArgs {
     unsigned threads = 0;
 };
 
-// A JSON string literal. Item names are escaped once each and then reused for every itemset,
-// so a hand-written escaper costs nothing noticeable and keeps UTF-8 as it is.
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-    return out;
-}
-
-// A JSON number for a measure; infinity (a rule that never fails) has no JSON spelling and is
-// written as null, as documented for AssociationRule::conviction.
-std::string json_number(double value) {
-    return std::isfinite(value) ? fmt::format("{}", value) : "null";
-}
-
 // Output file (or stdout) with a large buffer; reports a failed write with the path.
 class JsonLinesWriter {
   public:
@@ -97,11 +59,12 @@ class JsonLinesWriter {
         }
     }
 
-    void write(const std::string& line) {
-        buffer_ += line;
+    // The line buffer to append to; written out in blocks of about 1 MB.
+    std::string* buffer() {
         if (buffer_.size() > (1 << 20)) {
             flush();
         }
+        return &buffer_;
     }
 
     Status close() {
@@ -134,28 +97,14 @@ class JsonLinesWriter {
     bool failed_ = false;
 };
 
-std::string items_json(std::span<const rules::ItemId> items,
-                       const std::vector<std::string>& quoted_names) {
-    std::string out = "[";
-    for (size_t pos = 0; pos < items.size(); ++pos) {
-        if (pos > 0) {
-            out += ", ";
-        }
-        out += quoted_names[items[pos]];
-    }
-    out += ']';
-    return out;
-}
-
 Status write_itemsets(const rules::FrequentItemsets& mined,
                       const std::vector<std::string>& quoted_names,
                       const std::string& path) {
     LOOKBOOK_ASSIGN_OR_RETURN(auto writer, JsonLinesWriter::open(path));
     const rules::ItemsetTable& table = mined.itemsets;
     for (size_t idx = 0; idx < table.size(); ++idx) {
-        writer->write(fmt::format("{{\"items\": {}, \"support\": {}}}\n",
-                                  items_json(table.items(idx), quoted_names),
-                                  table.support(idx)));
+        rules::append_itemset_line(
+            table.items(idx), table.support(idx), quoted_names, writer->buffer());
     }
     return writer->close();
 }
@@ -165,16 +114,7 @@ Status write_rules(const std::vector<rules::AssociationRule>& found,
                    const std::string& path) {
     LOOKBOOK_ASSIGN_OR_RETURN(auto writer, JsonLinesWriter::open(path));
     for (const auto& rule : found) {
-        writer->write(fmt::format(
-            "{{\"body\": {}, \"head\": {}, \"support\": {}, \"confidence\": {}, \"lift\": {}, "
-            "\"leverage\": {}, \"conviction\": {}}}\n",
-            items_json(rule.body, quoted_names),
-            quoted_names[rule.head],
-            rule.support_count,
-            json_number(rule.confidence),
-            json_number(rule.lift),
-            json_number(rule.leverage),
-            json_number(rule.conviction)));
+        rules::append_rule_line(rule, quoted_names, writer->buffer());
     }
     return writer->close();
 }
@@ -212,11 +152,7 @@ int run_mine_file(const MineArgs& args) {
         return fail(mined.status());
     }
 
-    std::vector<std::string> quoted_names;
-    quoted_names.reserve(baskets->item_count());
-    for (rules::ItemId item = 0; item < baskets->item_count(); ++item) {
-        quoted_names.push_back(json_string(baskets->item_name(item)));
-    }
+    std::vector<std::string> quoted_names = rules::quoted_item_names(*baskets);
     Status written = write_itemsets(*mined, quoted_names, args.output);
     if (!written.is_ok()) {
         return fail(written);

@@ -611,17 +611,40 @@ Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
     // of an item arrive nearly sorted and conditional trees reuse the previous path; identical
     // baskets become one with their weights summed.
     size_t n_recoded = weights.size();
-    std::vector<uint32_t> order(n_recoded);
-    std::iota(order.begin(), order.end(), 0);
     auto view = [&](uint32_t idx) {
         return std::span<const uint32_t>(ranks.data() + offsets[idx],
                                          ranks.data() + offsets[idx + 1]);
     };
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-        auto lhs = view(a);
-        auto rhs = view(b);
-        return std::lexicographical_compare(lhs.begin(), lhs.end(), rhs.begin(), rhs.end());
+    // The first two ranks ride along in a 64-bit key (rank + 1, 0 for none, so a shorter
+    // basket sorts first), so most comparisons never touch the baskets themselves: sorting by
+    // pointer alone made the sort cache-bound and half the run time on 800k baskets.
+    struct SortKey {
+        uint64_t head;
+        uint32_t idx;
+    };
+    std::vector<SortKey> keys(n_recoded);
+    for (uint32_t idx = 0; idx < n_recoded; ++idx) {
+        auto items = view(idx);
+        uint64_t first = items.size() > 0 ? items[0] + 1ull : 0;
+        uint64_t second = items.size() > 1 ? items[1] + 1ull : 0;
+        keys[idx] = SortKey{(first << 32) | second, idx};
+    }
+    std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
+        if (a.head != b.head) {
+            return a.head < b.head;
+        }
+        auto lhs = view(a.idx);
+        auto rhs = view(b.idx);
+        return std::lexicographical_compare(lhs.begin() + std::min<ptrdiff_t>(2, lhs.size()),
+                                            lhs.end(),
+                                            rhs.begin() + std::min<ptrdiff_t>(2, rhs.size()),
+                                            rhs.end());
     });
+    std::vector<uint32_t> order(n_recoded);
+    for (size_t pos = 0; pos < n_recoded; ++pos) {
+        order[pos] = keys[pos].idx;
+    }
+    keys = {};
     Projection& top = prep.top;
     top.flat.reserve(ranks.size() + n_recoded);
     for (size_t pos = 0; pos < n_recoded; ++pos) {
