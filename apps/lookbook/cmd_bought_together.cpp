@@ -1,6 +1,5 @@
 // `lookbook bought-together`: "complete the look" suggestions for a cart of articles, from the
 // rules `lookbook mine STORE` saved.
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -31,72 +30,39 @@ int fail(const std::string& message, int code = kExitFailure) {
     return code;
 }
 
-// Article ids of the allow-list file, one per line; unknown ids are skipped with a count.
-Status read_allow_list(const std::string& path,
-                       const ArticleTable& articles,
-                       std::unordered_set<uint32_t>* allow) {
-    std::ifstream in(path);
-    if (!in) {
-        return Status::not_found(fmt::format(
-            "allow-list file \"{}\" cannot be read; give a file with one article id per line.",
-            path));
-    }
-    std::string line;
-    size_t unknown = 0;
-    while (std::getline(in, line)) {
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        if (line.empty()) {
-            continue;
-        }
-        if (auto article = articles.find(line)) {
-            allow->insert(*article);
-        } else {
-            ++unknown;
-        }
-    }
-    if (unknown > 0) {
-        std::cerr << fmt::format(
-            "lookbook bought-together: {} ids of {} are not in the store's "
-            "catalog and were ignored\n",
-            unknown,
-            path);
-    }
-    return Status::ok();
-}
-
 int run_bought_together(const BoughtTogetherArgs& args) {
     auto store = Store::open(args.store);
     if (!store.is_ok()) {
         return fail(store.status().message());
     }
     const ArticleTable& articles = (*store)->articles();
-    std::vector<uint32_t> cart;
-    for (const auto& id : args.article_ids) {
-        auto article = articles.find(id);
-        if (!article) {
-            return fail(fmt::format("article \"{}\" is not in the store's catalog; check the id "
-                                    "(leading zeros count: 0706016001).",
-                                    id),
-                        kExitUsage);
-        }
-        cart.push_back(*article);
+    auto cart = rules::cart_from_ids(**store, args.article_ids);
+    if (!cart.is_ok()) {
+        return fail(cart.status().message(), kExitUsage);
     }
     rules::RecommendOptions options;
     options.k = args.k;
     options.other_groups_only = args.other_groups;
     if (!args.allow_file.empty()) {
-        Status read = read_allow_list(args.allow_file, articles, &options.allow);
-        if (!read.is_ok()) {
-            return fail(read.message());
+        size_t unknown = 0;
+        auto allow = rules::read_allow_list(**store, args.allow_file, &unknown);
+        if (!allow.is_ok()) {
+            return fail(allow.status().message());
         }
+        if (unknown > 0) {
+            std::cerr << fmt::format(
+                "lookbook bought-together: {} ids of {} are not in the store's catalog and were "
+                "ignored\n",
+                unknown,
+                args.allow_file);
+        }
+        options.allow = std::move(allow).value();
     }
     auto model = rules::load_complete_the_look(**store);
     if (!model.is_ok()) {
         return fail(model.status().message());
     }
-    auto suggestions = rules::complete_the_look(*model, cart, options);
+    auto suggestions = rules::complete_the_look(*model, *cart, options);
     if (!suggestions.is_ok()) {
         return fail(suggestions.status().message(), kExitUsage);
     }

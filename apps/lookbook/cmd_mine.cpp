@@ -125,18 +125,15 @@ int fail(const Status& status) {
 }
 
 int run_mine_file(const MineArgs& args) {
-    rules::BasketFileFormat format;
-    if (!rules::parse_basket_file_format(args.format, &format)) {
-        return fail(Status::invalid_argument(fmt::format(
-            "--format is \"{}\"; expected auto, fimi (numbers separated by spaces) or names "
-            "(names separated by commas).",
-            args.format)));
+    auto format = rules::parse_basket_file_format(args.format);
+    if (!format.is_ok()) {
+        return fail(format.status());
     }
     auto support = rules::parse_min_support(args.min_support.empty() ? "0.01" : args.min_support);
     if (!support.is_ok()) {
         return fail(support.status());
     }
-    auto baskets = rules::read_basket_file(args.baskets, format);
+    auto baskets = rules::read_basket_file(args.baskets, *format);
     if (!baskets.is_ok()) {
         return fail(baskets.status());
     }
@@ -172,13 +169,12 @@ int run_mine_file(const MineArgs& args) {
 }
 
 int run_mine_store(const MineArgs& args) {
-    rules::StoreBasketOptions basket_options;
-    if (!rules::parse_basket_key(args.basket_key, &basket_options.key)) {
-        return fail(Status::invalid_argument(
-            fmt::format("--basket is \"{}\"; expected customer-day, customer-day-channel or "
-                        "order.",
-                        args.basket_key)));
+    auto key = rules::parse_basket_key(args.basket_key);
+    if (!key.is_ok()) {
+        return fail(key.status());
     }
+    rules::StoreBasketOptions basket_options;
+    basket_options.key = *key;
     rules::TrainOptions options = rules::default_train_options();
     if (!args.min_support.empty()) {
         auto support = rules::parse_min_support(args.min_support);

@@ -84,11 +84,13 @@ TEST(BasketReader, MissingFileNamesThePath) {
               "--baskets.");
 }
 
-TEST(BasketFileFormat, ParsesNames) {
-    BasketFileFormat format;
-    EXPECT_TRUE(parse_basket_file_format("names", &format));
-    EXPECT_EQ(format, BasketFileFormat::kNames);
-    EXPECT_FALSE(parse_basket_file_format("csv", &format));
+TEST(BasketFileFormat, ParsesNamesAndRejectsOthersWithChoices) {
+    auto names = parse_basket_file_format("names");
+    ASSERT_TRUE(names.is_ok());
+    EXPECT_EQ(*names, BasketFileFormat::kNames);
+    EXPECT_EQ(parse_basket_file_format("csv").status().message(),
+              "--format is \"csv\"; expected auto, fimi (numbers separated by spaces) or names "
+              "(names separated by commas).");
 }
 
 }  // namespace

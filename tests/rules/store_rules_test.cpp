@@ -166,5 +166,37 @@ TEST_F(StoreRulesTest, MissingRulesSayWhatToRun) {
                   store_dir + "` first.");
 }
 
+TEST_F(StoreRulesTest, BasketKeyOptionListsTheChoices) {
+    auto key = parse_basket_key("customer-day-channel");
+    ASSERT_TRUE(key.is_ok());
+    EXPECT_EQ(*key, BasketKey::kCustomerDayChannel);
+    EXPECT_EQ(parse_basket_key("day").status().message(),
+              "--basket is \"day\"; expected customer-day, customer-day-channel or order.");
+}
+
+TEST_F(StoreRulesTest, CartIdsKeepLeadingZerosAndNameTheUnknown) {
+    auto cart = cart_from_ids(*store_, {"0706016001", "0108775015"});
+    ASSERT_TRUE(cart.is_ok());
+    EXPECT_EQ(store_->articles().id((*cart)[0]), "0706016001");
+    auto unknown = cart_from_ids(*store_, {"706016001"});
+    ASSERT_FALSE(unknown.is_ok());
+    EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(unknown.status().message(),
+              "article \"706016001\" is not in the store's catalog; check the id (leading zeros "
+              "count: 0706016001).");
+}
+
+TEST_F(StoreRulesTest, AllowListSkipsUnknownIds) {
+    fs::path path = write("allow.txt", "0706016001\r\n\nnope\n0108775044\n");
+    size_t unknown = 0;
+    auto allow = read_allow_list(*store_, path, &unknown);
+    ASSERT_TRUE(allow.is_ok());
+    EXPECT_EQ(allow->size(), 2u);
+    EXPECT_EQ(unknown, 1u);
+    EXPECT_EQ(read_allow_list(*store_, dir_ / "missing.txt", &unknown).status().message(),
+              "allow-list file \"" + (dir_ / "missing.txt").string() +
+                  "\" cannot be read; give a file with one article id per line.");
+}
+
 }  // namespace
 }  // namespace lookbook::rules

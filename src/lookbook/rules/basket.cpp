@@ -52,17 +52,20 @@ void BasketSet::reserve(size_t baskets, size_t occurrences) {
     items_.reserve(occurrences);
 }
 
-bool parse_basket_file_format(std::string_view text, BasketFileFormat* format) {
+Result<BasketFileFormat> parse_basket_file_format(std::string_view text) {
     if (text == "auto") {
-        *format = BasketFileFormat::kAuto;
-    } else if (text == "fimi") {
-        *format = BasketFileFormat::kFimi;
-    } else if (text == "names") {
-        *format = BasketFileFormat::kNames;
-    } else {
-        return false;
+        return BasketFileFormat::kAuto;
     }
-    return true;
+    if (text == "fimi") {
+        return BasketFileFormat::kFimi;
+    }
+    if (text == "names") {
+        return BasketFileFormat::kNames;
+    }
+    return Status::invalid_argument(
+        fmt::format("--format is \"{}\"; expected auto, fimi (numbers separated by spaces) or "
+                    "names (names separated by commas).",
+                    text));
 }
 
 namespace {

@@ -81,8 +81,8 @@ enum class BasketFileFormat {
     kNames,  // item names separated by commas, spaces around a name trimmed (groceries.csv)
 };
 
-// Parses "auto", "fimi" or "names"; false for anything else.
-bool parse_basket_file_format(std::string_view text, BasketFileFormat* format);
+// Parses "auto", "fimi" or "names" (the --format option); kInvalidArgument for anything else.
+Result<BasketFileFormat> parse_basket_file_format(std::string_view text);
 
 // Reads a basket file. FIMI numbers become item names in their decimal spelling ("007" reads as
 // "7"). Fails with kNotFound when the file does not exist and kInvalidData naming the file and

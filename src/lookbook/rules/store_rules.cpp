@@ -11,21 +11,23 @@
 #include <nlohmann/json.hpp>
 
 #include "lookbook/store/column_file.hpp"
+#include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 
 namespace lookbook::rules {
 
-bool parse_basket_key(std::string_view text, BasketKey* key) {
+Result<BasketKey> parse_basket_key(std::string_view text) {
     if (text == "customer-day") {
-        *key = BasketKey::kCustomerDay;
-    } else if (text == "customer-day-channel") {
-        *key = BasketKey::kCustomerDayChannel;
-    } else if (text == "order") {
-        *key = BasketKey::kOrder;
-    } else {
-        return false;
+        return BasketKey::kCustomerDay;
     }
-    return true;
+    if (text == "customer-day-channel") {
+        return BasketKey::kCustomerDayChannel;
+    }
+    if (text == "order") {
+        return BasketKey::kOrder;
+    }
+    return Status::invalid_argument(fmt::format(
+        "--basket is \"{}\"; expected customer-day, customer-day-channel or order.", text));
 }
 
 CatalogView catalog_from_store(const Store& store) {
@@ -74,6 +76,54 @@ CatalogView catalog_from_store(const Store& store) {
         catalog.product_code.push_back(it->second);
     }
     return catalog;
+}
+
+Result<std::vector<uint32_t>> cart_from_ids(const Store& store,
+                                            const std::vector<std::string>& article_ids) {
+    std::vector<uint32_t> cart;
+    for (const auto& id : article_ids) {
+        auto article = store.articles().find(id);
+        if (!article) {
+            return Status::not_found(
+                fmt::format("article \"{}\" is not in the store's catalog; check the id (leading "
+                            "zeros count: 0706016001).",
+                            id));
+        }
+        cart.push_back(*article);
+    }
+    return cart;
+}
+
+Result<std::unordered_set<uint32_t>> read_allow_list(const Store& store,
+                                                     const std::filesystem::path& path,
+                                                     size_t* unknown) {
+    auto text = read_file(path);
+    if (!text.is_ok()) {
+        return Status::not_found(
+            fmt::format("allow-list file \"{}\" cannot be read; give a file with one article id "
+                        "per line.",
+                        path.string()));
+    }
+    std::unordered_set<uint32_t> allow;
+    *unknown = 0;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+        size_t eol = rest.find('\n');
+        std::string_view line = rest.substr(0, eol);
+        rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+            line.remove_suffix(1);
+        }
+        if (line.empty()) {
+            continue;
+        }
+        if (auto article = store.articles().find(line)) {
+            allow.insert(*article);
+        } else {
+            ++*unknown;
+        }
+    }
+    return allow;
 }
 
 Result<BasketSet> baskets_from_store(const Store& store, const StoreBasketOptions& options) {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "lookbook/rules/basket.hpp"
 #include "lookbook/rules/complete_the_look.hpp"
@@ -19,8 +21,9 @@ enum class BasketKey {
     kOrder,               // one order id (only when the transactions had an order column)
 };
 
-// Parses "customer-day", "customer-day-channel" or "order"; false for anything else.
-bool parse_basket_key(std::string_view text, BasketKey* key);
+// Parses "customer-day", "customer-day-channel" or "order" (the --basket option);
+// kInvalidArgument for anything else.
+Result<BasketKey> parse_basket_key(std::string_view text);
 
 enum class ItemLevel {
     kArticle,      // item id = the store's article number
@@ -43,6 +46,18 @@ Result<BasketSet> baskets_from_store(const Store& store, const StoreBasketOption
 
 // The per-article facts the recommender uses, copied from the store's article table.
 CatalogView catalog_from_store(const Store& store);
+
+// Article numbers of the ids in a cart, in order. kNotFound naming the first id the catalog
+// does not have.
+Result<std::vector<uint32_t>> cart_from_ids(const Store& store,
+                                            const std::vector<std::string>& article_ids);
+
+// The article numbers listed in a text file (one id per line, blank lines skipped), for the
+// allow-list filter. Ids the catalog does not have are skipped and counted in *unknown.
+// kNotFound when the file cannot be read.
+Result<std::unordered_set<uint32_t>> read_allow_list(const Store& store,
+                                                     const std::filesystem::path& path,
+                                                     size_t* unknown);
 
 // The column file holding the model inside a store generation.
 constexpr const char* kRulesFileName = "rules";
