@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,7 +128,9 @@ BasketSet synthetic_baskets(size_t n_baskets, uint32_t seed) {
     return baskets;
 }
 
-// One measured run in this process; prints "itemsets seconds peak_bytes".
+// One measured run in this process; prints "itemsets seconds peak_bytes cpu_seconds". CPU time
+// (user + system, all threads) is reported too because the machine is shared: wall time there
+// depends on what else runs.
 int run_case(const std::string& file, const std::string& support_text) {
     auto start = Clock::now();
     auto support = lookbook::rules::parse_min_support(support_text);
@@ -143,10 +146,16 @@ int run_case(const std::string& file, const std::string& support_text) {
         std::fprintf(stderr, "%s\n", counts.status().to_string().c_str());
         return 1;
     }
-    std::printf("%llu %.4f %llu\n",
+    double wall = seconds_since(start);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                 static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+    std::printf("%llu %.4f %llu %.4f\n",
                 static_cast<unsigned long long>(counts->total),
-                seconds_since(start),
-                static_cast<unsigned long long>(lookbook::peak_rss_bytes()));
+                wall,
+                static_cast<unsigned long long>(lookbook::peak_rss_bytes()),
+                cpu);
     return 0;
 }
 
@@ -166,6 +175,7 @@ struct Measurement {
     unsigned long long itemsets = 0;
     double seconds = 0;
     unsigned long long peak = 0;
+    double cpu = 0;
 };
 
 // Runs this program with `args` in a child process and reads its one-line answer.
@@ -201,7 +211,8 @@ void bench_file(const std::string& label,
         std::string line;
         Measurement m;
         if (!spawn({"--case", file, support}, &line) ||
-            std::sscanf(line.c_str(), "%llu %lf %llu", &m.itemsets, &m.seconds, &m.peak) != 3) {
+            std::sscanf(
+                line.c_str(), "%llu %lf %llu %lf", &m.itemsets, &m.seconds, &m.peak, &m.cpu) != 4) {
             std::printf("%-28s support %-6s FAILED\n", label.c_str(), support.c_str());
             return;
         }
@@ -225,15 +236,22 @@ void bench_file(const std::string& label,
             independent = "eclat failed";
         }
     }
+    std::vector<double> cpu;
+    for (const auto& m : measured) {
+        cpu.push_back(m.cpu);
+    }
+    std::sort(cpu.begin(), cpu.end());
     std::printf(
-        "%-22s support %-6s itemsets %9llu  eclat %-20s best %.3f s  median %.3f s  "
-        "peak %.1f MB (best run)\n",
+        "%-15s %-6s itemsets %8llu  eclat %-18s wall best %.3f s median %.3f s  cpu best "
+        "%.3f s median %.3f s  peak %.1f MB\n",
         label.c_str(),
         support.c_str(),
         best.itemsets,
         independent.c_str(),
         best.seconds,
         median.seconds,
+        cpu.front(),
+        cpu[cpu.size() / 2],
         static_cast<double>(best.peak) / 1e6);
     std::fflush(stdout);
 }
