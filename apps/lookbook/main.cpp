@@ -21,13 +21,15 @@ int main(int argc, char** argv) {
     lookbook::cli::CommandRun selected;
     lookbook::cli::add_ingest_command(app, &selected);
     lookbook::cli::add_info_command(app, &selected);
+    lookbook::cli::add_encode_command(app, &selected);
     lookbook::cli::add_mine_command(app, &selected);
     lookbook::cli::add_bought_together_command(app, &selected);
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // CLI11 prints the message (or the help text); every usage error exits with 2.
+        return app.exit(e) == 0 ? lookbook::cli::kExitOk : lookbook::cli::kExitUsage;
     }
 
     lookbook::log::Level level;

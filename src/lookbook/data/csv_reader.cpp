@@ -114,7 +114,10 @@ bool CsvReader::next() {
         size_t scan = pos_;
         const char* nl = nullptr;
         while (true) {
-            nl = static_cast<const char*>(std::memchr(buf_.data() + scan, '\n', end_ - scan));
+            // An empty in-memory input has no buffer at all; memchr must not see a null pointer.
+            nl = end_ > scan ? static_cast<const char*>(
+                                   std::memchr(buf_.data() + scan, '\n', end_ - scan))
+                             : nullptr;
             if (nl != nullptr) {
                 break;
             }

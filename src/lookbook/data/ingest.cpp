@@ -278,14 +278,23 @@ struct Context {
     DateFormat date_format;
 };
 
-// Applies the bad-row policy: under kFail returns the error; under kSkip records the row.
-Status bad_row(Context& ctx, const CsvReader& reader, TableCounts& counts, std::string message) {
+// Applies the bad-row policy to the row at `file`:`line`: under kFail returns the error; under
+// kSkip records the row and its reason in the rejects file.
+Status bad_row_at(Context& ctx,
+                  const std::string& file,
+                  uint64_t line,
+                  std::string_view raw,
+                  TableCounts& counts,
+                  const std::string& message) {
     if (ctx.options.bad_rows == BadRowPolicy::kFail) {
-        return Status::invalid_data(
-            fmt::format("{}:{}: {}{}", reader.name(), reader.line(), message, kSkipHint));
+        return Status::invalid_data(fmt::format("{}:{}: {}{}", file, line, message, kSkipHint));
     }
     ++counts.rows_rejected;
-    return ctx.rejects.add(reader.name(), reader.line(), message, reader.raw_record());
+    return ctx.rejects.add(file, line, message, raw);
+}
+
+Status bad_row(Context& ctx, const CsvReader& reader, TableCounts& counts, std::string message) {
+    return bad_row_at(ctx, reader.name(), reader.line(), reader.raw_record(), counts, message);
 }
 
 // Checks the record's width against the header; a message when it differs.
@@ -460,17 +469,180 @@ Status read_customers(Context& ctx) {
         });
 }
 
-Status read_transactions(Context& ctx) {
+// TODO: ingest reaches about 2 million transaction rows/s per core (target 5 million); the id
+// lookups still wait on cache misses for catalogs of 100k+ articles. Parsing on one thread and
+// encoding on the other would use the second core; not done yet, so large files take ~2x longer.
+// Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
+// in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
+// of the cost of ingesting a large file with many articles and customers.
+class PendingTransactions {
+  public:
+    static constexpr size_t kBatchSize = 256;
+
+    struct Row {
+        uint64_t line;
+        int32_t date;
+        uint8_t channel;
+        double price;
+        std::string_view customer_id;
+        std::string_view article_id;
+        std::string_view order_id;
+        std::string_view raw;
+    };
+
+    void add(uint64_t line,
+             int32_t date,
+             double price,
+             uint8_t channel,
+             std::string_view customer_id,
+             std::string_view article_id,
+             std::string_view order_id,
+             std::string_view raw) {
+        // Field views die with the reader's next record, so the text is copied; offsets are
+        // turned into views once the batch is complete and the text no longer moves.
+        Copy c{line, date, channel, price, {}};
+        c.spans[0] = append(customer_id);
+        c.spans[1] = append(article_id);
+        c.spans[2] = append(order_id);
+        c.spans[3] = append(raw);
+        copies_.push_back(c);
+    }
+    bool full() const { return copies_.size() >= kBatchSize; }
+    bool empty() const { return copies_.empty(); }
+
+    // The batch's rows, valid until clear().
+    const std::vector<Row>& rows() {
+        rows_.clear();
+        for (const Copy& c : copies_) {
+            rows_.push_back(Row{c.line,
+                                c.date,
+                                c.channel,
+                                c.price,
+                                view(c.spans[0]),
+                                view(c.spans[1]),
+                                view(c.spans[2]),
+                                view(c.spans[3])});
+        }
+        return rows_;
+    }
+    void clear() {
+        copies_.clear();
+        text_.clear();
+    }
+
+  private:
+    struct Copy {
+        uint64_t line;
+        int32_t date;
+        uint8_t channel;
+        double price;
+        std::pair<size_t, size_t> spans[4];
+    };
+    std::pair<size_t, size_t> append(std::string_view text) {
+        size_t offset = text_.size();
+        text_.append(text);
+        return {offset, text.size()};
+    }
+    std::string_view view(std::pair<size_t, size_t> span) const {
+        return std::string_view(text_.data() + span.first, span.second);
+    }
+
+    std::string text_;
+    std::vector<Copy> copies_;
+    std::vector<Row> rows_;
+};
+
+// Looks up (or adds) the ids of a batch of valid transactions and appends them to the table.
+Status resolve_transactions(Context& ctx,
+                            const std::string& file,
+                            PendingTransactions& pending,
+                            std::optional<uint32_t>* last_customer) {
     auto& t = ctx.transactions;
     auto& report = ctx.report;
     const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
+    const auto& rows = pending.rows();
+    std::array<uint64_t, PendingTransactions::kBatchSize> article_hash;
+    std::array<uint64_t, PendingTransactions::kBatchSize> customer_hash;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        article_hash[i] = hash_bytes(rows[i].article_id);
+        ctx.articles.ids.prefetch(article_hash[i]);
+        // Rows of one basket are usually adjacent: only a change of customer needs a lookup.
+        if (i == 0 || rows[i].customer_id != rows[i - 1].customer_id) {
+            customer_hash[i] = hash_bytes(rows[i].customer_id);
+            ctx.customers.ids.prefetch(customer_hash[i]);
+        }
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+        if (i == 0 || rows[i].customer_id != rows[i - 1].customer_id) {
+            ctx.customers.ids.prefetch_text(rows[i].customer_id, customer_hash[i]);
+        }
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const auto& row = rows[i];
+        std::optional<uint32_t> customer;
+        if (*last_customer && row.customer_id == ctx.customers.ids.at(**last_customer)) {
+            customer = *last_customer;
+        } else {
+            uint64_t h = (i == 0 || row.customer_id != rows[i - 1].customer_id)
+                             ? customer_hash[i]
+                             : hash_bytes(row.customer_id);
+            customer = ctx.customers.ids.find(row.customer_id, h);
+        }
+        auto article = ctx.articles.ids.find(row.article_id, article_hash[i]);
+        if ((!customer || !article) && !keep_unknown) {
+            bool no_article = !article;
+            LOOKBOOK_RETURN_IF_ERROR(
+                bad_row_at(ctx,
+                           file,
+                           row.line,
+                           row.raw,
+                           report.transactions,
+                           fmt::format("{} \"{}\" is not in the {} file (--unknown-ids bad-row).",
+                                       no_article ? "article" : "customer",
+                                       no_article ? row.article_id : row.customer_id,
+                                       no_article ? "articles" : "customers")));
+            continue;
+        }
+        if (!customer) {
+            customer = ctx.customers.add_stub(row.customer_id);
+            ++report.unknown_customers;
+        }
+        *last_customer = customer;
+        if (!ctx.customers.has_metadata[*customer]) {
+            ++report.unknown_customer_rows;
+        }
+        if (!article) {
+            article = ctx.articles.add_stub(row.article_id);
+            ++report.unknown_articles;
+        }
+        if (!ctx.articles.has_metadata[*article]) {
+            ++report.unknown_article_rows;
+        }
+        if (t.has_orders) {
+            t.orders.push_back(t.order_ids.intern(row.order_id));
+        }
+        t.customers.push_back(*customer);
+        t.articles.push_back(*article);
+        t.dates.push_back(row.date);
+        t.prices.push_back(row.price);
+        t.channels.push_back(row.channel);
+    }
+    pending.clear();
+    return Status::ok();
+}
+
+Status read_transactions(Context& ctx) {
+    auto& report = ctx.report;
     const std::string date_hint =
         ctx.date_format.layout() == "%Y-%m-%d"
             ? std::string(
                   "a date as YYYY-MM-DD. If your dates use another layout, declare it, "
                   "for example --date-format \"%d/%m/%Y\"")
             : fmt::format("a date in the declared layout \"{}\"", ctx.date_format.layout());
-    return for_each_row(
+    const std::string file = ctx.options.transactions.string();
+    PendingTransactions pending;
+    std::optional<uint32_t> last_customer;
+    LOOKBOOK_RETURN_IF_ERROR(for_each_row(
         ctx,
         ctx.options.transactions,
         TableKind::kTransactions,
@@ -524,43 +696,25 @@ Status read_transactions(Context& ctx) {
                                report.transactions,
                                value_message(b, field, "", "a non-empty id"));
             }
-            auto customer = ctx.customers.ids.find(customer_id);
-            auto article = ctx.articles.ids.find(article_id);
-            if ((!customer || !article) && !keep_unknown) {
-                bool no_article = !article;
-                return bad_row(ctx,
-                               reader,
-                               report.transactions,
-                               fmt::format("{} \"{}\" is not in the {} file (--unknown-ids "
-                                           "bad-row).",
-                                           no_article ? "article" : "customer",
-                                           no_article ? article_id : customer_id,
-                                           no_article ? "articles" : "customers"));
+            pending.add(reader.line(),
+                        *date,
+                        price,
+                        channel,
+                        customer_id,
+                        article_id,
+                        b.has(kOrder) ? b.get(f, kOrder) : std::string_view(),
+                        reader.raw_record());
+            if (pending.full()) {
+                return resolve_transactions(ctx, file, pending, &last_customer);
             }
-            if (!customer) {
-                customer = ctx.customers.add_stub(customer_id);
-                ++report.unknown_customers;
-            }
-            if (!ctx.customers.has_metadata[*customer]) {
-                ++report.unknown_customer_rows;
-            }
-            if (!article) {
-                article = ctx.articles.add_stub(article_id);
-                ++report.unknown_articles;
-            }
-            if (!ctx.articles.has_metadata[*article]) {
-                ++report.unknown_article_rows;
-            }
-            if (t.has_orders) {
-                t.orders.push_back(t.order_ids.intern(b.get(f, kOrder)));
-            }
-            t.customers.push_back(*customer);
-            t.articles.push_back(*article);
-            t.dates.push_back(*date);
-            t.prices.push_back(price);
-            t.channels.push_back(channel);
             return Status::ok();
-        });
+        }));
+    if (!pending.empty()) {
+        LOOKBOOK_RETURN_IF_ERROR(resolve_transactions(ctx, file, pending, &last_customer));
+    }
+    report.transactions.rows_kept =
+        report.transactions.rows_read - report.transactions.rows_rejected;
+    return Status::ok();
 }
 
 // Finds each catalog article's photo: the mapped image column, else the mapping's patterns.
@@ -606,59 +760,54 @@ void resolve_images(Context& ctx) {
     a.image_paths = std::move(resolved);
 }
 
-// Sorts transactions by (customer, date), keeping file order among equal keys, with an LSD
-// radix sort on 64-bit keys (stable, linear in the row count).
-std::vector<uint32_t> sort_order(const TransactionBuilder& t) {
+// Orders transactions by (customer, date), keeping file order among equal keys. Customer codes
+// are dense, so a counting sort places each customer's rows (stable, linear time, one index
+// array of memory); each customer's few rows are then put in date order by a stable insertion
+// sort. Fills `offsets` (customers + 1 entries) with where each customer's rows start.
+std::vector<uint32_t> sort_order(const TransactionBuilder& t,
+                                 uint32_t customer_count,
+                                 std::vector<uint64_t>* offsets) {
     size_t n = t.customers.size();
+    offsets->assign(size_t{customer_count} + 1, 0);
+    for (uint32_t c : t.customers) {
+        ++(*offsets)[c + 1];
+    }
+    for (size_t c = 1; c < offsets->size(); ++c) {
+        (*offsets)[c] += (*offsets)[c - 1];
+    }
     std::vector<uint32_t> order(n);
-    if (n == 0) {
-        return order;
-    }
-    int32_t min_date = *std::min_element(t.dates.begin(), t.dates.end());
-    int32_t max_date = *std::max_element(t.dates.begin(), t.dates.end());
-    uint64_t date_range = static_cast<uint64_t>(max_date - min_date) + 1;
-    int date_bits = 1;
-    while ((uint64_t{1} << date_bits) < date_range) {
-        ++date_bits;
-    }
-    std::vector<uint64_t> keys(n);
-    uint64_t max_key = 0;
+    std::vector<uint64_t> next(offsets->begin(), offsets->end() - 1);
     for (size_t i = 0; i < n; ++i) {
-        keys[i] =
-            (uint64_t{t.customers[i]} << date_bits) | static_cast<uint64_t>(t.dates[i] - min_date);
-        max_key = std::max(max_key, keys[i]);
-        order[i] = static_cast<uint32_t>(i);
+        order[next[t.customers[i]]++] = static_cast<uint32_t>(i);
     }
-    std::vector<uint64_t> keys_tmp(n);
-    std::vector<uint32_t> order_tmp(n);
-    constexpr int kDigitBits = 11;
-    constexpr size_t kBuckets = size_t{1} << kDigitBits;
-    for (int shift = 0; shift < 64 && (max_key >> shift) != 0; shift += kDigitBits) {
-        std::vector<size_t> counts(kBuckets + 1, 0);
-        for (size_t i = 0; i < n; ++i) {
-            ++counts[((keys[i] >> shift) & (kBuckets - 1)) + 1];
+    next = {};
+    for (uint32_t c = 0; c < customer_count; ++c) {
+        auto first = order.begin() + static_cast<ptrdiff_t>((*offsets)[c]);
+        auto last = order.begin() + static_cast<ptrdiff_t>((*offsets)[c + 1]);
+        // Insertion sort: customers have few rows each, and it is stable.
+        for (auto it = first + (first != last ? 1 : 0); it < last; ++it) {
+            uint32_t row = *it;
+            int32_t date = t.dates[row];
+            auto hole = it;
+            while (hole > first && t.dates[*(hole - 1)] > date) {
+                *hole = *(hole - 1);
+                --hole;
+            }
+            *hole = row;
         }
-        for (size_t b = 1; b <= kBuckets; ++b) {
-            counts[b] += counts[b - 1];
-        }
-        for (size_t i = 0; i < n; ++i) {
-            size_t dest = counts[(keys[i] >> shift) & (kBuckets - 1)]++;
-            keys_tmp[dest] = keys[i];
-            order_tmp[dest] = order[i];
-        }
-        keys.swap(keys_tmp);
-        order.swap(order_tmp);
     }
     return order;
 }
 
+// Reorders `values` by `order` and frees the unsorted copy at once, so that only one column
+// is ever held twice.
 template <typename T>
-std::vector<T> gather(const std::vector<T>& values, const std::vector<uint32_t>& order) {
+void permute(std::vector<T>& values, const std::vector<uint32_t>& order) {
     std::vector<T> out(order.size());
     for (size_t i = 0; i < order.size(); ++i) {
         out[i] = values[order[i]];
     }
-    return out;
+    values.swap(out);
 }
 
 // Seeds the builders from an existing store so that --append keeps every code as it was.
@@ -789,20 +938,17 @@ Result<IngestReport> ingest(const IngestOptions& options) {
 
     // Sort transactions by (customer, date) and index each customer's rows.
     auto& t = ctx.transactions;
-    std::vector<uint32_t> order = sort_order(t);
-    std::vector<uint32_t> customers = gather(t.customers, order);
-    std::vector<uint32_t> articles = gather(t.articles, order);
-    std::vector<int32_t> dates = gather(t.dates, order);
-    std::vector<double> prices = gather(t.prices, order);
-    std::vector<uint8_t> channels = gather(t.channels, order);
-    std::vector<uint32_t> orders = t.has_orders ? gather(t.orders, order) : std::vector<uint32_t>();
-    order = {};
-    std::vector<uint64_t> offsets(size_t{ctx.customers.ids.size()} + 1, 0);
-    for (uint32_t c : customers) {
-        ++offsets[c + 1];
-    }
-    for (size_t i = 1; i < offsets.size(); ++i) {
-        offsets[i] += offsets[i - 1];
+    std::vector<uint64_t> offsets;
+    {
+        std::vector<uint32_t> order = sort_order(t, ctx.customers.ids.size(), &offsets);
+        permute(t.customers, order);
+        permute(t.articles, order);
+        permute(t.dates, order);
+        permute(t.prices, order);
+        permute(t.channels, order);
+        if (t.has_orders) {
+            permute(t.orders, order);
+        }
     }
 
     nlohmann::json meta;
@@ -833,14 +979,14 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     ColumnFileWriter customer_writer;
     ctx.customers.write(customer_writer);
     ColumnFileWriter tx_writer;
-    tx_writer.add("customer", customers);
-    tx_writer.add("article", articles);
-    tx_writer.add("date", dates);
-    tx_writer.add("price", prices);
-    tx_writer.add("channel", channels);
+    tx_writer.add("customer", t.customers);
+    tx_writer.add("article", t.articles);
+    tx_writer.add("date", t.dates);
+    tx_writer.add("price", t.prices);
+    tx_writer.add("channel", t.channels);
     tx_writer.add("customer_offsets", offsets);
     if (t.has_orders) {
-        tx_writer.add("order", orders);
+        tx_writer.add("order", t.orders);
     }
     tx_writer.set_metadata(meta.dump());
     LOOKBOOK_ASSIGN_OR_RETURN(ctx.report.generation,
@@ -862,7 +1008,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
               ctx.report.generation,
               ctx.articles.ids.size(),
               ctx.customers.ids.size(),
-              customers.size(),
+              t.customers.size(),
               ctx.report.seconds);
     return ctx.report;
 }

@@ -14,7 +14,10 @@ namespace lookbook {
 uint64_t hash_bytes(std::string_view text);
 
 // Assigns dense codes 0, 1, 2, ... to distinct strings in order of first appearance.
-// Strings are copied into one arena; lookups use open addressing with linear probing.
+// Strings are copied into one arena; lookups use open addressing with linear probing. Strings
+// of up to 11 bytes (article ids, SKUs) are also kept inside the slot itself, so looking one up
+// touches one cache line and never the arena; longer ones keep 64 hash bits in the slot and are
+// compared against the arena only when those match.
 class StringDictionary {
   public:
     StringDictionary();
@@ -22,7 +25,17 @@ class StringDictionary {
     // The code of `text`, adding it when new.
     uint32_t intern(std::string_view text);
     // The code of `text`, or nullopt when it was never added.
-    std::optional<uint32_t> find(std::string_view text) const;
+    std::optional<uint32_t> find(std::string_view text) const {
+        return find(text, hash_bytes(text));
+    }
+    // The same with the hash already computed (hash_bytes(text)).
+    std::optional<uint32_t> find(std::string_view text, uint64_t hash) const;
+    // Starts loading the slot a later find(text, hash) will read, so that lookups done in a
+    // batch overlap their cache misses instead of waiting for each in turn.
+    void prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+    // Second stage for strings longer than the slot holds: once prefetch(hash) has landed,
+    // starts loading the stored text that find() will compare against.
+    void prefetch_text(std::string_view text, uint64_t hash) const;
 
     std::string_view at(uint32_t code) const {
         return std::string_view(arena_.data() + offsets_[code],
@@ -41,9 +54,16 @@ class StringDictionary {
 
     std::string arena_;
     std::vector<uint64_t> offsets_;
-    // Slot: code + 1 (0 = empty); hashes kept alongside to skip most string compares.
-    std::vector<uint32_t> slots_;
-    std::vector<uint32_t> slot_hashes_;
+    // 16 bytes: bytes 0-10 hold a short key zero-padded, or for a long key 8 hash bytes;
+    // byte 11 holds the short key's length, or 0xFF for a long key; then code + 1 (0 = empty).
+    struct Slot {
+        uint64_t key_lo = 0;
+        uint32_t key_hi = 0;
+        uint32_t code_plus_one = 0;
+    };
+    static Slot make_key(std::string_view text, uint64_t hash);
+
+    std::vector<Slot> slots_;
     uint64_t mask_ = 0;
 };
 

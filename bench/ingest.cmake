@@ -1,0 +1,2 @@
+add_executable(ingest_bench ${CMAKE_CURRENT_LIST_DIR}/ingest_bench.cpp)
+target_link_libraries(ingest_bench PRIVATE lookbook_data lookbook_store lookbook_util)

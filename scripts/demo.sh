@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: installs the dependencies, builds lookbook (Release) and
+# runs it on the H&M sample in ../shared/data/hm_hungle45_pse: ingest into out/hm-store, then
+# print the store summary. Later steps (rules, encoders, recommenders, the site) hook in here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$(nproc)" --target lookbook
+
+shared="${LOOKBOOK_SHARED:-../shared}"
+sample="$shared/data/hm_hungle45_pse"
+if [ ! -d "$sample" ]; then
+    echo "demo: the H&M sample is not at $sample; set LOOKBOOK_SHARED to the shared folder" >&2
+    exit 1
+fi
+lookbook=build/release/apps/lookbook
+store=out/hm-store
+
+echo "== ingest the H&M sample into $store"
+"$lookbook" ingest \
+    --articles "$sample/articles_train_sample.csv" \
+    --customers "$sample/customers_sample.csv" \
+    --transactions "$sample/transactions_train_sample.csv" \
+    --images "$sample/images" \
+    --store "$store"
+
+echo "== store summary"
+"$lookbook" info "$store" --verify

@@ -1,0 +1,99 @@
+// Runs the built `lookbook` binary as a user would and checks exit codes and messages.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+namespace {
+namespace fs = std::filesystem;
+
+struct CommandResult {
+    int exit_code;
+    std::string out;  // stdout and stderr together
+};
+
+CommandResult run(const std::string& args) {
+    std::string command = std::string(LOOKBOOK_CLI) + " " + args + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    CommandResult result{-1, ""};
+    std::array<char, 4096> buffer{};
+    size_t n;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+        result.out.append(buffer.data(), n);
+    }
+    int status = pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+class CliTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("lookbook_cli_" +
+                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        std::ofstream(dir_ / "a.csv") << "article_id,prod_name,product_type_name\n"
+                                         "0001,Tee,T-shirt\n0002,Jeans,Trousers\n";
+        std::ofstream(dir_ / "t.csv") << "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                         "2020-01-01,c1,0001,0.1,1\n2020-01-01,c1,0002,0.2,1\n";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+    fs::path dir_;
+};
+
+TEST_F(CliTest, IngestThenInfoAsJson) {
+    CommandResult ingest = run("ingest --articles " + path("a.csv") + " --transactions " +
+                               path("t.csv") + " --store " + path("store"));
+    ASSERT_EQ(ingest.exit_code, 0) << ingest.out;
+    EXPECT_NE(ingest.out.find("transactions: 2 rows read, 2 kept, 0 rejected"), std::string::npos)
+        << ingest.out;
+    CommandResult info = run("--log-level off info " + path("store") + " --json --verify");
+    ASSERT_EQ(info.exit_code, 0) << info.out;
+    EXPECT_NE(info.out.find("\"total\": 2"), std::string::npos) << info.out;
+    EXPECT_NE(info.out.find("\"product_type\": \"T-shirt\""), std::string::npos) << info.out;
+}
+
+TEST_F(CliTest, BadRowFailsWithExitCodeOneAndKeepsTheStore) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    std::ofstream(dir_ / "bad.csv") << "t_dat,customer_id,article_id,price\n"
+                                       "2020-01-01,c1,0001,12,50\n";
+    CommandResult r = run("ingest --articles " + path("a.csv") + " --transactions " +
+                          path("bad.csv") + " --store " + path("store"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("bad.csv:2: the row has 5 fields; the header has 4."), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("nothing was changed in"), std::string::npos) << r.out;
+    EXPECT_EQ(run("info " + path("store")).exit_code, 0);
+}
+
+TEST_F(CliTest, InfoOnAFolderThatIsNoStore) {
+    CommandResult r = run("info " + path("nothing"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("not a lookbook store (no CURRENT file)"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, UsageErrorsExitWithTwo) {
+    EXPECT_EQ(run("").exit_code, 2);
+    EXPECT_EQ(run("ingest --articles x.csv").exit_code, 2);  // --store missing
+    EXPECT_EQ(run("ingest --store s --on-bad-row maybe").exit_code, 2);
+    CommandResult level = run("--log-level loud info s");
+    EXPECT_EQ(level.exit_code, 2);
+    EXPECT_NE(level.out.find("--log-level is \"loud\""), std::string::npos);
+}
+
+TEST_F(CliTest, MissingArticlesFileSaysWhichOption) {
+    CommandResult r = run("ingest --articles " + path("none.csv") + " --store " + path("store"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("--articles: " + path("none.csv") + ": no such file. Check the path."),
+              std::string::npos)
+        << r.out;
+}
+
+}  // namespace
