@@ -38,8 +38,10 @@ struct RuleOptions {
 };
 
 // Derives every rule body -> head from the itemsets of two or more items: each item of an
-// itemset in turn is the head, the others the body. Rules come in itemset order. Fails with
-// kInvalidArgument for a threshold out of range, and kInvalidData when the table misses the
+// itemset in turn is the head, the others the body. Rules come in itemset order.
+// TODO: heads of several items (A -> B + C) are not derived — "complete the look" adds one
+// article at a time, so they were not needed; a user of `mine --rules` misses those rules. Fails
+// with kInvalidArgument for a threshold out of range, and kInvalidData when the table misses the
 // body or head of an itemset (a table that was not mined as a whole).
 Result<std::vector<AssociationRule>> derive_rules(const FrequentItemsets& itemsets,
                                                   const RuleOptions& options);
