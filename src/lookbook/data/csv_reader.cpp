@@ -115,9 +115,9 @@ bool CsvReader::next() {
         const char* nl = nullptr;
         while (true) {
             // An empty in-memory input has no buffer at all; memchr must not see a null pointer.
-            nl = end_ > scan ? static_cast<const char*>(
-                                   std::memchr(buf_.data() + scan, '\n', end_ - scan))
-                             : nullptr;
+            nl = end_ > scan
+                     ? static_cast<const char*>(std::memchr(buf_.data() + scan, '\n', end_ - scan))
+                     : nullptr;
             if (nl != nullptr) {
                 break;
             }

@@ -57,7 +57,9 @@ struct MiningOptions {
 };
 
 // Frequent itemsets in one flat array. Each itemset lists its items by descending support of the
-// single item (ties by item id), so one set of items has exactly one spelling.
+// single item (ties by item id), so one set of items has exactly one spelling. Mining fills it
+// grouped by each itemset's least frequent item, the rarest item's group first, in the same
+// order whatever the number of threads.
 class ItemsetTable {
   public:
     size_t size() const { return supports_.size(); }
