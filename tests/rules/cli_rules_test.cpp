@@ -1,8 +1,8 @@
 // Runs the built `lookbook` binary: mine a basket file, mine a store, ask for suggestions.
-#include <array>
-#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -11,26 +11,6 @@
 
 namespace {
 namespace fs = std::filesystem;
-
-struct CommandResult {
-    int exit_code;
-    std::string out;  // stdout only
-};
-
-CommandResult run(const std::string& args, bool with_stderr = false) {
-    std::string command = std::string(LOOKBOOK_CLI) + " --log-level off " + args +
-                          (with_stderr ? " 2>&1" : " 2>/dev/null");
-    FILE* pipe = popen(command.c_str(), "r");
-    CommandResult result{-1, ""};
-    std::array<char, 4096> buffer{};
-    size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        result.out.append(buffer.data(), n);
-    }
-    int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
 
 class RulesCliTest : public ::testing::Test {
   protected:
@@ -42,6 +22,23 @@ class RulesCliTest : public ::testing::Test {
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }
+
+    struct CommandResult {
+        int exit_code;
+        std::string out;  // stdout, and stderr when asked
+    };
+
+    // Runs `lookbook --log-level off ARGS` through the shell, output captured in a file.
+    CommandResult run(const std::string& args, bool with_stderr = false) {
+        fs::path captured = dir_ / "captured.txt";
+        std::string command = std::string(LOOKBOOK_CLI) + " --log-level off " + args + " > " +
+                              captured.string() + (with_stderr ? " 2>&1" : " 2>/dev/null");
+        int status = std::system(command.c_str());
+        std::ifstream in(captured);
+        std::stringstream text;
+        text << in.rdbuf();
+        return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+    }
     std::string write(const std::string& name, const std::string& text) {
         std::ofstream(dir_ / name, std::ios::binary) << text;
         return (dir_ / name).string();
