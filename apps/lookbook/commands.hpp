@@ -15,6 +15,8 @@ void add_encode_command(CLI::App& app, CommandRun* selected);
 
 void add_ingest_command(CLI::App& app, CommandRun* selected);
 void add_info_command(CLI::App& app, CommandRun* selected);
+void add_mine_command(CLI::App& app, CommandRun* selected);
+void add_bought_together_command(CLI::App& app, CommandRun* selected);
 
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;

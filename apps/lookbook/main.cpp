@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
 #if LOOKBOOK_WITH_TORCH
     lookbook::cli::add_encode_command(app, &selected);
 #endif
+    lookbook::cli::add_mine_command(app, &selected);
+    lookbook::cli::add_bought_together_command(app, &selected);
 
     try {
         app.parse(argc, argv);

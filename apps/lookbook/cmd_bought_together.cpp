@@ -1,0 +1,115 @@
+// `lookbook bought-together`: "complete the look" suggestions for a cart of articles, from the
+// rules `lookbook mine STORE` saved.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "lookbook/rules/complete_the_look.hpp"
+#include "lookbook/rules/store_rules.hpp"
+#include "lookbook/store/store.hpp"
+
+namespace lookbook::cli {
+namespace {
+
+struct BoughtTogetherArgs {
+    std::string store;
+    std::vector<std::string> article_ids;
+    size_t k = 10;
+    bool json = false;
+    bool other_groups = false;
+    std::string allow_file;
+};
+
+int fail(const std::string& message, int code = kExitFailure) {
+    std::cerr << "lookbook bought-together: " << message << "\n";
+    return code;
+}
+
+int run_bought_together(const BoughtTogetherArgs& args) {
+    auto store = Store::open(args.store);
+    if (!store.is_ok()) {
+        return fail(store.status().message());
+    }
+    const ArticleTable& articles = (*store)->articles();
+    auto cart = rules::cart_from_ids(**store, args.article_ids);
+    if (!cart.is_ok()) {
+        return fail(cart.status().message(), kExitUsage);
+    }
+    rules::RecommendOptions options;
+    options.k = args.k;
+    options.other_groups_only = args.other_groups;
+    if (!args.allow_file.empty()) {
+        size_t unknown = 0;
+        auto allow = rules::read_allow_list(**store, args.allow_file, &unknown);
+        if (!allow.is_ok()) {
+            return fail(allow.status().message());
+        }
+        if (unknown > 0) {
+            std::cerr << fmt::format(
+                "lookbook bought-together: {} ids of {} are not in the store's catalog and were "
+                "ignored\n",
+                unknown,
+                args.allow_file);
+        }
+        options.allow = std::move(allow).value();
+    }
+    auto model = rules::load_complete_the_look(**store);
+    if (!model.is_ok()) {
+        return fail(model.status().message());
+    }
+    auto suggestions = rules::complete_the_look(*model, *cart, options);
+    if (!suggestions.is_ok()) {
+        return fail(suggestions.status().message(), kExitUsage);
+    }
+
+    if (args.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& s : *suggestions) {
+            out.push_back({{"article_id", articles.id(s.article)},
+                           {"name", articles.name(s.article)},
+                           {"product_type", articles.product_type(s.article)},
+                           {"source", rules::suggestion_source_name(s.source)},
+                           {"score", s.score},
+                           {"lift", s.lift},
+                           {"support", s.support},
+                           {"reason", s.reason}});
+        }
+        std::cout << out.dump(2) << "\n";
+        return kExitOk;
+    }
+    if (suggestions->empty()) {
+        std::cout << "No suggestions: the filters (--allow, --other-groups) leave no article.\n";
+    }
+    for (size_t rank = 0; rank < suggestions->size(); ++rank) {
+        const auto& s = (*suggestions)[rank];
+        std::cout << fmt::format("{:2}. {} {} ({})\n    {}\n",
+                                 rank + 1,
+                                 articles.id(s.article),
+                                 articles.name(s.article),
+                                 articles.product_type(s.article),
+                                 s.reason);
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_bought_together_command(CLI::App& app, CommandRun* selected) {
+    auto args = std::make_shared<BoughtTogetherArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "bought-together", "Suggest articles that complete a cart, from the mined rules");
+    cmd->add_option("store", args->store, "Store folder")->required();
+    cmd->add_option("article_ids", args->article_ids, "Article ids in the cart")->required();
+    cmd->add_option("-k", args->k, "Number of suggestions")->capture_default_str();
+    cmd->add_flag("--json", args->json, "Print JSON instead of text");
+    cmd->add_flag("--other-groups", args->other_groups, "Only product groups not in the cart");
+    cmd->add_option("--allow", args->allow_file, "File of article ids that may be suggested");
+    cmd->callback([args, selected] { *selected = [args] { return run_bought_together(*args); }; });
+}
+
+}  // namespace lookbook::cli
