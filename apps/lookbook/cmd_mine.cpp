@@ -211,7 +211,8 @@ int run_mine_store(const MineArgs& args) {
         {"max_length", options.mining.max_length},
         {"min_confidence", options.rules.min_confidence},
         {"min_lift", options.rules.min_lift}};
-    Status saved = rules::save_complete_the_look(args.store, *model, settings.dump());
+    Status saved =
+        rules::save_complete_the_look(args.store, *model, settings.dump(), (*store)->generation());
     if (!saved.is_ok()) {
         return fail(saved);
     }

@@ -248,7 +248,8 @@ void flatten(const std::vector<std::vector<T>>& lists,
 
 Status save_complete_the_look(const std::filesystem::path& store_dir,
                               const CompleteTheLookModel& model,
-                              const std::string& settings_json) {
+                              const std::string& settings_json,
+                              const std::string& based_on) {
     ColumnFileWriter writer;
     add_rule_set(&writer, "article_rules", model.article_rules);
     add_rule_set(&writer, "code_rules", model.code_rules);
@@ -290,8 +291,9 @@ Status save_complete_the_look(const std::filesystem::path& store_dir,
     metadata["catalog_articles"] = model.catalog.size();
     metadata["settings"] = nlohmann::json::parse(settings_json, nullptr, false);
     writer.set_metadata(metadata.dump());
-    LOOKBOOK_ASSIGN_OR_RETURN(std::string generation,
-                              Store::commit(store_dir, {{kRulesFileName, &writer}}));
+    LOOKBOOK_ASSIGN_OR_RETURN(
+        std::string generation,
+        Store::commit(store_dir, {{kRulesFileName, &writer}}, true, based_on));
     log::info("saved {} article rules and {} product-code rules in {} ({})",
               model.article_rules.size(),
               model.code_rules.size(),

@@ -63,10 +63,12 @@ Result<std::unordered_set<uint32_t>> read_allow_list(const Store& store,
 constexpr const char* kRulesFileName = "rules";
 
 // Writes `model` as STORE/<generation>/rules.lbc in a new generation (other files hard-linked).
-// `settings_json` is kept as metadata (how the rules were mined). Fails as Store::commit does.
+// `settings_json` is kept as metadata (how the rules were mined). `based_on` is the generation
+// the model was mined from: the save fails, as Store::commit does, when the store changed since.
 Status save_complete_the_look(const std::filesystem::path& store_dir,
                               const CompleteTheLookModel& model,
-                              const std::string& settings_json);
+                              const std::string& settings_json,
+                              const std::string& based_on = "");
 
 // Reads the model saved by save_complete_the_look. kNotFound, saying to run `lookbook mine
 // STORE`, when the store has no rules; kCorruption when a column is missing or inconsistent.
