@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: installs the dependencies, builds lookbook (Release) and
-# runs it on the H&M sample in ../shared/data/hm_hungle45_pse: ingest into out/hm-store, then
-# print the store summary. Later steps (rules, encoders, recommenders, the site) hook in here.
+# runs it on the H&M sample in ../shared/data/hm_hungle45_pse: ingest into out/hm-store, print
+# the store summary, mine the "complete the look" rules and ask for suggestions for two carts.
+# Later steps (encoders, recommenders, the site) hook in here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,3 +30,11 @@ echo "== ingest the H&M sample into $store"
 
 echo "== store summary"
 "$lookbook" info "$store" --verify
+
+echo "== mine frequently-bought-together rules"
+"$lookbook" mine "$store"
+
+echo "== complete the look: a pair of skinny jeans"
+"$lookbook" --log-level warn bought-together "$store" 0706016001 -k 5
+echo "== complete the look: stockings and a strap top, other product groups only"
+"$lookbook" --log-level warn bought-together "$store" 0111565001 0108775015 -k 5 --other-groups

@@ -79,7 +79,7 @@ int run_bought_together(const BoughtTogetherArgs& args) {
                            {"support", s.support},
                            {"reason", s.reason}});
         }
-        std::cout << out.dump(2) << "\n";
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kExitOk;
     }
     if (suggestions->empty()) {
@@ -87,12 +87,12 @@ int run_bought_together(const BoughtTogetherArgs& args) {
     }
     for (size_t rank = 0; rank < suggestions->size(); ++rank) {
         const auto& s = (*suggestions)[rank];
-        std::cout << fmt::format("{:2}. {} {} ({})\n    {}\n",
-                                 rank + 1,
-                                 articles.id(s.article),
-                                 articles.name(s.article),
-                                 articles.product_type(s.article),
-                                 s.reason);
+        std::string label =
+            articles.has_metadata(s.article)
+                ? fmt::format("{} ({})", articles.name(s.article), articles.product_type(s.article))
+                : std::string("(not in the articles file: no name or type)");
+        std::cout << fmt::format(
+            "{:2}. {} {}\n    {}\n", rank + 1, articles.id(s.article), label, s.reason);
     }
     return kExitOk;
 }
