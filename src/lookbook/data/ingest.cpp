@@ -416,6 +416,26 @@ std::string value_message(const HeaderBinding& b,
         "column \"{}\" is \"{}\"; expected {}.", shorten(b.name(field)), shorten(value), expected);
 }
 
+// Why a catalog row's id cannot be used (empty, or seen before), or nullopt when it can.
+std::optional<std::string> id_problem(const StringDictionary& ids,
+                                      const std::vector<uint64_t>& first_line,
+                                      const HeaderBinding& b,
+                                      int field,
+                                      std::string_view id,
+                                      const char* noun) {
+    if (id.empty()) {
+        return value_message(b, field, id, fmt::format("a non-empty {} id", noun));
+    }
+    if (auto existing = ids.find(id)) {
+        return fmt::format("{} id \"{}\" already appeared on line {}; each {} must appear once.",
+                           noun,
+                           shorten(id),
+                           first_line[*existing],
+                           noun);
+    }
+    return std::nullopt;
+}
+
 Status read_articles(Context& ctx) {
     const fs::path& path = ctx.options.articles;
     auto& a = ctx.articles;
@@ -428,20 +448,8 @@ Status read_articles(Context& ctx) {
         [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
             const auto& f = reader.fields();
             std::string_view id = b.get(f, kArticleId);
-            if (id.empty()) {
-                return bad_row(ctx,
-                               reader,
-                               ctx.report.articles,
-                               value_message(b, kArticleId, id, "a non-empty article id"));
-            }
-            if (auto existing = a.ids.find(id)) {
-                return bad_row(ctx,
-                               reader,
-                               ctx.report.articles,
-                               fmt::format("article id \"{}\" already appeared on line {}; each "
-                                           "article must appear once.",
-                                           id,
-                                           a.first_line[*existing]));
+            if (auto problem = id_problem(a.ids, a.first_line, b, kArticleId, id, "article")) {
+                return bad_row(ctx, reader, ctx.report.articles, *problem);
             }
             a.ids.intern(id);
             a.has_metadata.push_back(1);
@@ -472,20 +480,8 @@ Status read_customers(Context& ctx) {
         [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
             const auto& f = reader.fields();
             std::string_view id = b.get(f, kCustomerId);
-            if (id.empty()) {
-                return bad_row(ctx,
-                               reader,
-                               ctx.report.customers,
-                               value_message(b, kCustomerId, id, "a non-empty customer id"));
-            }
-            if (auto existing = c.ids.find(id)) {
-                return bad_row(ctx,
-                               reader,
-                               ctx.report.customers,
-                               fmt::format("customer id \"{}\" already appeared on line {}; each "
-                                           "customer must appear once.",
-                                           id,
-                                           c.first_line[*existing]));
+            if (auto problem = id_problem(c.ids, c.first_line, b, kCustomerId, id, "customer")) {
+                return bad_row(ctx, reader, ctx.report.customers, *problem);
             }
             float age = std::numeric_limits<float>::quiet_NaN();
             std::string_view age_text = b.get(f, kAge);
