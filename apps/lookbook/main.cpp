@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     lookbook::cli::CommandRun selected;
     lookbook::cli::add_ingest_command(app, &selected);
     lookbook::cli::add_info_command(app, &selected);
+    lookbook::cli::add_encode_command(app, &selected);
 
     try {
         app.parse(argc, argv);

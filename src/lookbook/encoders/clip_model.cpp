@@ -1,0 +1,619 @@
+#include "lookbook/encoders/clip_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "lookbook/util/assert.hpp"
+#include "lookbook/util/log.hpp"
+
+namespace lookbook {
+namespace {
+
+// Submodules and parameters are registered under OpenAI's state-dict names
+// ("visual.transformer.resblocks.0.attn.in_proj_weight"), so named_parameters() is the list
+// of tensors an OpenCLIP file must hold, and the Hugging Face names are derived from it.
+
+// Speed: on a small shared CPU every parallel kernel pays a thread wake-up, so the forward
+// pass keeps the number of kernels per block low. After loading, constants are folded into
+// the weights in place (see ClipModel::Modules::folds): the 1/sqrt(head_dim) query scale into
+// the q rows of the fused projection, and for QuickGELU 1.702 into c_fc and 1/1.702 into
+// c_proj, so that the activation is a single silu_. Folding in place costs no memory;
+// openai_state_dict() divides the factors out again.
+
+constexpr double kQuickGeluScale = 1.702;
+
+// The MLP inside a residual block: c_fc -> activation -> c_proj.
+struct MlpImpl : torch::nn::Module {
+    MlpImpl(int64_t width, int64_t hidden, ClipActivation activation)
+        : c_fc(register_module("c_fc", torch::nn::Linear(width, hidden))),
+          c_proj(register_module("c_proj", torch::nn::Linear(hidden, width))),
+          activation(activation) {}
+
+    // Adds mlp(x) into `residual` ([N, W]) in place.
+    void add_to(torch::Tensor& residual, const torch::Tensor& x) {
+        torch::Tensor h = torch::addmm(c_fc->bias, x, c_fc->weight.t());  // [N, hidden]
+        if (activation == ClipActivation::kQuickGelu) {
+            // With the folded weights: QuickGELU(h) = h sigmoid(1.702 h) = silu(1.702 h) / 1.702.
+            torch::silu_(h);
+        } else {
+            h = torch::gelu(h);
+        }
+        // gemm with beta = 1 straight into the residual stream, then the bias: two kernels
+        // where addmm(bias, ...) + add_ takes three.
+        residual.addmm_(h, c_proj->weight.t()).add_(c_proj->bias);
+    }
+
+    torch::nn::Linear c_fc;
+    torch::nn::Linear c_proj;
+    ClipActivation activation;
+};
+TORCH_MODULE(Mlp);
+
+// Multi-head self-attention with one fused q/k/v projection (one matmul instead of three).
+struct AttentionImpl : torch::nn::Module {
+    AttentionImpl(int64_t width, int64_t heads)
+        : in_proj_weight(register_parameter("in_proj_weight", torch::empty({3 * width, width}))),
+          in_proj_bias(register_parameter("in_proj_bias", torch::zeros({3 * width}))),
+          out_proj(register_module("out_proj", torch::nn::Linear(width, width))),
+          heads(heads),
+          head_dim(width / heads) {
+        torch::nn::init::xavier_uniform_(in_proj_weight);
+    }
+
+    // Adds out_proj(attention(x)) into `residual` in place. x, residual: [B*L, W] (batch-major
+    // rows); mask: additive [L, L] or undefined.
+    void add_to(torch::Tensor& residual,
+                const torch::Tensor& x,
+                int64_t batch,
+                const torch::Tensor& mask) {
+        const int64_t length = x.size(0) / batch;
+        const int64_t width = x.size(1);
+        // [B*L, 3W] -> [3, B*H, L, D], one copy so that every bmm operand is contiguous.
+        torch::Tensor qkv = torch::addmm(in_proj_bias, x, in_proj_weight.t())
+                                .view({batch, length, 3, heads, head_dim})
+                                .permute({2, 0, 3, 1, 4})
+                                .contiguous()
+                                .view({3, batch * heads, length, head_dim});
+        torch::Tensor q = qkv[0];
+        torch::Tensor k_t = qkv[1].transpose(1, 2);  // [B*H, D, L], a view
+        torch::Tensor v = qkv[2];
+        torch::Tensor scores =
+            mask.defined() ? torch::baddbmm(mask, q, k_t) : torch::bmm(q, k_t);  // [B*H, L, L]
+        torch::Tensor attention = torch::softmax(scores, -1);
+        // [B*H, L, D] -> [B, L, H, D] -> [B*L, W]
+        torch::Tensor out = torch::bmm(attention, v)
+                                .view({batch, heads, length, head_dim})
+                                .transpose(1, 2)
+                                .reshape({batch * length, width});
+        residual.addmm_(out, out_proj->weight.t()).add_(out_proj->bias);
+    }
+
+    torch::Tensor in_proj_weight;
+    torch::Tensor in_proj_bias;
+    torch::nn::Linear out_proj;
+    int64_t heads;
+    int64_t head_dim;
+};
+TORCH_MODULE(Attention);
+
+// Pre-LN residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+struct ResidualBlockImpl : torch::nn::Module {
+    ResidualBlockImpl(
+        int64_t width, int64_t heads, int64_t mlp_width, ClipActivation activation, double eps)
+        : ln_1(register_module(
+              "ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)))),
+          attn(register_module("attn", Attention(width, heads))),
+          ln_2(register_module(
+              "ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)))),
+          mlp(register_module("mlp", Mlp(width, mlp_width, activation))) {}
+
+    // x: [B*L, W]
+    // x: [B*L, W], updated in place.
+    void forward(torch::Tensor& x, int64_t batch, const torch::Tensor& mask) {
+        attn->add_to(x, ln_1(x), batch, mask);
+        mlp->add_to(x, ln_2(x));
+    }
+
+    torch::nn::LayerNorm ln_1;
+    Attention attn;
+    torch::nn::LayerNorm ln_2;
+    Mlp mlp;
+};
+TORCH_MODULE(ResidualBlock);
+
+// A stack of residual blocks, registered as "resblocks.{i}".
+struct TransformerImpl : torch::nn::Module {
+    TransformerImpl(int64_t width,
+                    int64_t layers,
+                    int64_t heads,
+                    int64_t mlp_width,
+                    ClipActivation activation,
+                    double eps)
+        : resblocks(register_module("resblocks", torch::nn::ModuleList())) {
+        for (int64_t layer_idx = 0; layer_idx < layers; ++layer_idx) {
+            resblocks->push_back(ResidualBlock(width, heads, mlp_width, activation, eps));
+        }
+    }
+
+    // x: [B, L, W] -> [B, L, W]; the blocks work on [B*L, W] rows.
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
+        const int64_t batch = x.size(0);
+        // A private copy: the blocks update the residual stream in place.
+        torch::Tensor rows = x.reshape({-1, x.size(2)}).clone();
+        for (const auto& block : *resblocks) {
+            block->as<ResidualBlock>()->forward(rows, batch, mask);
+        }
+        return rows.view(x.sizes());
+    }
+
+    torch::nn::ModuleList resblocks;
+};
+TORCH_MODULE(Transformer);
+
+torch::nn::LayerNorm layer_norm(int64_t width, double eps) {
+    return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps));
+}
+
+// The ViT image tower ("visual.*").
+struct VisionTowerImpl : torch::nn::Module {
+    VisionTowerImpl(const ClipVisionConfig& c, int64_t embed_dim)
+        : conv1(register_module("conv1",
+                                torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.width, c.patch_size)
+                                                      .stride(c.patch_size)
+                                                      .bias(false)))),
+          class_embedding(register_parameter("class_embedding", torch::randn({c.width}))),
+          positional_embedding(register_parameter(
+              "positional_embedding",
+              torch::randn(
+                  {(c.image_size / c.patch_size) * (c.image_size / c.patch_size) + 1, c.width}))),
+          ln_pre(register_module("ln_pre", layer_norm(c.width, c.layer_norm_eps))),
+          transformer(register_module(
+              "transformer",
+              Transformer(
+                  c.width, c.layers, c.heads, c.mlp_width, c.activation, c.layer_norm_eps))),
+          ln_post(register_module("ln_post", layer_norm(c.width, c.layer_norm_eps))),
+          proj(register_parameter("proj", torch::randn({c.width, embed_dim}))) {}
+
+    // pixels [B, 3, S, S] -> pooled [B, W]
+    torch::Tensor pooled(const torch::Tensor& pixels) {
+        torch::Tensor x = conv1(pixels);   // [B, W, G, G]
+        x = x.flatten(2).transpose(1, 2);  // [B, G*G, W]
+        torch::Tensor cls = class_embedding.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)});
+        x = torch::cat({cls, x}, 1) + positional_embedding;  // [B, G*G+1, W]
+        x = transformer(ln_pre(x), torch::Tensor());
+        return ln_post(x.select(1, 0));
+    }
+
+    torch::nn::Conv2d conv1;
+    torch::Tensor class_embedding;
+    torch::Tensor positional_embedding;
+    torch::nn::LayerNorm ln_pre;
+    Transformer transformer;
+    torch::nn::LayerNorm ln_post;
+    torch::Tensor proj;
+};
+TORCH_MODULE(VisionTower);
+
+}  // namespace
+
+// The whole model; the text tower's parts sit at the top level, as in OpenAI's state dict.
+struct ClipModel::Modules : torch::nn::Module {
+    explicit Modules(const ClipConfig& c)
+        : visual(register_module("visual", VisionTower(c.vision, c.embed_dim))),
+          token_embedding(register_module("token_embedding",
+                                          torch::nn::Embedding(c.text.vocab_size, c.text.width))),
+          positional_embedding(register_parameter(
+              "positional_embedding", torch::randn({c.text.context_length, c.text.width}))),
+          transformer(register_module("transformer",
+                                      Transformer(c.text.width,
+                                                  c.text.layers,
+                                                  c.text.heads,
+                                                  c.text.mlp_width,
+                                                  c.text.activation,
+                                                  c.text.layer_norm_eps))),
+          ln_final(register_module("ln_final", layer_norm(c.text.width, c.text.layer_norm_eps))),
+          text_projection(
+              register_parameter("text_projection", torch::randn({c.text.width, c.embed_dim}))),
+          logit_scale(register_parameter("logit_scale", torch::tensor(std::log(1 / 0.07f)))),
+          causal_mask(torch::full({c.text.context_length, c.text.context_length},
+                                  -std::numeric_limits<float>::infinity())
+                          .triu(1)) {}
+
+    // A constant multiplied into the first `rows` rows of a parameter.
+    struct Fold {
+        torch::Tensor param;
+        int64_t rows;
+        double factor;
+    };
+
+    // The folds for this config, keyed by parameter name (see the note at the top).
+    std::map<std::string, Fold> folds(const ClipConfig& c) {
+        std::map<std::string, Fold> out;
+        auto ends_with = [](const std::string& name, const std::string& suffix) {
+            return name.size() >= suffix.size() &&
+                   name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        for (auto& item : named_parameters()) {
+            const std::string& name = item.key();
+            const bool vision = name.rfind("visual.", 0) == 0;
+            const int64_t heads = vision ? c.vision.heads : c.text.heads;
+            const int64_t width = vision ? c.vision.width : c.text.width;
+            const bool quick_gelu =
+                (vision ? c.vision.activation : c.text.activation) == ClipActivation::kQuickGelu;
+            if (ends_with(name, "attn.in_proj_weight") || ends_with(name, "attn.in_proj_bias")) {
+                const double head_dim = static_cast<double>(width / heads);
+                out[name] = {item.value(), width, 1.0 / std::sqrt(head_dim)};
+            } else if (quick_gelu &&
+                       (ends_with(name, "mlp.c_fc.weight") || ends_with(name, "mlp.c_fc.bias"))) {
+                out[name] = {item.value(), item.value().size(0), kQuickGeluScale};
+            } else if (quick_gelu && ends_with(name, "mlp.c_proj.weight")) {
+                out[name] = {item.value(), item.value().size(0), 1.0 / kQuickGeluScale};
+            }
+        }
+        return out;
+    }
+
+    // Folds the constants into freshly loaded weights; call exactly once per load.
+    void fold_constants(const ClipConfig& c) {
+        torch::NoGradGuard no_grad;
+        for (auto& [name, fold] : folds(c)) {
+            fold.param.slice(0, 0, fold.rows).mul_(fold.factor);
+        }
+    }
+
+    // ids [B, L] int64 -> pooled [B, Wt]
+    torch::Tensor text_pooled(const torch::Tensor& ids) {
+        const int64_t length = ids.size(1);
+        torch::Tensor x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
+        torch::Tensor mask = causal_mask.slice(0, 0, length).slice(1, 0, length);
+        x = transformer(x, mask);  // [B, L, Wt]
+        // The first end-of-text token is the largest id; LayerNorm is per token, so pooling
+        // before ln_final equals OpenAI's order and skips the other L-1 rows.
+        torch::Tensor eot = ids.argmax(-1);
+        torch::Tensor rows = torch::arange(ids.size(0), eot.options());
+        return ln_final(x.index({rows, eot}));
+    }
+
+    VisionTower visual;
+    torch::nn::Embedding token_embedding;
+    torch::Tensor positional_embedding;
+    Transformer transformer;
+    torch::nn::LayerNorm ln_final;
+    torch::Tensor text_projection;
+    torch::Tensor logit_scale;
+    torch::Tensor causal_mask;
+};
+
+namespace {
+
+// Where one OpenAI-named parameter comes from in a file: one tensor, or q/k/v to concatenate,
+// possibly transposed (HF stores projections as nn.Linear weights, [E, W]).
+struct WeightSource {
+    std::vector<std::string> names;
+    std::vector<int64_t> shape;  // each source tensor's expected shape
+    bool transpose = false;
+};
+
+const std::vector<std::pair<std::string, std::string>>& hf_block_names() {
+    static const std::vector<std::pair<std::string, std::string>> kNames = {
+        {"attn.out_proj.", "self_attn.out_proj."},
+        {"ln_1.", "layer_norm1."},
+        {"ln_2.", "layer_norm2."},
+        {"mlp.c_fc.", "mlp.fc1."},
+        {"mlp.c_proj.", "mlp.fc2."},
+    };
+    return kNames;
+}
+
+// Maps an OpenAI parameter name to its Hugging Face CLIPModel source (see the table in the
+// shared fixture README, after transformers' convert_clip_original_pytorch_to_hf.py).
+WeightSource hf_source(const std::string& name, c10::IntArrayRef shape) {
+    static const std::map<std::string, std::string> kDirect = {
+        {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
+        {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
+        {"ln_final.weight", "text_model.final_layer_norm.weight"},
+        {"ln_final.bias", "text_model.final_layer_norm.bias"},
+        {"visual.class_embedding", "vision_model.embeddings.class_embedding"},
+        {"visual.conv1.weight", "vision_model.embeddings.patch_embedding.weight"},
+        {"visual.positional_embedding", "vision_model.embeddings.position_embedding.weight"},
+        {"visual.ln_pre.weight", "vision_model.pre_layrnorm.weight"},
+        {"visual.ln_pre.bias", "vision_model.pre_layrnorm.bias"},
+        {"visual.ln_post.weight", "vision_model.post_layernorm.weight"},
+        {"visual.ln_post.bias", "vision_model.post_layernorm.bias"},
+        {"logit_scale", "logit_scale"},
+    };
+    WeightSource out;
+    out.shape = shape.vec();
+    if (auto it = kDirect.find(name); it != kDirect.end()) {
+        out.names = {it->second};
+        return out;
+    }
+    if (name == "text_projection" || name == "visual.proj") {
+        out.names = {name == "text_projection" ? "text_projection.weight"
+                                               : "visual_projection.weight"};
+        out.shape = {shape[1], shape[0]};
+        out.transpose = true;
+        return out;
+    }
+
+    // Blocks: "[visual.]transformer.resblocks.{i}.<rest>".
+    static const std::regex kBlock(R"(^(visual\.)?transformer\.resblocks\.(\d+)\.(.*)$)");
+    std::smatch m;
+    LOOKBOOK_ASSERT(std::regex_match(name, m, kBlock), "every parameter has an HF mapping");
+    const std::string prefix = std::string(m[1].matched ? "vision_model" : "text_model") +
+                               ".encoder.layers." + m[2].str() + ".";
+    const std::string rest = m[3].str();
+    if (rest == "attn.in_proj_weight" || rest == "attn.in_proj_bias") {
+        const std::string suffix = rest == "attn.in_proj_weight" ? "weight" : "bias";
+        for (const char* part : {"q", "k", "v"}) {
+            out.names.push_back(prefix + "self_attn." + part + "_proj." + suffix);
+        }
+        out.shape[0] /= 3;
+        return out;
+    }
+    for (const auto& [openai, hf] : hf_block_names()) {
+        if (rest.rfind(openai, 0) == 0) {
+            out.names = {prefix + hf + rest.substr(openai.size())};
+            return out;
+        }
+    }
+    LOOKBOOK_ASSERT(false, "every block parameter has an HF mapping");
+    return out;
+}
+
+// Reads one parameter's source tensors, checking presence and shape.
+Result<torch::Tensor> read_source(const SafeTensorsFile& weights,
+                                  const WeightSource& source,
+                                  const std::string& config_name) {
+    std::vector<torch::Tensor> parts;
+    for (const std::string& name : source.names) {
+        const SafeTensorInfo* info = weights.info(name);
+        if (info == nullptr) {
+            return Status::invalid_data(weights.path().string() + ": tensor \"" + name +
+                                        "\" is missing (expected shape " +
+                                        shape_to_string(source.shape) + " from " + config_name +
+                                        "); the weights do not belong to this config");
+        }
+        if (info->shape != source.shape) {
+            return Status::invalid_data(weights.path().string() + ": tensor \"" + name +
+                                        "\" has shape " + shape_to_string(info->shape) + "; " +
+                                        config_name + " asks for " + shape_to_string(source.shape) +
+                                        ". The weights do not belong to this config.");
+        }
+        LOOKBOOK_ASSIGN_OR_RETURN(torch::Tensor t, weights.tensor(name));
+        parts.push_back(t.to(torch::kFloat32));
+    }
+    torch::Tensor out = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+    return source.transpose ? out.t() : out;
+}
+
+bool is_position_ids(const std::string& name) {
+    const std::string suffix = "position_ids";
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_input(bool ok, const std::string& what) {
+    if (!ok) {
+        throw std::invalid_argument("ClipModel: " + what);
+    }
+}
+
+}  // namespace
+
+ClipModel::ClipModel(ClipConfig config, ConstructionKey /*key*/)
+    : config_(std::move(config)), modules_(std::make_unique<Modules>(config_)) {
+    modules_->eval();
+}
+
+ClipModel::~ClipModel() = default;
+
+Result<std::unique_ptr<ClipModel>> ClipModel::from_weights(const ClipConfig& config,
+                                                           const SafeTensorsFile& weights) {
+    LOOKBOOK_RETURN_IF_ERROR(validate_clip_config(config));
+    auto model = std::make_unique<ClipModel>(config, ConstructionKey());
+    const std::string config_name =
+        config.source.empty() ? std::string("the config") : config.source.filename().string();
+
+    // Copy every parameter from its source; all must be present with the exact shape.
+    torch::NoGradGuard no_grad;
+    std::set<std::string> used;
+    for (auto& item : model->modules_->named_parameters()) {
+        WeightSource source = config.layout == ClipWeightLayout::kHuggingFace
+                                  ? hf_source(item.key(), item.value().sizes())
+                                  : WeightSource{{item.key()}, item.value().sizes().vec(), false};
+        LOOKBOOK_ASSIGN_OR_RETURN(torch::Tensor value, read_source(weights, source, config_name));
+        item.value().copy_(value);
+        used.insert(source.names.begin(), source.names.end());
+    }
+    model->modules_->fold_constants(config);
+
+    // Extra tensors are not fatal (a newer export may add buffers), but worth a warning.
+    std::vector<std::string> extra;
+    for (const std::string& name : weights.names()) {
+        if (used.count(name) == 0 && !is_position_ids(name)) {
+            extra.push_back(name);
+        }
+    }
+    if (!extra.empty()) {
+        log::warn("{}: ignored {} tensor(s) the CLIP model does not use (first: \"{}\")",
+                  weights.path().string(),
+                  extra.size(),
+                  extra.front());
+    }
+    log::info(
+        "loaded CLIP model from {}: vision {}x{} patch {}, width {}, {} layers; text "
+        "width {}, {} layers; embed {}",
+        weights.path().string(),
+        config.vision.image_size,
+        config.vision.image_size,
+        config.vision.patch_size,
+        config.vision.width,
+        config.vision.layers,
+        config.text.width,
+        config.text.layers,
+        config.embed_dim);
+    return model;
+}
+
+Result<std::unique_ptr<ClipModel>> ClipModel::with_random_weights(const ClipConfig& config,
+                                                                  uint64_t seed) {
+    LOOKBOOK_RETURN_IF_ERROR(validate_clip_config(config));
+    torch::manual_seed(seed);
+    auto model = std::make_unique<ClipModel>(config, ConstructionKey());
+    // Small matrices keep activations in a realistic range through many layers.
+    torch::NoGradGuard no_grad;
+    for (auto& param : model->modules_->parameters()) {
+        if (param.dim() >= 2) {
+            param.normal_(0.0, 0.02);
+        }
+    }
+    model->modules_->fold_constants(config);
+    return model;
+}
+
+Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    const std::string d = dir.string();
+    if (!fs::exists(dir)) {
+        return Status::not_found(d + ": model folder does not exist");
+    }
+    if (!fs::is_directory(dir)) {
+        return Status::invalid_argument(d +
+                                        ": is a file; pass the folder that holds config.json "
+                                        "(Hugging Face) or open_clip_config.json (OpenCLIP)");
+    }
+
+    // Hugging Face layout first: hub folders of OpenCLIP models often carry both.
+    ClipConfig config;
+    fs::path weights_path;
+    if (fs::exists(dir / "config.json")) {
+        LOOKBOOK_ASSIGN_OR_RETURN(config, read_hf_clip_config(dir / "config.json"));
+        weights_path = dir / "model.safetensors";
+        if (!fs::exists(weights_path)) {
+            return Status::not_found(
+                d + ": config.json is there but model.safetensors is not" +
+                (fs::exists(dir / "pytorch_model.bin")
+                     ? std::string("; lookbook reads safetensors only, not pytorch_model.bin. "
+                                   "Download the model's model.safetensors.")
+                     : std::string("; download the model's model.safetensors into the folder.")));
+        }
+    } else if (fs::exists(dir / "open_clip_config.json")) {
+        LOOKBOOK_ASSIGN_OR_RETURN(config, read_open_clip_config(dir / "open_clip_config.json"));
+        // OpenCLIP's hub name, then the shared fixture's name, then the only candidate.
+        for (const char* name : {"open_clip_model.safetensors", "tiny_clip_openai.safetensors"}) {
+            if (weights_path.empty() && fs::exists(dir / name)) {
+                weights_path = dir / name;
+            }
+        }
+        std::vector<std::string> candidates;
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            if (entry.path().extension() == ".safetensors") {
+                candidates.push_back(entry.path().filename().string());
+            }
+        }
+        std::sort(candidates.begin(), candidates.end());
+        if (weights_path.empty() && candidates.size() == 1) {
+            weights_path = dir / candidates[0];
+        }
+        if (weights_path.empty() && candidates.empty()) {
+            return Status::not_found(d +
+                                     ": open_clip_config.json is there but no .safetensors "
+                                     "weights; download open_clip_model.safetensors into "
+                                     "the folder.");
+        }
+        if (weights_path.empty()) {
+            std::string list;
+            for (const std::string& name : candidates) {
+                list += (list.empty() ? "" : ", ") + name;
+            }
+            return Status::invalid_argument(d + ": several .safetensors files (" + list +
+                                            ") and none is open_clip_model.safetensors; rename "
+                                            "the model's weights to that name.");
+        }
+    } else {
+        return Status::not_found(d +
+                                 ": no config.json (Hugging Face) or open_clip_config.json "
+                                 "(OpenCLIP) in the folder; download the model's config "
+                                 "with its weights.");
+    }
+    LOOKBOOK_ASSIGN_OR_RETURN(SafeTensorsFile weights, SafeTensorsFile::open(weights_path));
+    return from_weights(config, weights);
+}
+
+torch::Tensor ClipModel::encode_image_pooled(const torch::Tensor& pixels) {
+    const int64_t size = config_.vision.image_size;
+    check_input(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) == size &&
+                    pixels.size(3) == size,
+                "pixels have shape " + shape_to_string(pixels.sizes()) + "; expected [B, 3, " +
+                    std::to_string(size) + ", " + std::to_string(size) + "]");
+    check_input(pixels.is_floating_point(),
+                "pixels are " + std::string(c10::toString(pixels.scalar_type())) +
+                    "; expected normalised floats");
+    c10::InferenceMode inference;
+    return modules_->visual->pooled(pixels.to(torch::kFloat32).contiguous());
+}
+
+torch::Tensor ClipModel::encode_image(const torch::Tensor& pixels) {
+    torch::Tensor pooled = encode_image_pooled(pixels);
+    c10::InferenceMode inference;
+    return pooled.matmul(modules_->visual->proj);
+}
+
+torch::Tensor ClipModel::encode_text_pooled(const torch::Tensor& input_ids) {
+    const ClipTextConfig& t = config_.text;
+    check_input(
+        input_ids.dim() == 2 && input_ids.size(1) >= 1 && input_ids.size(1) <= t.context_length,
+        "input_ids have shape " + shape_to_string(input_ids.sizes()) +
+            "; expected [B, L] with 1 <= L <= " + std::to_string(t.context_length));
+    check_input(!input_ids.is_floating_point() && !input_ids.is_complex(),
+                "input_ids are " + std::string(c10::toString(input_ids.scalar_type())) +
+                    "; expected integers");
+    torch::Tensor ids = input_ids.to(torch::kInt64);
+    if (ids.numel() > 0) {
+        const int64_t low = ids.min().item<int64_t>();
+        const int64_t high = ids.max().item<int64_t>();
+        check_input(low >= 0 && high < t.vocab_size,
+                    "input_ids hold ids from " + std::to_string(low) + " to " +
+                        std::to_string(high) + "; the vocabulary has " +
+                        std::to_string(t.vocab_size));
+    }
+    c10::InferenceMode inference;
+    return modules_->text_pooled(ids);
+}
+
+torch::Tensor ClipModel::encode_text(const torch::Tensor& input_ids) {
+    torch::Tensor pooled = encode_text_pooled(input_ids);
+    c10::InferenceMode inference;
+    return pooled.matmul(modules_->text_projection);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> ClipModel::openai_state_dict() const {
+    std::map<std::string, Modules::Fold> folds = modules_->folds(config_);
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& item : modules_->named_parameters()) {
+        torch::Tensor value = item.value().detach().clone();
+        if (auto it = folds.find(item.key()); it != folds.end()) {
+            value.slice(0, 0, it->second.rows).div_(it->second.factor);
+        }
+        out.emplace_back(item.key(), value);
+    }
+    return out;
+}
+
+float ClipModel::logit_scale() const {
+    // torch's exp, so the value matches a Python reference to the last bit.
+    c10::InferenceMode inference;
+    return modules_->logit_scale.exp().item<float>();
+}
+
+}  // namespace lookbook

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "lookbook/encoders/clip_config.hpp"
+#include "lookbook/encoders/safetensors.hpp"
+#include "lookbook/util/status.hpp"
+
+namespace lookbook {
+
+// A CLIP model (ViT image tower + causal text transformer) in libtorch, float32 on the CPU.
+// It reproduces OpenAI's clip/model.py, which Hugging Face's CLIPModel and OpenCLIP's CLIP
+// also compute: pre-LN residual attention blocks, CLS pooling for images, pooling at the
+// first end-of-text token (argmax of the ids) for texts, linear projections without bias.
+//
+// Not thread-safe: one model per thread, or a lock around the encode calls.
+class ClipModel {
+  public:
+    ~ClipModel();
+    ClipModel(const ClipModel&) = delete;
+    ClipModel& operator=(const ClipModel&) = delete;
+
+    // Loads a model folder. The config file decides the layout:
+    //   config.json (Hugging Face CLIPModel)   + model.safetensors
+    //   open_clip_config.json (OpenCLIP)       + open_clip_model.safetensors (or
+    //       tiny_clip_openai.safetensors, or the folder's only *.safetensors)
+    // Every tensor the config implies must be present with its exact shape; position_ids
+    // buffers are ignored and other extra tensors are logged as a warning. Fails with
+    // kNotFound (folder, config or weights missing), kInvalidData (bad config or weights, a
+    // missing tensor or wrong shape, naming the tensor and both shapes), kUnsupported
+    // (another architecture or format).
+    static Result<std::unique_ptr<ClipModel>> load(const std::filesystem::path& dir);
+
+    // Builds the model for `config` and copies its weights from `weights`, named as
+    // config.layout says. Errors as for load().
+    static Result<std::unique_ptr<ClipModel>> from_weights(const ClipConfig& config,
+                                                           const SafeTensorsFile& weights);
+
+    // A model with random weights drawn after torch::manual_seed(seed) (this reseeds torch's
+    // global generator), for benchmarks and tests. kInvalidArgument for a bad config.
+    static Result<std::unique_ptr<ClipModel>> with_random_weights(const ClipConfig& config,
+                                                                  uint64_t seed);
+
+    const ClipConfig& config() const { return config_; }
+
+    // pixels: float [B, 3, S, S], normalised, S = config().vision.image_size.
+    // Returns [B, embed_dim], not normalised. Throws std::invalid_argument on a wrong shape
+    // or dtype (a caller bug: the preprocessing decides the shape).
+    torch::Tensor encode_image(const torch::Tensor& pixels);
+
+    // input_ids: integer [B, L], L <= context_length, ids < vocab_size, each row holding an
+    // end-of-text token (the largest id, 49407). Returns [B, embed_dim], not normalised.
+    // Throws std::invalid_argument on a wrong shape, dtype or id.
+    torch::Tensor encode_text(const torch::Tensor& input_ids);
+
+    // The pooled tower outputs before the projection: image [B, vision.width] (ln_post of the
+    // CLS token), text [B, text.width] (ln_final at the first end-of-text token).
+    torch::Tensor encode_image_pooled(const torch::Tensor& pixels);
+    torch::Tensor encode_text_pooled(const torch::Tensor& input_ids);
+
+    // The weights under OpenAI/OpenCLIP names (the names an open_clip_model.safetensors holds),
+    // as copies; write them with write_safetensors to save the model. Equal to the loaded
+    // weights within float rounding (constants folded in for speed are divided out again).
+    std::vector<std::pair<std::string, torch::Tensor>> openai_state_dict() const;
+
+    // exp of the stored logit scale: image-text logits are logit_scale * cos(image, text).
+    float logit_scale() const;
+
+  private:
+    // Only the factories above can make the key, so they are the only way to build a model.
+    struct ConstructionKey {
+        explicit ConstructionKey() = default;
+    };
+
+  public:
+    ClipModel(ClipConfig config, ConstructionKey key);
+
+  private:
+    struct Modules;
+
+    ClipConfig config_;
+    std::unique_ptr<Modules> modules_;
+};
+
+}  // namespace lookbook
