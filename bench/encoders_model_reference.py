@@ -3,13 +3,14 @@
 
 Builds a ViT-B/32-sized CLIP (vision 224/32, width 768, 12 layers, 12 heads; text width 512,
 12 layers, 8 heads, context 77, vocab 49408; embed 512) from plain nn.Module code with random
-weights, and prints images/s and texts/s at batch 1 and 16 on 2 threads.
+weights, and prints images/s and texts/s at batch 1 and 16 on 2 threads (LOOKBOOK_BENCH_THREADS
+overrides the count, as for the C++ bench), then with torch on 1 thread and the matrix products
+in OpenBLAS's own pool (lookbook's configure_cpu_threads plan).
 
 Run with Debian's interpreter: /usr/bin/python3 bench/encoders_model_reference.py
 """
 
-import math
-import sys
+import os
 import time
 
 import torch
@@ -84,7 +85,7 @@ class Clip(nn.Module):
         return x @ self.text_projection
 
 
-def rate(fn, batch, min_seconds=2.0):
+def rate(fn, batch, min_seconds=1.0):
     """Items per second of fn() over at least min_seconds, after one warm-up call."""
     fn()
     calls, start = 0, time.perf_counter()
@@ -97,25 +98,30 @@ def rate(fn, batch, min_seconds=2.0):
 
 
 def main():
-    torch.set_num_threads(2)
+    threads = int(os.environ.get("LOOKBOOK_BENCH_THREADS", "2"))
     torch.manual_seed(42)
     model = Clip().eval()
     for p in model.parameters():
         if p.dim() >= 2:
             nn.init.normal_(p, 0.0, 0.02)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", file=sys.stderr)
-    with torch.inference_mode():
-        for batch in (1, 16):
-            pixels = torch.randn(batch, 3, 224, 224)
-            per_s, per_call = rate(lambda: model.encode_image(pixels), batch)
-            print(f"encode_image batch {batch:2d}: {per_s:8.2f} images/s ({per_call * 1e3:.1f} ms/batch)")
-        for batch in (1, 16):
-            ids = torch.zeros(batch, 77, dtype=torch.long)
-            ids[:, 0] = 49406
-            ids[:, 1:12] = torch.randint(1, 49000, (batch, 11))
-            ids[:, 12] = 49407
-            per_s, per_call = rate(lambda: model.encode_text(ids), batch)
-            print(f"encode_text  batch {batch:2d}: {per_s:8.2f} texts/s ({per_call * 1e3:.1f} ms/batch)")
+    # torch.set_num_threads(threads) as asked; then torch on 1 thread, which leaves the matrix
+    # products to OpenBLAS's own pool (as many threads as cores here), as lookbook's
+    # configure_cpu_threads does.
+    for torch_threads, label in ((threads, f"torch threads {threads}"), (1, "torch 1 + OpenBLAS pool")):
+        torch.set_num_threads(torch_threads)
+        print(f"== {label} (torch {torch.__version__})")
+        with torch.inference_mode():
+            for batch in (1, 16):
+                pixels = torch.randn(batch, 3, 224, 224)
+                per_s, per_call = rate(lambda: model.encode_image(pixels), batch)
+                print(f"encode_image batch {batch:2d}: {per_s:8.2f} images/s ({per_call * 1e3:.1f} ms/batch)")
+            for batch in (1, 16):
+                ids = torch.zeros(batch, 77, dtype=torch.long)
+                ids[:, 0] = 49406
+                ids[:, 1:12] = torch.randint(1, 49000, (batch, 11))
+                ids[:, 12] = 49407
+                per_s, per_call = rate(lambda: model.encode_text(ids), batch)
+                print(f"encode_text  batch {batch:2d}: {per_s:8.2f} texts/s ({per_call * 1e3:.1f} ms/batch)")
 
 
 if __name__ == "__main__":
