@@ -21,7 +21,11 @@ int main(int argc, char** argv) {
     lookbook::cli::CommandRun selected;
     lookbook::cli::add_ingest_command(app, &selected);
     lookbook::cli::add_info_command(app, &selected);
+#ifndef LOOKBOOK_NO_ENCODERS
     lookbook::cli::add_encode_command(app, &selected);
+    lookbook::cli::add_embed_command(app, &selected);
+    lookbook::cli::add_train_encoder_command(app, &selected);
+#endif
 
     try {
         app.parse(argc, argv);
