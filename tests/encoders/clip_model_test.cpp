@@ -148,6 +148,26 @@ TEST_F(ClipModelFiles, RoundTripsRandomWeightsThroughOpenClipFile) {
     EXPECT_LT(max_abs_diff((*original)->encode_text(ids), (*loaded)->encode_text(ids)), 1e-6);
 }
 
+TEST_F(ClipModelFiles, LoadsHalfPrecisionWeightsAsFloat) {
+    write_tiny_open_clip_config();
+    auto original = ClipModel::with_random_weights(tiny_config(), 5);
+    ASSERT_TRUE(original.is_ok());
+    auto weights = (*original)->openai_state_dict();
+    for (auto& [name, tensor] : weights) {
+        tensor = tensor.to(torch::kFloat16);
+    }
+    ASSERT_TRUE(write_safetensors(dir_ / "open_clip_model.safetensors", weights).is_ok());
+
+    auto loaded = ClipModel::load(dir_);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    torch::Tensor pixels = torch::randn({1, 3, 16, 16});
+    torch::Tensor a = (*original)->encode_image(pixels);
+    torch::Tensor b = (*loaded)->encode_image(pixels);
+    EXPECT_EQ(b.scalar_type(), torch::kFloat32);
+    // fp16 keeps about 3 significant digits of each weight.
+    EXPECT_LT(max_abs_diff(a, b), 2e-2 * a.abs().max().item<double>());
+}
+
 TEST_F(ClipModelFiles, RejectsMissingTensorNamingIt) {
     write_tiny_open_clip_config();
     auto model = ClipModel::with_random_weights(tiny_config(), 1);
@@ -276,6 +296,17 @@ TEST_F(ClipModelFiles, RejectsMissingFolderConfigAndWeights) {
                   "model.safetensors.");
 }
 
+TEST_F(ClipModelFiles, RejectsShardedHuggingFaceWeights) {
+    write("config.json", R"({"architectures": ["CLIPModel"]})");
+    write("model.safetensors.index.json", "{}");
+    auto loaded = ClipModel::load(dir_);
+    EXPECT_EQ(loaded.status().code(), StatusCode::kUnsupported);
+    EXPECT_EQ(loaded.status().message(),
+              dir_.string() +
+                  ": sharded weights (model.safetensors.index.json) are not supported yet; merge "
+                  "the shards into model.safetensors.");
+}
+
 TEST_F(ClipModelFiles, RejectsBadConfigValuesNamingTheField) {
     write("config.json",
           R"({"architectures": ["CLIPModel"], "vision_config": {"patch_size": "8"}})");
@@ -303,6 +334,27 @@ TEST_F(ClipModelFiles, RejectsBadConfigValuesNamingTheField) {
               (dir_ / "open_clip_config.json").string() +
                   ": \"model_cfg.vision_cfg.layers\" is [3,4,6,3]; ResNet image towers are not "
                   "supported, only ViT");
+}
+
+TEST_F(ClipModelFiles, RejectsConfigWithoutArchitectureOrClipModelType) {
+    write("config.json", R"({"model_type": "siglip"})");
+    auto config = read_hf_clip_config(dir_ / "config.json");
+    EXPECT_EQ(config.status().code(), StatusCode::kUnsupported);
+    EXPECT_EQ(config.status().message(),
+              (dir_ / "config.json").string() +
+                  ": unknown architecture: no \"architectures\" and \"model_type\" is "
+                  "\"siglip\"; lookbook loads only CLIPModel checkpoints");
+}
+
+TEST(ValidateClipConfig, RejectsWidthNotDivisibleByHeads) {
+    ClipConfig config;
+    config.text.heads = 7;
+    Status s = validate_clip_config(config);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(),
+              "CLIP config: text width 512 is not divisible by 7 heads; check the head count in "
+              "the config");
+    EXPECT_TRUE(validate_clip_config(ClipConfig{}).is_ok());
 }
 
 TEST_F(ClipModelFiles, PrefersTextConfigDictOverTextConfig) {

@@ -119,6 +119,21 @@ TEST(ClipPreprocess, ResizeIsIdentityWhenSizeMatchesAndKeepsFlatColour) {
     }
 }
 
+TEST(ClipPreprocess, ResizeMatchesPilBicubicForEveryModeAndDirection) {
+    // make_images.py resized random RGBA (with alpha 0 and 255 rows), RGB and L images with PIL.
+    for (const char* mode : {"rgba", "rgb", "l"}) {
+        RgbImage source = read_expected(std::string("resize_") + mode + "_source");
+        for (auto [w, h] : {std::pair{7, 5}, {13, 4}, {5, 9}, {20, 17}, {3, 30}}) {
+            std::string name =
+                std::string("resize_") + mode + "_" + std::to_string(w) + "x" + std::to_string(h);
+            auto resized = resize_bicubic(source, w, h);
+            ASSERT_TRUE(resized.is_ok()) << resized.status().to_string();
+            expect_same_image(*resized, read_expected(name), name);
+        }
+    }
+    EXPECT_EQ(decode_ok("resize_rgba.png").pixels, read_expected("resize_rgba_source").pixels);
+}
+
 TEST(ClipPreprocess, OnePixelImageBecomesFlatCrop) {
     RgbImage one = decode_ok("one_pixel.png");
     expect_same_image(one, read_expected("one_pixel.png"), "one_pixel.png");

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -137,7 +138,8 @@ TEST(ClipTokenizer, CleansUnicodeLikeFtfy) {
     EXPECT_EQ(tok.clean("\u201cQuoted\u201d \u2018x\u2019 \u02bcy"), "\"quoted\" 'x' 'y");
     EXPECT_EQ(tok.clean("ＡＢＣ　１２３ ｶ"), "abc 123 カ");
     EXPECT_EQ(tok.clean("\uFB01ne \uFB02ow \u0132"), "fine flow ij");
-    EXPECT_EQ(tok.clean("cafe\u0301"), "caf\u00e9");  // NFC
+    EXPECT_EQ(tok.clean("\u01C4ep \u0149"), "d\u017Eep 'n");  // DŽ digraph; ŉ -> ʼn -> 'n
+    EXPECT_EQ(tok.clean("cafe\u0301"), "caf\u00e9");          // NFC
     EXPECT_EQ(tok.clean("a\x07"
                         "b\x1b[31mred\x1b[0m"),
               "abred");                         // controls, colours
@@ -169,6 +171,35 @@ TEST(ClipTokenizer, SplitsContractionsDigitsAndPunctuation) {
         pos = bar + 1;
     }
     EXPECT_EQ(words, "we</w> 'll</w> 1</w> 2</w> ?!'</w> s</w> ");
+}
+
+TEST(ClipTokenizer, EncodesTheSameFromSeveralThreads) {
+    // The BPE cache is shared; concurrent encodes of fresh words must not disturb each other.
+    std::vector<std::string> texts;
+    for (int i = 0; i < 64; ++i) {
+        texts.push_back("variant" + std::to_string(i * 7919) + " wool-blend coat no. " +
+                        std::string(1, static_cast<char>('a' + i % 26)) + "zzle" +
+                        std::to_string(i));
+    }
+    std::vector<std::vector<int64_t>> serial;
+    for (const std::string& t : texts) {
+        serial.push_back(json_tokenizer().encode(t));
+    }
+    std::vector<std::vector<std::vector<int64_t>>> results(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t) {
+        threads.emplace_back([&, t] {
+            for (const std::string& text : texts) {
+                results[t].push_back(gz_tokenizer().encode(text));
+            }
+        });
+    }
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    for (const auto& r : results) {
+        EXPECT_EQ(r, serial);
+    }
 }
 
 TEST(ClipTokenizer, ReportsMissingFileByName) {

@@ -46,6 +46,15 @@ void add_projection(torch::Tensor& residual,
     }
 }
 
+bool ends_with(const std::string& name, const std::string& suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+torch::nn::LayerNorm layer_norm(int64_t width, double eps) {
+    return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps));
+}
+
 // The MLP inside a residual block: c_fc -> activation -> c_proj.
 struct MlpImpl : torch::nn::Module {
     MlpImpl(int64_t width, int64_t hidden, ClipActivation activation)
@@ -123,14 +132,11 @@ TORCH_MODULE(Attention);
 struct ResidualBlockImpl : torch::nn::Module {
     ResidualBlockImpl(
         int64_t width, int64_t heads, int64_t mlp_width, ClipActivation activation, double eps)
-        : ln_1(register_module(
-              "ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)))),
+        : ln_1(register_module("ln_1", layer_norm(width, eps))),
           attn(register_module("attn", Attention(width, heads))),
-          ln_2(register_module(
-              "ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)))),
+          ln_2(register_module("ln_2", layer_norm(width, eps))),
           mlp(register_module("mlp", Mlp(width, mlp_width, activation))) {}
 
-    // x: [B*L, W]
     // x: [B*L, W], updated in place.
     void forward(torch::Tensor& x, int64_t batch, const torch::Tensor& mask) {
         attn->add_to(x, ln_1(x), batch, mask);
@@ -172,10 +178,6 @@ struct TransformerImpl : torch::nn::Module {
     torch::nn::ModuleList resblocks;
 };
 TORCH_MODULE(Transformer);
-
-torch::nn::LayerNorm layer_norm(int64_t width, double eps) {
-    return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps));
-}
 
 // The ViT image tower ("visual.*").
 struct VisionTowerImpl : torch::nn::Module {
@@ -252,10 +254,6 @@ struct ClipModel::Modules : torch::nn::Module {
     // The folds for this config, keyed by parameter name (see the note at the top).
     std::map<std::string, Fold> folds(const ClipConfig& c) {
         std::map<std::string, Fold> out;
-        auto ends_with = [](const std::string& name, const std::string& suffix) {
-            return name.size() >= suffix.size() &&
-                   name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-        };
         for (auto& item : named_parameters()) {
             const std::string& name = item.key();
             const bool vision = name.rfind("visual.", 0) == 0;
@@ -410,12 +408,6 @@ Result<torch::Tensor> read_source(const SafeTensorsFile& weights,
     return source.transpose ? out.t() : out;
 }
 
-bool is_position_ids(const std::string& name) {
-    const std::string suffix = "position_ids";
-    return name.size() >= suffix.size() &&
-           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void check_input(bool ok, const std::string& what) {
     if (!ok) {
         throw std::invalid_argument("ClipModel: " + what);
@@ -451,10 +443,11 @@ Result<std::unique_ptr<ClipModel>> ClipModel::from_weights(const ClipConfig& con
     }
     model->modules_->fold_constants(config);
 
-    // Extra tensors are not fatal (a newer export may add buffers), but worth a warning.
+    // Extra tensors are not fatal (a newer export may add buffers), but worth a warning; the
+    // position_ids buffers of older HF exports are expected and skipped silently.
     std::vector<std::string> extra;
     for (const std::string& name : weights.names()) {
-        if (used.count(name) == 0 && !is_position_ids(name)) {
+        if (used.count(name) == 0 && !ends_with(name, "position_ids")) {
             extra.push_back(name);
         }
     }
@@ -513,6 +506,13 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::filesystem::path& 
     if (fs::exists(dir / "config.json")) {
         LOOKBOOK_ASSIGN_OR_RETURN(config, read_hf_clip_config(dir / "config.json"));
         weights_path = dir / "model.safetensors";
+        // TODO: sharded checkpoints (model.safetensors.index.json + model-0000x-of-0000y files)
+        // are refused — CLIP checkpoints up to ViT-L fit one file; larger ones need merging.
+        if (!fs::exists(weights_path) && fs::exists(dir / "model.safetensors.index.json")) {
+            return Status::unsupported(d +
+                                       ": sharded weights (model.safetensors.index.json) are not "
+                                       "supported yet; merge the shards into model.safetensors.");
+        }
         if (!fs::exists(weights_path)) {
             return Status::not_found(
                 d + ": config.json is there but model.safetensors is not" +

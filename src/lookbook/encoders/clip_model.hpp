@@ -20,7 +20,12 @@ namespace lookbook {
 // also compute: pre-LN residual attention blocks, CLS pooling for images, pooling at the
 // first end-of-text token (argmax of the ids) for texts, linear projections without bias.
 //
-// Not thread-safe: one model per thread, or a lock around the encode calls.
+// Not thread-safe: one model per thread, or a lock around the encode calls. The encode calls
+// run under torch::InferenceMode, so their outputs cannot enter autograd. For speed on
+// Debian's OpenBLAS-backed libtorch, call configure_cpu_threads() once at start-up.
+//
+// TODO: CPU and float32 only — no CUDA device or fp16/bf16 inference yet; a GPU host runs
+// these towers on the CPU.
 class ClipModel {
   public:
     ~ClipModel();

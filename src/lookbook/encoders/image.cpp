@@ -427,24 +427,16 @@ int webp_orientation(std::string_view bytes) {
 }
 
 const char* webp_status_text(VP8StatusCode status) {
-    switch (status) {
-        case VP8_STATUS_OUT_OF_MEMORY:
-            return "out of memory";
-        case VP8_STATUS_INVALID_PARAM:
-            return "invalid parameter";
-        case VP8_STATUS_BITSTREAM_ERROR:
-            return "bitstream error";
-        case VP8_STATUS_UNSUPPORTED_FEATURE:
-            return "unsupported feature";
-        case VP8_STATUS_SUSPENDED:
-            return "suspended";
-        case VP8_STATUS_USER_ABORT:
-            return "aborted";
-        case VP8_STATUS_NOT_ENOUGH_DATA:
-            return "not enough data, the file is truncated";
-        default:
-            return "unknown error";
-    }
+    constexpr const char* kTexts[] = {"ok",
+                                      "out of memory",
+                                      "invalid parameter",
+                                      "bitstream error",
+                                      "unsupported feature",
+                                      "suspended",
+                                      "aborted",
+                                      "not enough data, the file is truncated"};
+    auto index = static_cast<size_t>(status);
+    return index < std::size(kTexts) ? kTexts[index] : "unknown error";
 }
 
 Result<RgbImage> decode_webp(std::string_view bytes,
@@ -548,39 +540,68 @@ Coefficients precompute_coefficients(int in_size, int out_size) {
 // Rounds a fixed-point sum to 8 bits: the sum starts at one half, so the shift rounds.
 uint8_t fixed_to_u8(int32_t sum) { return clip8(sum >> kPrecisionBits); }
 
-// Horizontal pass over input rows [row_begin, row_begin + out.height).
-void resample_horizontal(const RgbImage& in, int row_begin, const Coefficients& c, RgbImage* out) {
-    const int ch = in.channels;
+// Horizontal pass over input rows [row_begin, row_begin + out.height); the channel count is a
+// template parameter so the per-band sums stay in registers.
+template <int kChannels>
+void resample_horizontal_bands(const RgbImage& in,
+                               int row_begin,
+                               const Coefficients& c,
+                               RgbImage* out) {
     for (int y = 0; y < out->height; ++y) {
-        const uint8_t* src = &in.pixels[static_cast<size_t>(y + row_begin) * in.width * ch];
-        uint8_t* dst = &out->pixels[static_cast<size_t>(y) * out->width * ch];
+        const uint8_t* src = &in.pixels[static_cast<size_t>(y + row_begin) * in.width * kChannels];
+        uint8_t* dst = &out->pixels[static_cast<size_t>(y) * out->width * kChannels];
         for (int x = 0; x < out->width; ++x) {
             const int32_t* k = &c.weights[static_cast<size_t>(x) * c.ksize];
-            const uint8_t* taps = src + static_cast<size_t>(c.first[x]) * ch;
-            for (int band = 0; band < ch; ++band) {
-                int32_t sum = 1 << (kPrecisionBits - 1);
-                for (int t = 0; t < c.count[x]; ++t) {
-                    sum += taps[t * ch + band] * k[t];
+            const uint8_t* taps = src + static_cast<size_t>(c.first[x]) * kChannels;
+            int32_t sum[kChannels];
+            for (int band = 0; band < kChannels; ++band) {
+                sum[band] = 1 << (kPrecisionBits - 1);
+            }
+            for (int t = 0; t < c.count[x]; ++t) {
+                for (int band = 0; band < kChannels; ++band) {
+                    sum[band] += taps[t * kChannels + band] * k[t];
                 }
-                dst[x * ch + band] = fixed_to_u8(sum);
+            }
+            for (int band = 0; band < kChannels; ++band) {
+                dst[x * kChannels + band] = fixed_to_u8(sum[band]);
             }
         }
     }
 }
 
+void resample_horizontal(const RgbImage& in, int row_begin, const Coefficients& c, RgbImage* out) {
+    switch (in.channels) {
+        case 1:
+            resample_horizontal_bands<1>(in, row_begin, c, out);
+            break;
+        case 3:
+            resample_horizontal_bands<3>(in, row_begin, c, out);
+            break;
+        default:
+            resample_horizontal_bands<4>(in, row_begin, c, out);
+            break;
+    }
+}
+
 // Vertical pass; `row_offset` is subtracted from each first row (input rows skipped before).
+// Whole rows are accumulated tap by tap, which vectorises; integer sums do not depend on order.
 void resample_vertical(const RgbImage& in, int row_offset, const Coefficients& c, RgbImage* out) {
     const size_t row_bytes = static_cast<size_t>(in.width) * in.channels;
+    std::vector<int32_t> sums(row_bytes);
     for (int y = 0; y < out->height; ++y) {
         const int32_t* k = &c.weights[static_cast<size_t>(y) * c.ksize];
         const uint8_t* src = &in.pixels[(c.first[y] - row_offset) * row_bytes];
+        std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+        for (int t = 0; t < c.count[y]; ++t) {
+            const uint8_t* row = src + t * row_bytes;
+            const int32_t weight = k[t];
+            for (size_t i = 0; i < row_bytes; ++i) {
+                sums[i] += row[i] * weight;
+            }
+        }
         uint8_t* dst = &out->pixels[y * row_bytes];
         for (size_t i = 0; i < row_bytes; ++i) {
-            int32_t sum = 1 << (kPrecisionBits - 1);
-            for (int t = 0; t < c.count[y]; ++t) {
-                sum += src[t * row_bytes + i] * k[t];
-            }
-            dst[i] = fixed_to_u8(sum);
+            dst[i] = fixed_to_u8(sums[i]);
         }
     }
 }
@@ -715,34 +736,40 @@ Result<RgbImage> resize_bicubic(const RgbImage& image, int width, int height) {
     if (!need_horizontal && !need_vertical) {
         return image;
     }
-    RgbImage current = image;
+    // The input is copied only when it must be premultiplied.
     bool alpha = image.channels == 4;
+    RgbImage premultiplied;
     if (alpha) {
-        premultiply(&current);
+        premultiplied = image;
+        premultiply(&premultiplied);
     }
+    const RgbImage* stage = alpha ? &premultiplied : &image;
     Coefficients horizontal = precompute_coefficients(image.width, width);
     Coefficients vertical = precompute_coefficients(image.height, height);
     int row_offset = 0;
+    RgbImage widened;
     if (need_horizontal) {
         // Only the input rows the vertical pass reads are resampled horizontally.
         int first_row = need_vertical ? vertical.first.front() : 0;
         int last_row = need_vertical ? vertical.first.back() + vertical.count.back() : image.height;
-        RgbImage temp{width, last_row - first_row, image.channels, {}};
-        temp.pixels.resize(static_cast<size_t>(temp.width) * temp.height * temp.channels);
-        resample_horizontal(current, first_row, horizontal, &temp);
-        current = std::move(temp);
+        widened = RgbImage{width, last_row - first_row, image.channels, {}};
+        widened.pixels.resize(static_cast<size_t>(width) * widened.height * image.channels);
+        resample_horizontal(*stage, first_row, horizontal, &widened);
+        stage = &widened;
         row_offset = first_row;
     }
+    RgbImage result;
     if (need_vertical) {
-        RgbImage out{current.width, height, current.channels, {}};
-        out.pixels.resize(static_cast<size_t>(out.width) * out.height * out.channels);
-        resample_vertical(current, row_offset, vertical, &out);
-        current = std::move(out);
+        result = RgbImage{stage->width, height, image.channels, {}};
+        result.pixels.resize(static_cast<size_t>(stage->width) * height * image.channels);
+        resample_vertical(*stage, row_offset, vertical, &result);
+    } else {
+        result = std::move(widened);
     }
     if (alpha) {
-        unpremultiply(&current);
+        unpremultiply(&result);
     }
-    return current;
+    return result;
 }
 
 Result<RgbImage> resize_and_crop(const RgbImage& image, int size) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -11,6 +12,9 @@ namespace lookbook {
 namespace {
 
 using nlohmann::json;
+
+// Tensor bytes are copied as they are: safetensors data is little-endian, like the host.
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes little-endian");
 
 // safetensors itself refuses headers above 100 MB; a larger length means a damaged file.
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <string_view>
 
@@ -379,77 +380,31 @@ Text ftfy_unescape_html(const Text& s) { return replace_references(s, ftfy_refer
 // The other ftfy fixers, each as a code point map.
 
 // fix_latin_ligatures: typographic ligatures and digraph letters back to their letters.
+struct Ligature {
+    char32_t cp;
+    std::u32string_view letters;
+};
+
+constexpr Ligature kLigatures[] = {
+    {0x132, U"IJ"},       {0x133, U"ij"},      {0x149, U"\u02BCn"}, {0x1C4, U"D\u017D"},
+    {0x1C5, U"D\u017E"},  {0x1C6, U"d\u017E"}, {0x1C7, U"LJ"},      {0x1C8, U"Lj"},
+    {0x1C9, U"lj"},       {0x1CA, U"NJ"},      {0x1CB, U"Nj"},      {0x1CC, U"nj"},
+    {0x1F1, U"DZ"},       {0x1F2, U"Dz"},      {0x1F3, U"dz"},      {0xFB00, U"ff"},
+    {0xFB01, U"fi"},      {0xFB02, U"fl"},     {0xFB03, U"ffi"},    {0xFB04, U"ffl"},
+    {0xFB05, U"\u017Ft"}, {0xFB06, U"st"},
+};
+
 bool append_ligature(char32_t cp, Text* out) {
-    switch (cp) {
-        case 0x132:
-            *out += U"IJ";
-            return true;
-        case 0x133:
-            *out += U"ij";
-            return true;
-        case 0x149:
-            *out += U"\u02BCn";
-            return true;
-        case 0x1C4:
-            *out += U"D\u017D";
-            return true;
-        case 0x1C5:
-            *out += U"D\u017E";
-            return true;
-        case 0x1C6:
-            *out += U"d\u017E";
-            return true;
-        case 0x1C7:
-            *out += U"LJ";
-            return true;
-        case 0x1C8:
-            *out += U"Lj";
-            return true;
-        case 0x1C9:
-            *out += U"lj";
-            return true;
-        case 0x1CA:
-            *out += U"NJ";
-            return true;
-        case 0x1CB:
-            *out += U"Nj";
-            return true;
-        case 0x1CC:
-            *out += U"nj";
-            return true;
-        case 0x1F1:
-            *out += U"DZ";
-            return true;
-        case 0x1F2:
-            *out += U"Dz";
-            return true;
-        case 0x1F3:
-            *out += U"dz";
-            return true;
-        case 0xFB00:
-            *out += U"ff";
-            return true;
-        case 0xFB01:
-            *out += U"fi";
-            return true;
-        case 0xFB02:
-            *out += U"fl";
-            return true;
-        case 0xFB03:
-            *out += U"ffi";
-            return true;
-        case 0xFB04:
-            *out += U"ffl";
-            return true;
-        case 0xFB05:
-            *out += U"\u017Ft";
-            return true;
-        case 0xFB06:
-            *out += U"st";
-            return true;
-        default:
-            return false;
+    if (cp < 0x132 || (cp > 0x1F3 && cp < 0xFB00) || cp > 0xFB06) {
+        return false;
     }
+    for (const Ligature& lig : kLigatures) {
+        if (lig.cp == cp) {
+            *out += lig.letters;
+            return true;
+        }
+    }
+    return false;
 }
 
 // fix_character_width: U+FF01..U+FFEF become their NFKC form (fullwidth ASCII, halfwidth
@@ -615,25 +570,24 @@ bool is_cased(char32_t cp) {
 }
 
 bool is_case_ignorable(char32_t cp) {
-    switch (cp) {
-        case U'\'':
-        case U'.':
-        case U':':
-        case 0xB7:
-        case 0x387:
-        case 0x2018:
-        case 0x2019:
-        case 0x2024:
-        case 0x2027:
-        case 0xFE13:
-        case 0xFE52:
-        case 0xFE55:
-        case 0xFF07:
-        case 0xFF0E:
-        case 0xFF1A:
-            return true;
-        default:
-            break;
+    // Word_Break MidLetter, MidNumLet and Single_Quote characters are case-ignorable too.
+    constexpr char32_t kMidLetters[] = {U'\'',
+                                        U'.',
+                                        U':',
+                                        0xB7,
+                                        0x387,
+                                        0x2018,
+                                        0x2019,
+                                        0x2024,
+                                        0x2027,
+                                        0xFE13,
+                                        0xFE52,
+                                        0xFE55,
+                                        0xFF07,
+                                        0xFF0E,
+                                        0xFF1A};
+    if (std::find(std::begin(kMidLetters), std::end(kMidLetters), cp) != std::end(kMidLetters)) {
+        return true;
     }
     utf8proc_category_t c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
     return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_ME || c == UTF8PROC_CATEGORY_CF ||
@@ -1076,9 +1030,13 @@ std::vector<std::string> ClipTokenizer::bpe_word(const std::string& token) const
     return word;
 }
 
-void ClipTokenizer::for_each_piece(std::string_view cleaned,
-                                   std::vector<std::string>* pieces) const {
+void ClipTokenizer::append_pieces(std::string_view cleaned,
+                                  size_t max_pieces,
+                                  std::vector<std::string>* pieces) const {
     for (const Text& token : pre_tokenize(decode_utf8(cleaned))) {
+        if (pieces->size() >= max_pieces) {
+            break;
+        }
         std::string symbols;
         for (unsigned char byte : encode_utf8(token)) {
             symbols += byte_symbols_[byte];
@@ -1095,7 +1053,7 @@ std::string ClipTokenizer::clean(std::string_view text) const {
 
 std::vector<std::string> ClipTokenizer::bpe_tokens(std::string_view text) const {
     std::vector<std::string> pieces;
-    for_each_piece(clean(text), &pieces);
+    append_pieces(clean(text), std::numeric_limits<size_t>::max(), &pieces);
     return pieces;
 }
 
@@ -1104,7 +1062,10 @@ std::vector<int64_t> ClipTokenizer::encode(std::string_view text, size_t context
     std::vector<int64_t> ids;
     ids.reserve(context_length);
     ids.push_back(start_id_);
-    for (const std::string& piece : bpe_tokens(text)) {
+    // Pieces past context_length - 1 would be cut off, so their words are not even split.
+    std::vector<std::string> pieces;
+    append_pieces(clean(text), context_length - 1, &pieces);
+    for (const std::string& piece : pieces) {
         auto it = token_to_id_.find(piece);
         LOOKBOOK_ASSERT(it != token_to_id_.end(), "finish_setup checked every BPE result");
         ids.push_back(it->second);

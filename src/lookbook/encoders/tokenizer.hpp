@@ -25,8 +25,11 @@ namespace lookbook {
 // control characters removed, NFC. Lowercasing is Python's str.lower (full mapping for U+0130,
 // final sigma).
 //
-// TODO: ftfy's mojibake repair (fix_encoding: text decoded with the wrong code page, such as
-// "cafÃ©") is not implemented — it needs ftfy's badness heuristics and several legacy code pages;
+// Input bytes that are not valid UTF-8 become U+FFFD (Python would have refused to decode them).
+//
+// TODO: ftfy's mojibake repair is not implemented: fix_encoding (text decoded with the wrong
+// code page, such as "cafÃ©"), with its helpers restore_byte_a0, replace_lossy_sequences and
+// decode_inconsistent_utf8. It needs ftfy's badness heuristics and several legacy code pages;
 // catalog text with mojibake gets different ids than OpenAI's tokenizer.
 // TODO: only the common HTML entities are known (the 106 legacy Latin-1 names plus typographic
 // ones such as &hellip; &mdash; &rsquo; &euro; &trade;); a rarer name such as &notin; stays as
@@ -90,8 +93,13 @@ class ClipTokenizer {
     Status finish_setup(const std::string& source);
     // BPE pieces of one pre-token whose bytes are already mapped to byte symbols.
     std::vector<std::string> bpe_word(const std::string& word) const;
-    // Appends the BPE pieces of every pre-token of the cleaned text.
-    void for_each_piece(std::string_view text, std::vector<std::string>* pieces) const;
+    // Appends the BPE pieces of the cleaned text's pre-tokens, stopping before the first
+    // pre-token that starts when `pieces` already holds max_pieces.
+    // TODO: one pathological "word" (tens of thousands of letters without a space) still costs
+    // quadratic time in bpe_word, as in Python; catalog text never has one, an attacker could.
+    void append_pieces(std::string_view cleaned,
+                       size_t max_pieces,
+                       std::vector<std::string>* pieces) const;
 
     std::unordered_map<std::string, int64_t> token_to_id_;
     std::vector<std::string> id_to_token_;

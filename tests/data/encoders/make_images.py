@@ -139,6 +139,20 @@ def main():
     pattern(6, 4).save(path("orientation_8.webp"), lossless=True, exif=exif_bytes(8))
     write_expected("orientation_8.webp", ImageOps.exif_transpose(Image.open(path("orientation_8.webp"))))
 
+    # PIL bicubic resizes of random images: RGBA (premultiplied, alpha 0 and 255 included), RGB
+    # and L, downscaled, upscaled, and with only one dimension changing.
+    rgba = Image.frombytes("RGBA", (13, 9), bytes(random.randrange(256) for _ in range(13 * 9 * 4)))
+    alpha = bytearray(rgba.getchannel("A").tobytes())
+    alpha[0:13] = b"\x00" * 13
+    alpha[13:26] = b"\xff" * 13
+    rgba.putalpha(Image.frombytes("L", (13, 9), bytes(alpha)))
+    rgba.save(path("resize_rgba.png"))
+    for mode in ("RGBA", "RGB", "L"):
+        source = Image.open(path("resize_rgba.png")).convert(mode)
+        write_expected("resize_%s_source" % mode.lower(), source)
+        for w, h in ((7, 5), (13, 4), (5, 9), (20, 17), (3, 30)):
+            write_expected("resize_%s_%dx%d" % (mode.lower(), w, h), source.resize((w, h), Image.BICUBIC))
+
 
 if __name__ == "__main__":
     main()
