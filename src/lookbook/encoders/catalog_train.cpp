@@ -254,6 +254,9 @@ Result<nlohmann::json> load_checkpoint(const CheckpointPaths& paths,
 
 // One batch of augmented pixels: a random S x S crop of each padded photo, flipped half the
 // time, normalised as the model's preprocessing does. [B, 3, S, S]
+// Crops are 8/9 of the photo while `embed` sees all of it; windows shifted over photos at the
+// embed scale were tried instead and gave lower held-out recall@10 on the H&M sample (0.32
+// against 0.41, one run each), so the zoom stays.
 torch::Tensor batch_pixels(const std::vector<TrainingExample>& examples,
                            const std::vector<int64_t>& indices,
                            const ClipConfig& config,
