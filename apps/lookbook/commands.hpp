@@ -12,6 +12,8 @@ using CommandRun = std::function<int()>;
 // Each add_*_command registers one subcommand on `app` and, when it is chosen, stores its run
 // function in `*selected`. Defined in the matching cmd_*.cpp file.
 void add_encode_command(CLI::App& app, CommandRun* selected);
+void add_embed_command(CLI::App& app, CommandRun* selected);
+void add_train_encoder_command(CLI::App& app, CommandRun* selected);
 
 void add_ingest_command(CLI::App& app, CommandRun* selected);
 void add_info_command(CLI::App& app, CommandRun* selected);

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     lookbook::cli::add_info_command(app, &selected);
 #if LOOKBOOK_WITH_TORCH
     lookbook::cli::add_encode_command(app, &selected);
+    lookbook::cli::add_embed_command(app, &selected);
+    lookbook::cli::add_train_encoder_command(app, &selected);
 #endif
     lookbook::cli::add_mine_command(app, &selected);
     lookbook::cli::add_bought_together_command(app, &selected);

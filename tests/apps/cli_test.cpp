@@ -97,4 +97,39 @@ TEST_F(CliTest, MissingArticlesFileSaysWhichOption) {
         << r.out;
 }
 
+#ifdef LOOKBOOK_CLI_HAS_ENCODERS
+TEST_F(CliTest, EmbedStoresTextVectorsAndSaysWhereTheCacheIs) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    CommandResult r =
+        run("embed " + path("store") + " --model " + LOOKBOOK_CLIP_FIXTURE + " --batch 1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find("embedded 2 articles into gen-000002 (dim 32): 2 texts; 0 photos"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("image cache: " + path("store") + "/cache/image-embeddings/"),
+              std::string::npos)
+        << r.out;
+}
+
+TEST_F(CliTest, EmbedWithMissingModelFails) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    CommandResult r = run("embed " + path("store") + " --model " + path("nope"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("lookbook embed: " + path("nope") + ": model folder does not exist"),
+              std::string::npos)
+        << r.out;
+}
+
+TEST_F(CliTest, TrainEncoderWithoutPhotosSaysWhatIsMissing) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    CommandResult r = run("train-encoder " + path("store") + " --output " + path("model"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("lookbook train-encoder: 0 training pairs; contrastive training needs at "
+                         "least 2 articles with a photo and a text"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(run("train-encoder " + path("store")).exit_code, 2);  // --output missing
+}
+#endif
+
 }  // namespace

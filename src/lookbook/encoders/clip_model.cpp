@@ -31,6 +31,21 @@ namespace {
 
 constexpr double kQuickGeluScale = 1.702;
 
+// residual += x @ weight.t() + bias. For inference a gemm with beta = 1 straight into the
+// residual stream, then the bias: two kernels where addmm(bias, ...) + add_ takes three. With
+// autograd on (training) the same sum out of place, since the blocks' LayerNorms saved the
+// residual stream for their backward pass and an in-place update would invalidate it.
+void add_projection(torch::Tensor& residual,
+                    const torch::Tensor& x,
+                    const torch::Tensor& weight,
+                    const torch::Tensor& bias) {
+    if (torch::GradMode::is_enabled()) {
+        residual = torch::addmm(residual, x, weight.t()) + bias;
+    } else {
+        residual.addmm_(x, weight.t()).add_(bias);
+    }
+}
+
 bool ends_with(const std::string& name, const std::string& suffix) {
     return name.size() >= suffix.size() &&
            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -50,15 +65,14 @@ struct MlpImpl : torch::nn::Module {
     // Adds mlp(x) into `residual` ([N, W]) in place.
     void add_to(torch::Tensor& residual, const torch::Tensor& x) {
         torch::Tensor h = torch::addmm(c_fc->bias, x, c_fc->weight.t());  // [N, hidden]
+        const bool training = torch::GradMode::is_enabled();
         if (activation == ClipActivation::kQuickGelu) {
             // With the folded weights: QuickGELU(h) = h sigmoid(1.702 h) = silu(1.702 h) / 1.702.
-            torch::silu_(h);
+            h = training ? torch::silu(h) : torch::silu_(h);
         } else {
             h = torch::gelu(h);
         }
-        // gemm with beta = 1 straight into the residual stream, then the bias: two kernels
-        // where addmm(bias, ...) + add_ takes three.
-        residual.addmm_(h, c_proj->weight.t()).add_(c_proj->bias);
+        add_projection(residual, h, c_proj->weight, c_proj->bias);
     }
 
     torch::nn::Linear c_fc;
@@ -103,7 +117,7 @@ struct AttentionImpl : torch::nn::Module {
                                 .view({batch, heads, length, head_dim})
                                 .transpose(1, 2)
                                 .reshape({batch * length, width});
-        residual.addmm_(out, out_proj->weight.t()).add_(out_proj->bias);
+        add_projection(residual, out, out_proj->weight, out_proj->bias);
     }
 
     torch::Tensor in_proj_weight;
@@ -607,6 +621,24 @@ std::vector<std::pair<std::string, torch::Tensor>> ClipModel::openai_state_dict(
         }
         out.emplace_back(item.key(), value);
     }
+    return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> ClipModel::trainable_parameters() {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (auto& item : modules_->named_parameters()) {
+        out.emplace_back(item.key(), item.value());
+    }
+    return out;
+}
+
+ClipModel::TrainOutput ClipModel::train_forward(const torch::Tensor& pixels,
+                                                const torch::Tensor& input_ids) {
+    LOOKBOOK_ASSERT(torch::GradMode::is_enabled(), "train_forward runs with autograd on");
+    TrainOutput out;
+    out.image = modules_->visual->pooled(pixels.contiguous()).matmul(modules_->visual->proj);
+    out.text = modules_->text_pooled(input_ids).matmul(modules_->text_projection);
+    out.log_logit_scale = modules_->logit_scale;
     return out;
 }
 

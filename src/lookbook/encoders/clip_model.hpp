@@ -78,6 +78,22 @@ class ClipModel {
     // exp of the stored logit scale: image-text logits are logit_scale * cos(image, text).
     float logit_scale() const;
 
+    // Training (the catalog-trained encoder). The live parameters under OpenAI names, in their
+    // internal form (constants folded in, see clip_model.cpp): hand them to an optimizer, save
+    // and restore them for checkpoints. They share storage with the model. Save a finished
+    // model with openai_state_dict(), never these.
+    std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters();
+
+    struct TrainOutput {
+        torch::Tensor image;            // [B, embed_dim], not normalised
+        torch::Tensor text;             // [B, embed_dim], not normalised
+        torch::Tensor log_logit_scale;  // the learnable scalar; logits scale is its exp
+    };
+    // Both towers with autograd on (call outside InferenceMode/NoGradGuard). pixels: float
+    // [B, 3, S, S]; input_ids: int64 [B, L] as for encode_text. No input checks: the training
+    // loop builds the batches.
+    TrainOutput train_forward(const torch::Tensor& pixels, const torch::Tensor& input_ids);
+
   private:
     // Only the factories above can make the key, so they are the only way to build a model.
     struct ConstructionKey {

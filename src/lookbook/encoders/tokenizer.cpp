@@ -830,6 +830,13 @@ Result<ClipTokenizer> ClipTokenizer::from_bpe_gz(const std::filesystem::path& bp
                                     "bpe_simple_vocab_16e6.txt.gz");
     }
 
+    return from_merges(std::move(tok.merges_), name);
+}
+
+Result<ClipTokenizer> ClipTokenizer::from_merges(
+    std::vector<std::pair<std::string, std::string>> merges, const std::string& name) {
+    ClipTokenizer tok;
+    tok.merges_ = std::move(merges);
     // Vocabulary in simple_tokenizer.py's order: byte symbols, the same with "</w>", merges,
     // specials.
     const std::vector<std::string> symbols = byte_symbols_in_vocab_order();

@@ -52,6 +52,13 @@ class ClipTokenizer {
     // <|startoftext|> and <|endoftext|>).
     static Result<ClipTokenizer> from_bpe_gz(const std::filesystem::path& bpe_gz);
 
+    // The vocabulary simple_tokenizer.py builds from `merges` (in rank order): 256 byte symbols,
+    // the same with "</w>", one token per merge, <|startoftext|>, <|endoftext|>; for a BPE
+    // learned from a catalog (see learn_clip_bpe). Every required token is built here, so the
+    // kInvalidData check of from_vocab_and_merges (naming `name`) cannot fire in practice.
+    static Result<ClipTokenizer> from_merges(
+        std::vector<std::pair<std::string, std::string>> merges, const std::string& name);
+
     // Finds vocab.json+merges.txt or bpe_simple_vocab_16e6.txt.gz in DIR or DIR/tokenizer.
     static Result<ClipTokenizer> from_model_dir(const std::filesystem::path& dir);
 

@@ -1,0 +1,91 @@
+// `lookbook train-encoder`: trains the catalog's own small CLIP from scratch on the store's
+// articles with photos, and saves it as a model folder `embed` and `encode` can load.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "lookbook/encoders/catalog_train.hpp"
+#include "lookbook/encoders/cpu_threads.hpp"
+
+namespace lookbook::cli {
+namespace {
+
+struct TrainEncoderArgs {
+    std::string store;
+    std::string output;
+    CatalogTrainOptions options;
+    int image_size = 32;
+};
+
+int run_train_encoder(TrainEncoderArgs args) {
+    configure_cpu_threads(args.options.train.threads);
+    // Only the photo size is exposed; the other sizes are the defaults of small_clip_config.
+    TrainOptions& train = args.options.train;
+    train.model = small_clip_config(train.vocab_size);
+    train.model.vision.image_size = args.image_size;
+    train.model_set = true;
+    auto report = train_catalog_encoder(args.store, args.output, args.options);
+    if (!report.is_ok()) {
+        std::cerr << "lookbook train-encoder: " << report.status().message() << "\n";
+        return kExitFailure;
+    }
+    std::cout << fmt::format(
+        "trained on {} articles: step {} of {} ({} this run), loss {:.3f} -> {:.3f}, "
+        "{:.0f} images/s, {:.1f} min training ({:.1f} min in all), peak memory {} MB\n"
+        "model folder: {}\n",
+        report->examples,
+        report->steps,
+        report->planned_steps,
+        report->steps - report->start_step,
+        report->first_loss,
+        report->last_loss,
+        report->images_per_second,
+        report->train_seconds / 60,
+        report->seconds / 60,
+        report->peak_rss_bytes >> 20,
+        report->output.string());
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
+    auto args = std::make_shared<TrainEncoderArgs>();
+    TrainOptions& train = args->options.train;
+    CLI::App* cmd = app.add_subcommand(
+        "train-encoder", "Train a small CLIP from scratch on the store's photos and texts");
+    cmd->add_option("store", args->store, "Store folder")->required();
+    cmd->add_option("--output", args->output, "Model folder to write (and checkpoint into)")
+        ->required();
+    cmd->add_option("--minutes", train.minutes, "Training time limit")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--epochs", train.epochs, "Passes over the photos")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--batch", train.batch_size, "Pairs per step")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 4096));
+    cmd->add_option("--learning-rate", train.learning_rate, "Peak AdamW learning rate")
+        ->capture_default_str();
+    cmd->add_option("--vocab", train.vocab_size, "BPE vocabulary size learned from the texts")
+        ->capture_default_str()
+        ->check(CLI::Range(514, 49408));
+    cmd->add_option("--holdout",
+                    args->options.holdout_fraction,
+                    "Fraction of articles kept out of training for evaluation")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 0.9));
+    cmd->add_option("--image-size", args->image_size, "Photo side in px (a multiple of 8)")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 224));
+    cmd->add_option("--threads", train.threads, "CPU threads")->capture_default_str();
+    cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();
+    cmd->add_flag("--resume", train.resume, "Continue from OUTPUT/checkpoint");
+    cmd->callback([args, selected] { *selected = [args] { return run_train_encoder(*args); }; });
+}
+
+}  // namespace lookbook::cli
