@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release -j "$(nproc)" --target lookbook
+# Build output goes to stderr so that stdout holds only what lookbook answers.
+cmake --build build/release -j "$(nproc)" --target lookbook >&2
 
 shared="${LOOKBOOK_SHARED:-../shared}"
 sample="$shared/data/hm_hungle45_pse"
@@ -34,7 +35,7 @@ echo "== store summary"
 echo "== mine frequently-bought-together rules"
 "$lookbook" mine "$store"
 
-echo "== complete the look: a pair of skinny jeans"
-"$lookbook" --log-level warn bought-together "$store" 0706016001 -k 5
-echo "== complete the look: stockings and a strap top, other product groups only"
-"$lookbook" --log-level warn bought-together "$store" 0111565001 0108775015 -k 5 --other-groups
+echo "== complete the look: skinny jeans (0706016001), other product groups only"
+"$lookbook" --log-level warn bought-together "$store" 0706016001 -k 5 --other-groups
+echo "== frequently bought together: skinny jeans, any product"
+"$lookbook" --log-level warn bought-together "$store" 0706016001 -k 3

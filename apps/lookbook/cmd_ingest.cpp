@@ -59,9 +59,9 @@ int run_ingest(const IngestArgs& args) {
         "  articles:     {} rows read, {} kept, {} rejected\n"
         "  customers:    {} rows read, {} kept, {} rejected\n"
         "  transactions: {} rows read, {} kept, {} rejected\n"
-        "  unknown ids:  {} articles ({} rows) and {} customers ({} rows) added without "
-        "metadata\n"
-        "  images:       {} found, {} catalog articles without a photo\n",
+        "  unknown ids:  {} articles and {} customers added without metadata; {} and {} "
+        "transaction rows name articles and customers without metadata\n"
+        "  images:       {}\n",
         args.store,
         r.generation,
         r.seconds,
@@ -75,11 +75,13 @@ int run_ingest(const IngestArgs& args) {
         r.transactions.rows_kept,
         r.transactions.rows_rejected,
         r.unknown_articles,
-        r.unknown_article_rows,
         r.unknown_customers,
+        r.unknown_article_rows,
         r.unknown_customer_rows,
-        r.images_found,
-        r.images_missing);
+        args.images.empty() ? std::string("not looked up (no --images given)")
+                            : fmt::format("{} found, {} catalog articles without a photo",
+                                          r.images_found,
+                                          r.images_missing));
     if (!r.rejects_file.empty()) {
         std::cout << "  rejected rows and reasons: " << r.rejects_file.string() << "\n";
     }

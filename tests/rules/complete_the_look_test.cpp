@@ -119,7 +119,10 @@ TEST(CompleteTheLook, AllowListRestrictsEverySource) {
     options.allow = {3, 6};
     auto suggestions = complete_the_look(model, cart, options);
     ASSERT_TRUE(suggestions.is_ok());
-    EXPECT_EQ(articles_of(*suggestions), (std::vector<uint32_t>{3}));
+    // 3 comes from the purchase data; 6 only from the allow-list, which is never left unused
+    // when the data cannot fill k (a regression: it used to answer with 3 alone).
+    EXPECT_EQ(articles_of(*suggestions), (std::vector<uint32_t>{3, 6}));
+    EXPECT_EQ((*suggestions)[1].reason, "in the allow-list; no purchase data links it to the cart");
 }
 
 TEST(CompleteTheLook, FallsBackToProductCodeRules) {

@@ -984,7 +984,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     LOOKBOOK_RETURN_IF_ERROR(check_options(options));
     auto start = std::chrono::steady_clock::now();
     fs::path rejects = options.rejects.empty() ? options.store / "rejects.csv" : options.rejects;
-    Context ctx{options, RejectSink(rejects), {}, {}, {}, {}, {}};
+    Context ctx{options, RejectSink(rejects), {}, {}, {}, {}, {}, {}};
     LOOKBOOK_ASSIGN_OR_RETURN(ctx.date_format, DateFormat::parse(options.mapping.date_format));
     if (options.bad_rows == BadRowPolicy::kSkip) {
         std::error_code ec;

@@ -211,16 +211,25 @@ class Eligibility {
     bool allows(uint32_t article) const {
         const CatalogView& catalog = model_.catalog;
         if (article >= catalog.size() || in_cart(article) ||
-            has_code(catalog.product_code[article]) || taken_.count(article) > 0) {
+            has_code(catalog.product_code[article]) || taken_.count(article) > 0 ||
+            taken_codes_.count(catalog.product_code[article]) > 0) {
             return false;
         }
-        if (options_.other_groups_only && groups_.count(catalog.product_group[article]) > 0) {
+        // "Other groups only" needs a known group: an article without one could be more of
+        // what the cart already holds.
+        if (options_.other_groups_only &&
+            (groups_.count(catalog.product_group[article]) > 0 ||
+             catalog.product_group_names[catalog.product_group[article]].empty())) {
             return false;
         }
         return options_.allow.empty() || options_.allow.count(article) > 0;
     }
 
-    void take(uint32_t article) { taken_.insert(article); }
+    // One suggestion per product: a colour variant of a suggested article adds nothing.
+    void take(uint32_t article) {
+        taken_.insert(article);
+        taken_codes_.insert(model_.catalog.product_code[article]);
+    }
 
   private:
     const CompleteTheLookModel& model_;
@@ -228,6 +237,7 @@ class Eligibility {
     std::unordered_set<uint32_t> articles_;
     std::unordered_set<uint32_t> codes_;
     std::unordered_set<uint32_t> groups_;
+    std::unordered_set<uint32_t> taken_codes_;
     std::unordered_set<uint32_t> taken_;
 };
 
@@ -437,6 +447,22 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
                 count,
                 fmt::format("popular: in {} baskets (no purchase data links it to the cart)",
                             count)});
+        }
+        append_tier(&tier);
+    }
+
+    // 5. With an allow-list (stock), any allowed article beats an empty answer: the best
+    // sellers above are only the most popular few.
+    if (out.size() < options.k && !options.allow.empty()) {
+        std::vector<uint32_t> allowed(options.allow.begin(), options.allow.end());
+        std::sort(allowed.begin(), allowed.end());
+        for (uint32_t article : allowed) {
+            tier.push_back(Suggestion{article,
+                                      SuggestionSource::kPopular,
+                                      0.0,
+                                      0.0,
+                                      0,
+                                      "in the allow-list; no purchase data links it to the cart"});
         }
         append_tier(&tier);
     }

@@ -354,7 +354,7 @@ Result<std::string> Store::commit(
         LOOKBOOK_ASSIGN_OR_RETURN(live, read_current(dir));
     }
     if (!based_on.empty() && live.value_or("") != based_on) {
-        return Status::invalid_argument(fmt::format(
+        return Status::io_error(fmt::format(
             "{}: the store changed while this command ran (it read {}, the store is now at {}). "
             "Nothing was written; run the command again.",
             dir.string(),

@@ -180,7 +180,8 @@ class Store {
     // `based_on`: the generation the new files were computed from (Store::generation() of the
     // store that was read). When another process committed in between, the commit fails with
     // kAborted-style kInvalidArgument ("the store changed while ...") instead of silently
-    // mixing the two; pass "" when the new files do not depend on the store's contents.
+    // mixing the two (kIOError); pass "" when the new files do not depend on the store's
+    // contents. Two full ingests racing each other both succeed: the later one wins.
     static Result<std::string> commit(
         const std::filesystem::path& dir,
         const std::vector<std::pair<std::string, const ColumnFileWriter*>>& files,
