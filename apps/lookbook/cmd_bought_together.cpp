@@ -105,7 +105,9 @@ void add_bought_together_command(CLI::App& app, CommandRun* selected) {
         "bought-together", "Suggest articles that complete a cart, from the mined rules");
     cmd->add_option("store", args->store, "Store folder")->required();
     cmd->add_option("article_ids", args->article_ids, "Article ids in the cart")->required();
-    cmd->add_option("-k", args->k, "Number of suggestions")->capture_default_str();
+    cmd->add_option("-k", args->k, "Number of suggestions (1 to 1000)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
     cmd->add_flag("--json", args->json, "Print JSON instead of text");
     cmd->add_flag("--other-groups", args->other_groups, "Only product groups not in the cart");
     cmd->add_option("--allow", args->allow_file, "File of article ids that may be suggested");

@@ -169,6 +169,11 @@ int run_mine_file(const MineArgs& args) {
 }
 
 int run_mine_store(const MineArgs& args) {
+    if (!args.output.empty() || !args.rules.empty()) {
+        std::cerr << "lookbook mine: -o/--output and --rules write the itemsets and rules of a "
+                     "basket file (--baskets FILE); mining a store saves its rules in the store.\n";
+        return kExitUsage;
+    }
     auto key = rules::parse_basket_key(args.basket_key);
     if (!key.is_ok()) {
         return fail(key.status());

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 namespace fs = std::filesystem;
@@ -123,6 +124,18 @@ TEST_F(RulesCliTest, MineStoreThenBoughtTogether) {
     EXPECT_EQ(unknown.exit_code, 2);
     EXPECT_NE(unknown.out.find("article \"1001\" is not in the store's catalog"), std::string::npos)
         << unknown.out;
+}
+
+TEST_F(RulesCliTest, RefusesOptionsThatWouldBeIgnored) {
+    // -o and --rules belong to basket files; on a store they used to be silently ignored.
+    CommandResult r = run("mine " + (dir_ / "store").string() + " -o x.jsonl", true);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.out.find("-o/--output and --rules write the itemsets and rules of a basket file"),
+              std::string::npos)
+        << r.out;
+    // -k 0 and negative k are usage errors, not "the filters leave no article".
+    EXPECT_EQ(run("bought-together " + (dir_ / "store").string() + " 0001 -k 0").exit_code, 2);
+    EXPECT_EQ(run("bought-together " + (dir_ / "store").string() + " 0001 -k -1").exit_code, 2);
 }
 
 }  // namespace
