@@ -248,7 +248,7 @@ TEST_F(IngestTest, EmptyFileSaysWhatHeaderIsExpected) {
     EXPECT_EQ(report.status().message(),
               options_.transactions.string() +
                   ": the file is empty; expected a header line naming at least the columns "
-                  "t_dat, customer_id, article_id and then one row per transactions (passed as "
+                  "t_dat, customer_id, article_id and then one row per transaction (passed as "
                   "--transactions).");
 }
 

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "lookbook/data/csv_reader.hpp"
@@ -257,19 +258,20 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
                                   const std::string& option) {
     if (!reader.next()) {
         LOOKBOOK_RETURN_IF_ERROR(reader.status());
-        std::string expected;
+        std::vector<std::string> expected;
         for (const auto& f : table_fields(table)) {
-            std::string column = mapping.columns(table).at(f.name);
             if (f.required) {
-                expected += (expected.empty() ? "" : ", ") + column;
+                expected.push_back(mapping.columns(table).at(f.name));
             }
         }
+        std::string row_kind = table_name(table);
+        row_kind.pop_back();  // "articles" -> "article"
         return Status::invalid_data(fmt::format(
             "{}: the file is empty; expected a header line naming at least the columns {} and "
             "then one row per {} (passed as {}).",
             reader.name(),
-            expected,
-            table_name(table),
+            fmt::join(expected, ", "),
+            row_kind,
             option));
     }
     HeaderBinding binding;
@@ -308,10 +310,7 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         }
     }
     if (!missing.empty()) {
-        std::string header;
-        for (const auto& n : binding.column_names) {
-            header += (header.empty() ? "" : ",") + n;
-        }
+        std::string header = fmt::format("{}", fmt::join(binding.column_names, ","));
         return Status::invalid_data(fmt::format(
             "{}:1: the header lacks the column {}. The header found is: {}. Is this the {} file? "
             "If your columns have other names, map them with --mapping FILE (see README).",
