@@ -109,4 +109,15 @@ Result<FrequentItemsets> mine_frequent_itemsets(const BasketSet& baskets,
 Result<ItemsetCounts> count_frequent_itemsets(const BasketSet& baskets,
                                               const MiningOptions& options);
 
+namespace detail {
+// Reorders `order` (basket indices) so that the baskets' rank sequences, basket b being
+// ranks[offsets[b] .. offsets[b + 1]), are in lexicographic order, a basket before its
+// extensions; ranks are below n_ranks. Linear in the number of ranks (radix passes). Exposed
+// for its test.
+void sort_baskets_by_ranks(const std::vector<uint32_t>& ranks,
+                           const std::vector<uint64_t>& offsets,
+                           size_t n_ranks,
+                           std::vector<uint32_t>& order);
+}  // namespace detail
+
 }  // namespace lookbook::rules
