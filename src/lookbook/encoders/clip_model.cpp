@@ -283,14 +283,19 @@ struct ClipModel::Modules : torch::nn::Module {
     }
 
     // ids [B, L] int64 -> pooled [B, Wt]
-    torch::Tensor text_pooled(const torch::Tensor& ids) {
-        const int64_t length = ids.size(1);
+    torch::Tensor text_pooled(const torch::Tensor& all_ids) {
+        // The first end-of-text token is the largest id. Under the causal mask no token sees
+        // a later one, so the columns after the batch's last end-of-text token cannot change
+        // the pooled rows: cutting them is exact and makes catalog texts (a few dozen tokens
+        // padded to 77) several times cheaper.
+        torch::Tensor eot = all_ids.argmax(-1);
+        const int64_t length = all_ids.size(0) > 0 ? eot.max().item<int64_t>() + 1 : 1;
+        torch::Tensor ids = all_ids.slice(1, 0, length);
         torch::Tensor x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
         torch::Tensor mask = causal_mask.slice(0, 0, length).slice(1, 0, length);
         x = transformer(x, mask);  // [B, L, Wt]
-        // The first end-of-text token is the largest id; LayerNorm is per token, so pooling
-        // before ln_final equals OpenAI's order and skips the other L-1 rows.
-        torch::Tensor eot = ids.argmax(-1);
+        // LayerNorm is per token, so pooling before ln_final equals OpenAI's order and skips
+        // the other L-1 rows.
         torch::Tensor rows = torch::arange(ids.size(0), eot.options());
         return ln_final(x.index({rows, eot}));
     }
