@@ -61,6 +61,8 @@ TEST_F(ReportTest, WritesPageAndMetricsWithGivenEvaluation) {
     EXPECT_EQ(html.find("Blend <all>"), std::string::npos);
     EXPECT_NE(html.find(">not built</td>"), std::string::npos);
     EXPECT_NE(html.find("<td class=\"name\">club_ACTIVE</td>"), std::string::npos);
+    EXPECT_NE(html.find("blend: MAP@12 0.0000 for new customers against 0.0185 for returning"),
+              std::string::npos);
     // Segments in reading order: new, returning, age bands, club status.
     EXPECT_LT(html.find("<td class=\"name\">new</td>"),
               html.find("<td class=\"name\">returning</td>"));

@@ -328,6 +328,91 @@ std::string not_built_section(const std::string& note) {
     return out + "</table>\n";
 }
 
+// Segments: MAP@k and hit rate per segment and recommender, as a chart and a table.
+std::string segments_html(const std::vector<const nlohmann::json*>& measured, size_t k) {
+    std::string out;
+    std::vector<std::string> segments;
+    for (const nlohmann::json* entry : measured) {
+        if (entry->contains("segments") && (*entry)["segments"].is_object()) {
+            for (const auto& [segment, figures] : (*entry)["segments"].items()) {
+                if (std::find(segments.begin(), segments.end(), segment) == segments.end()) {
+                    segments.push_back(segment);
+                }
+            }
+        }
+    }
+    // New and returning first, then age bands, then club status; json objects come sorted by
+    // name, which would put "age_..." before "new".
+    auto segment_rank = [](const std::string& segment) {
+        return segment == "new"                 ? 0
+               : segment == "returning"         ? 1
+               : segment.rfind("age_", 0) == 0  ? 2
+               : segment.rfind("club_", 0) == 0 ? 3
+                                                : 4;
+    };
+    std::stable_sort(
+        segments.begin(), segments.end(), [&](const std::string& a, const std::string& b) {
+            return segment_rank(a) < segment_rank(b);
+        });
+    out += "<h3>By customer segment</h3>\n";
+    if (segments.empty()) {
+        return out + "<p class=\"note\">The evaluation gave no segment breakdown.</p>\n";
+    }
+    BarChart by_segment;
+    by_segment.categories = segments;
+    std::vector<std::string> segment_headings = {"segment", "customers"};
+    for (const nlohmann::json* entry : measured) {
+        segment_headings.push_back(
+            fmt::format("{}: MAP@{} / hit rate@{}", entry->value("name", "?"), k, k));
+    }
+    std::string segment_table = "<table>\n" + header_row(segment_headings);
+    for (const nlohmann::json* entry : measured) {
+        BarSeries series{entry->value("name", "?"), {}, entry->value("kind", "") == "baseline"};
+        for (const std::string& segment : segments) {
+            nlohmann::json figures = entry->value("segments", nlohmann::json::object())
+                                         .value(segment, nlohmann::json::object());
+            series.values.push_back(number_or_nan(figures.value("map_at_k", nlohmann::json())));
+        }
+        by_segment.series.push_back(std::move(series));
+    }
+    for (const std::string& segment : segments) {
+        nlohmann::json customers;
+        std::vector<std::string> cells = {esc(segment), ""};
+        for (const nlohmann::json* entry : measured) {
+            nlohmann::json figures = entry->value("segments", nlohmann::json::object())
+                                         .value(segment, nlohmann::json::object());
+            if (customers.is_null() && figures.contains("customers")) {
+                customers = figures["customers"];
+            }
+            cells.push_back(
+                fmt::format("{} / {}",
+                            format_figure(figures.value("map_at_k", nlohmann::json())),
+                            format_figure(figures.value("hit_rate_at_k", nlohmann::json()))));
+        }
+        cells[1] = format_figure(customers);
+        segment_table += row(cells);
+    }
+    segment_table += "</table>\n";
+    // The reading compares new and returning customers for the first recommender (the blend
+    // when the evaluation lists it first, as `lookbook evaluate` does).
+    nlohmann::json first_segments = measured.front()->value("segments", nlohmann::json::object());
+    std::string reading = "Segments with few customers give noisy figures; see the table.";
+    if (first_segments.contains("new") && first_segments.contains("returning")) {
+        reading = fmt::format(
+            "{}: MAP@{} {} for new customers against {} for returning ones.",
+            measured.front()->value("name", "?"),
+            k,
+            format_figure(first_segments["new"].value("map_at_k", nlohmann::json())),
+            format_figure(first_segments["returning"].value("map_at_k", nlohmann::json())));
+    }
+    by_segment.text = {fmt::format("MAP@{} by customer segment", k),
+                       "segment (new = no purchase before the test weeks; age band; club status)",
+                       fmt::format("MAP@{} (0 to 1)", k),
+                       reading};
+    out += "<div class=\"chart-grid\">\n" + figure_html(render_bar_chart(by_segment)) + "</div>\n";
+    return out + segment_table;
+}
+
 std::string personal_section(const nlohmann::json& evaluation, const std::string& note) {
     std::string out = "<section id=\"personal\">\n<h2>Personal recommendations</h2>\n";
     if (evaluation.is_null() || !evaluation.contains("recommenders")) {
@@ -428,78 +513,7 @@ std::string personal_section(const nlohmann::json& evaluation, const std::string
                      reading};
     out += "<div class=\"chart-grid\">\n" + figure_html(render_bar_chart(accuracy)) + "</div>\n";
     out += table;
-
-    // Segments: MAP@k per segment and recommender, chart and table.
-    std::vector<std::string> segments;
-    for (const nlohmann::json* entry : measured) {
-        if (entry->contains("segments") && (*entry)["segments"].is_object()) {
-            for (const auto& [segment, figures] : (*entry)["segments"].items()) {
-                if (std::find(segments.begin(), segments.end(), segment) == segments.end()) {
-                    segments.push_back(segment);
-                }
-            }
-        }
-    }
-    // New and returning first, then age bands, then club status; json objects come sorted by
-    // name, which would put "age_..." before "new".
-    auto segment_rank = [](const std::string& segment) {
-        return segment == "new"                 ? 0
-               : segment == "returning"         ? 1
-               : segment.rfind("age_", 0) == 0  ? 2
-               : segment.rfind("club_", 0) == 0 ? 3
-                                                : 4;
-    };
-    std::stable_sort(
-        segments.begin(), segments.end(), [&](const std::string& a, const std::string& b) {
-            return segment_rank(a) < segment_rank(b);
-        });
-    out += "<h3>By customer segment</h3>\n";
-    if (segments.empty()) {
-        return out +
-               "<p class=\"note\">The evaluation gave no segment breakdown.</p>\n</section>\n";
-    }
-    BarChart by_segment;
-    by_segment.categories = segments;
-    std::vector<std::string> segment_headings = {"segment", "customers"};
-    for (const nlohmann::json* entry : measured) {
-        segment_headings.push_back(
-            fmt::format("{}: MAP@{} / hit rate@{}", entry->value("name", "?"), k, k));
-    }
-    std::string segment_table = "<table>\n" + header_row(segment_headings);
-    for (const nlohmann::json* entry : measured) {
-        BarSeries series{entry->value("name", "?"), {}, entry->value("kind", "") == "baseline"};
-        for (const std::string& segment : segments) {
-            nlohmann::json figures = entry->value("segments", nlohmann::json::object())
-                                         .value(segment, nlohmann::json::object());
-            series.values.push_back(number_or_nan(figures.value("map_at_k", nlohmann::json())));
-        }
-        by_segment.series.push_back(std::move(series));
-    }
-    for (const std::string& segment : segments) {
-        nlohmann::json customers;
-        std::vector<std::string> cells = {esc(segment), ""};
-        for (const nlohmann::json* entry : measured) {
-            nlohmann::json figures = entry->value("segments", nlohmann::json::object())
-                                         .value(segment, nlohmann::json::object());
-            if (customers.is_null() && figures.contains("customers")) {
-                customers = figures["customers"];
-            }
-            cells.push_back(
-                fmt::format("{} / {}",
-                            format_figure(figures.value("map_at_k", nlohmann::json())),
-                            format_figure(figures.value("hit_rate_at_k", nlohmann::json()))));
-        }
-        cells[1] = format_figure(customers);
-        segment_table += row(cells);
-    }
-    segment_table += "</table>\n";
-    by_segment.text = {fmt::format("MAP@{} by customer segment", k),
-                       "segment (new = no purchase before the test weeks; age band; club status)",
-                       fmt::format("MAP@{} (0 to 1)", k),
-                       "Compare each segment's bars: a recommender that helps only returning "
-                       "customers leaves new ones to the popularity baseline."};
-    out += "<div class=\"chart-grid\">\n" + figure_html(render_bar_chart(by_segment)) + "</div>\n";
-    return out + segment_table + "</section>\n";
+    return out + segments_html(measured, k) + "</section>\n";
 }
 
 // ---- settings ----

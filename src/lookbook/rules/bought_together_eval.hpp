@@ -55,6 +55,9 @@ struct BoughtTogetherScore {
     double catalog_coverage = 0;        // distinct suggested articles / articles in the store
     double popularity_rank_mean = 0;    // mean training-popularity rank (1 = best seller)
     double diversity_product_type = 0;  // mean intra-list diversity, 0/1 on product type
+    // TODO: no diversity by embedding distance here — the article embeddings are read by the
+    // libtorch-only encoders library, which lookbook_rules must not depend on; the report shows
+    // product-type diversity only for bought-together.
 };
 
 struct BoughtTogetherEvaluation {
