@@ -14,6 +14,7 @@
 #include "fixture_store.hpp"
 #include "lookbook/data/ingest.hpp"
 #include "lookbook/report/report.hpp"
+#include "lookbook/rules/store_rules.hpp"
 
 namespace lookbook::report {
 namespace {
@@ -77,6 +78,9 @@ void check_in_browser(const fs::path& html, size_t expected_charts, const std::s
     // The page ends where we wrote it: the browser did not give up half way.
     EXPECT_NE(text.find("every figure is also in metrics.json"), std::string::npos);
 
+    // TODO: the screenshot is the first 4000 px of the page (Chromium's --screenshot takes the
+    // window, not the whole page); a report with many recommenders and settings runs longer and
+    // its end is only checked through the DOM above.
     fs::path shots = fs::temp_directory_path() / "lookbook_report_screenshots";
     fs::create_directories(shots);
     fs::path shot = shots / shot_name;
@@ -129,6 +133,14 @@ TEST(ReportBrowserHm, SampleReportRendersEveryChart) {
     ASSERT_TRUE(files.is_ok()) << files.status().to_string();
     // Without a personal evaluation the personal section has no charts: 5 profile + 1.
     check_in_browser(files->html, 6, "hm_sample_report.png");
+
+    // The profile's baskets agree with the rules library's own grouping (8,802 on the sample).
+    std::ifstream metrics_file(files->metrics);
+    nlohmann::json metrics = nlohmann::json::parse(metrics_file);
+    auto baskets = rules::baskets_from_store(**store, {});
+    ASSERT_TRUE(baskets.is_ok());
+    EXPECT_EQ(metrics["data_profile"]["baskets"].get<size_t>(), baskets->size());
+    EXPECT_EQ(metrics["data_profile"]["transactions"], 31662);
     fs::remove_all(dir);
 }
 

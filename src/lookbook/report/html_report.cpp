@@ -33,7 +33,7 @@ th { background: #eef4f7; }
 td.name, th.name { text-align: left; }
 tr.baseline td { color: #666; }
 tr.status td.status { color: #8a5a00; text-align: left; }
-div.chart-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr));
+div.chart-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr));
                  gap: 8px 24px; }
 figure.chart-figure { margin: 8px 0; }
 figure.chart-figure svg { max-width: 100%; height: auto; }
