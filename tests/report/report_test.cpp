@@ -134,6 +134,18 @@ TEST_F(ReportTest, BoughtTogetherFailureIsShownNotFatal) {
     EXPECT_NE(slurp(files->html).find("Not evaluated: store "), std::string::npos);
 }
 
+TEST_F(ReportTest, RefusesMalformedGivenEvaluationBeforeWriting) {
+    ReportOptions options;
+    options.out_dir = dir_ / "out";
+    options.personal_evaluation = nlohmann::json::parse(R"({"recommenders": [{"name": 7}]})");
+    auto files = write_report(*store_, options);
+    ASSERT_FALSE(files.is_ok());
+    EXPECT_EQ(files.status().code(), StatusCode::kInvalidData);
+    EXPECT_EQ(files.status().message().rfind("the given evaluation: recommenders[0] is ", 0), 0u)
+        << files.status().message();
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "out"));
+}
+
 TEST_F(ReportTest, RefusesUnwritableFolder) {
     std::ofstream(dir_ / "file") << "x";
     ReportOptions options;

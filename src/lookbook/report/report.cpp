@@ -178,6 +178,11 @@ Result<nlohmann::json> read_personal_evaluation(const std::filesystem::path& pat
 
 Result<ReportFiles> write_report(const Store& store, const ReportOptions& options) {
     auto start = std::chrono::steady_clock::now();
+    // A bad evaluation given by the caller fails before any work is done.
+    if (!options.personal_evaluation.is_null()) {
+        LOOKBOOK_RETURN_IF_ERROR(
+            check_personal_evaluation(options.personal_evaluation, "the given evaluation"));
+    }
     ReportData data;
     data.store_dir = store.dir().string();
     data.generated_at = utc_now();
@@ -202,8 +207,6 @@ Result<ReportFiles> write_report(const Store& store, const ReportOptions& option
 
     // Personal recommenders: given, computed by the hook, or "not built".
     if (!options.personal_evaluation.is_null()) {
-        LOOKBOOK_RETURN_IF_ERROR(
-            check_personal_evaluation(options.personal_evaluation, "the given evaluation"));
         data.personal = options.personal_evaluation;
     } else if (options.evaluate_personal) {
         auto evaluation = options.evaluate_personal(store);
