@@ -24,9 +24,9 @@ int fail(const std::string& message, int code = kExitFailure) {
 }
 
 // Where the personal recommenders' evaluation comes from when no --evaluation file is given.
-// TODO: connect evaluate_recommenders (recommend/evaluate.hpp) here once the recommend branch is
-// merged; until then the report shows every personal recommender as "not built" unless a
-// `lookbook evaluate --json` file is passed.
+// TODO: connect the recommend branch's evaluation here once it is merged, e.g. return
+// [](const Store& s) { return try_evaluate_recommenders(s, EvaluateOptions{}); }; until then the
+// report shows every personal recommender as "not built" unless --evaluation FILE is passed.
 report::PersonalEvaluator personal_evaluator() { return {}; }
 
 int run_report(const ReportArgs& args) {

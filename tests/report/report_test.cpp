@@ -78,6 +78,11 @@ TEST_F(ReportTest, WritesPageAndMetricsWithGivenEvaluation) {
     EXPECT_NE(html.find("personal_evaluation.als.factors"), std::string::npos);
     EXPECT_NE(html.find("bought_together_evaluation.min_supports"), std::string::npos);
     EXPECT_NE(html.find("tested on 2020-09-04 to 2020-09-10"), std::string::npos);
+    EXPECT_NE(html.find("personal_evaluation.tuning.steps</td><td class=\"name\">9 entries "
+                        "(listed in metrics.json)"),
+              std::string::npos);
+    EXPECT_NE(html.find("personal_evaluation.tuning.grid</td><td class=\"name\">0, 0.5, 1"),
+              std::string::npos);
 
     nlohmann::json metrics = nlohmann::json::parse(slurp(files->metrics));
     EXPECT_EQ(metrics["personal"], fixture_evaluation());
@@ -184,6 +189,10 @@ TEST(PersonalEvaluationShape, NamesTheBadField) {
                   .message()
                   .find("(each recommender needs a string \"name\")"),
               std::string::npos);
+    EXPECT_EQ(check_personal_evaluation({{"error", "nobody bought in the test weeks"}}, "e.json")
+                  .message(),
+              "e.json: the evaluation failed: nobody bought in the test weeks; fix that and run "
+              "`lookbook evaluate` again");
     evaluation = fixture_evaluation();
     evaluation["protocol"]["k"] = 0;
     EXPECT_NE(check_personal_evaluation(evaluation, "e.json").message().find("protocol.k is 0"),

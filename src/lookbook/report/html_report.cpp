@@ -518,6 +518,9 @@ std::string personal_section(const nlohmann::json& evaluation, const std::string
 
 // ---- settings ----
 
+// Lists of records longer than this are summarised in the settings table.
+constexpr size_t kMaxListedRecords = 8;
+
 // Scalars of a JSON tree as "a.b.c" -> text rows; arrays of scalars joined with ", ".
 void flatten(const nlohmann::json& value,
              const std::string& path,
@@ -531,6 +534,12 @@ void flatten(const nlohmann::json& value,
     if (value.is_array()) {
         bool scalars = std::all_of(
             value.begin(), value.end(), [](const nlohmann::json& v) { return v.is_primitive(); });
+        // A long list of records (a tuning log) would swamp the table; metrics.json has it.
+        if (!scalars && value.size() > kMaxListedRecords) {
+            rows->emplace_back(path,
+                               fmt::format("{} entries (listed in metrics.json)", value.size()));
+            return;
+        }
         if (!scalars) {
             for (size_t idx = 0; idx < value.size(); ++idx) {
                 flatten(value[idx], fmt::format("{}[{}]", path, idx), rows);

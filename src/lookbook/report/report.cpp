@@ -103,6 +103,14 @@ Status check_personal_evaluation(const nlohmann::json& evaluation, std::string_v
     if (!evaluation.is_object()) {
         return shape_error(source, "the document", describe(evaluation));
     }
+    // `lookbook evaluate --json` prints {"error": ...} when it could not evaluate.
+    if (!evaluation.contains("recommenders") && evaluation.contains("error") &&
+        evaluation["error"].is_string()) {
+        return Status::invalid_data(
+            fmt::format("{}: the evaluation failed: {}; fix that and run `lookbook evaluate` again",
+                        source,
+                        evaluation["error"].get<std::string>()));
+    }
     if (!evaluation.contains("recommenders") || !evaluation["recommenders"].is_array()) {
         return shape_error(source,
                            "\"recommenders\"",
