@@ -39,3 +39,6 @@ echo "== complete the look: skinny jeans (0706016001), other product groups only
 "$lookbook" --log-level warn bought-together "$store" 0706016001 -k 5 --other-groups
 echo "== frequently bought together: skinny jeans, any product"
 "$lookbook" --log-level warn bought-together "$store" 0706016001 -k 3
+
+echo "== evaluation report (charts and metrics.json) into out/report"
+"$lookbook" --log-level warn report "$store" --out out/report

@@ -10,6 +10,7 @@ packages=(
     libcpp-httplib-dev libssl-dev zlib1g-dev
     libtorch-dev libfaiss-dev libhnswlib-dev libeigen3-dev libopenblas-dev
     libjpeg62-turbo-dev libpng-dev libwebp-dev libutf8proc-dev libsqlite3-dev
+    chromium
     python3-torch python3-pandas python3-pil python3-numpy
 )
 

@@ -19,6 +19,7 @@ void add_ingest_command(CLI::App& app, CommandRun* selected);
 void add_info_command(CLI::App& app, CommandRun* selected);
 void add_mine_command(CLI::App& app, CommandRun* selected);
 void add_bought_together_command(CLI::App& app, CommandRun* selected);
+void add_report_command(CLI::App& app, CommandRun* selected);
 
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lookbook/rules/basket.hpp"
+#include "lookbook/rules/complete_the_look.hpp"
+#include "lookbook/store/store.hpp"
+#include "lookbook/util/status.hpp"
+
+// The offline protocol for "complete the look", shared by bench/rules_eval.cpp and the report:
+// baskets (customer, day) before the last `test_weeks` weeks train the model; in every later
+// basket of two or more distinct articles one article, chosen at random with a fixed seed, is
+// hidden and the rest is the cart. A list of `k` suggestions for the cart is scored on whether
+// it finds the hidden article (hit rate@5, @k, reciprocal rank within k), beside two
+// baselines: global popularity and raw pair co-occurrence counts.
+namespace lookbook::rules {
+
+struct BoughtTogetherEvalOptions {
+    int test_weeks = 4;
+    uint32_t seed = 20200922;
+    size_t k = 10;  // list length; hit@5 uses its first 5
+    // Recommender configurations: every support in `min_supports` with every prior.
+    std::vector<Count> min_supports = {2};
+    std::vector<double> confidence_priors = {kDefaultConfidencePrior};
+    // Training settings other than the support (max itemset length, rule floors).
+    TrainOptions train = default_train_options();
+};
+
+// Hit rates of one list-maker over a set of cases.
+struct HitRates {
+    size_t cases = 0;
+    double hit_at_5 = 0;
+    double hit_at_k = 0;
+    double mrr = 0;  // reciprocal rank of the hidden article within the first k, 0 when absent
+};
+
+// One row of the evaluation: the recommender at one setting, or a baseline.
+struct BoughtTogetherScore {
+    std::string name;             // "complete_the_look", "pair_cooccurrence", "global_popularity"
+    std::string kind;             // "recommender" or "baseline"
+    std::string label;            // for people: "complete the look (support 2, prior 2)"
+    Count min_support = 0;        // recommender rows only
+    double confidence_prior = 0;  // recommender rows only
+    size_t article_rules = 0;     // rules mined on the training baskets (recommender rows)
+    size_t product_code_rules = 0;
+    double article_rule_share = 0;  // share of suggestions that came from article rules
+    HitRates all;
+    // Cases whose hidden article is not a colour variant of a cart article: the recommender
+    // never suggests variants, so these are scored apart.
+    HitRates not_variant;
+    double catalog_coverage = 0;        // distinct suggested articles / articles in the store
+    double popularity_rank_mean = 0;    // mean training-popularity rank (1 = best seller)
+    double diversity_product_type = 0;  // mean intra-list diversity, 0/1 on product type
+    // TODO: no diversity by embedding distance here — the article embeddings are read by the
+    // libtorch-only encoders library, which lookbook_rules must not depend on; the report shows
+    // product-type diversity only for bought-together.
+};
+
+struct BoughtTogetherEvaluation {
+    int test_weeks = 0;
+    size_t k = 0;
+    std::string train_end;  // ISO dates
+    std::string test_start;
+    std::string test_end;
+    size_t train_baskets = 0;
+    size_t test_baskets = 0;  // non-empty test baskets
+    size_t cases = 0;         // test baskets of two or more articles (one hidden each)
+    size_t not_variant_cases = 0;
+    std::vector<BoughtTogetherScore> scores;  // baselines first, then each configuration
+    BoughtTogetherEvalOptions options;        // as run, for the report's settings section
+    double seconds = 0;
+};
+
+// Runs the protocol on the store's transactions. kInvalidArgument for test_weeks < 1, k < 5 or
+// no configuration; kInvalidData when the store has no transactions before the test weeks
+// (nothing to train on); fails as train_complete_the_look does.
+Result<BoughtTogetherEvaluation> evaluate_bought_together(const Store& store,
+                                                          const BoughtTogetherEvalOptions& options);
+
+// Every figure, for the report's metrics.json.
+nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation);
+
+}  // namespace lookbook::rules

@@ -1,0 +1,79 @@
+#include "lookbook/rules/bought_together_eval.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "../report/fixture_store.hpp"
+
+namespace lookbook::rules {
+namespace {
+
+using BoughtTogetherEval = lookbook::testing::ReportFixtureStore;
+
+// The fixture with one test week: training baskets {1 2}, {1}, {1 3} (up to 2020-09-03); test
+// baskets {1 2}, {9} and {3 4}. Whichever article is hidden, both baselines rank it first in
+// the {1 2} case (1 and 2 were bought together; 1 is the best seller, 2 ties 3 and wins on
+// article number) and third in the {3 4} case (4 was never sold, 3 only with 1; lists run 1, 2,
+// then the hidden one). So hit@5 = 1 and MRR = (1 + 1/3) / 2 for both.
+TEST_F(BoughtTogetherEval, BaselinesMatchHandComputedRanks) {
+    BoughtTogetherEvalOptions options;
+    options.test_weeks = 1;
+    auto evaluation = evaluate_bought_together(*store_, options);
+    ASSERT_TRUE(evaluation.is_ok()) << evaluation.status().to_string();
+    EXPECT_EQ(evaluation->train_end, "2020-09-03");
+    EXPECT_EQ(evaluation->test_start, "2020-09-04");
+    EXPECT_EQ(evaluation->test_end, "2020-09-10");
+    EXPECT_EQ(evaluation->train_baskets, 3u);
+    EXPECT_EQ(evaluation->test_baskets, 3u);
+    EXPECT_EQ(evaluation->cases, 2u);
+    EXPECT_EQ(evaluation->not_variant_cases, 2u);
+    ASSERT_EQ(evaluation->scores.size(), 3u);
+    for (size_t idx = 0; idx < 2; ++idx) {
+        const BoughtTogetherScore& baseline = evaluation->scores[idx];
+        EXPECT_EQ(baseline.kind, "baseline");
+        EXPECT_EQ(baseline.all.cases, 2u);
+        EXPECT_DOUBLE_EQ(baseline.all.hit_at_5, 1.0) << baseline.name;
+        EXPECT_DOUBLE_EQ(baseline.all.hit_at_k, 1.0) << baseline.name;
+        EXPECT_NEAR(baseline.all.mrr, (1.0 + 1.0 / 3.0) / 2.0, 1e-12) << baseline.name;
+    }
+    EXPECT_EQ(evaluation->scores[0].name, "global_popularity");
+    EXPECT_EQ(evaluation->scores[1].name, "pair_cooccurrence");
+    const BoughtTogetherScore& recommender = evaluation->scores[2];
+    EXPECT_EQ(recommender.kind, "recommender");
+    EXPECT_EQ(recommender.min_support, 2u);
+    EXPECT_EQ(recommender.all.cases, 2u);
+    // Every list shows at most the 4 articles outside a cart; the store has 5.
+    EXPECT_GT(recommender.catalog_coverage, 0.0);
+    EXPECT_LE(recommender.catalog_coverage, 1.0);
+
+    nlohmann::json json = to_json(*evaluation);
+    EXPECT_EQ(json["protocol"]["cases"], 2);
+    EXPECT_EQ(json["scores"][1]["all"]["hit_rate_at_10"], 1.0);
+    EXPECT_EQ(json["settings"]["min_supports"], nlohmann::json::array({2}));
+}
+
+TEST_F(BoughtTogetherEval, RefusesTestWeeksThatLeaveNoTraining) {
+    BoughtTogetherEvalOptions options;
+    options.test_weeks = 2;
+    auto evaluation = evaluate_bought_together(*store_, options);
+    ASSERT_FALSE(evaluation.is_ok());
+    EXPECT_NE(evaluation.status().message().find(
+                  "its transactions span 2020-09-01 to 2020-09-10, leaving nothing before the "
+                  "last 2 weeks to train on; evaluate on fewer test weeks"),
+              std::string::npos)
+        << evaluation.status().message();
+}
+
+TEST_F(BoughtTogetherEval, RefusesShortLists) {
+    BoughtTogetherEvalOptions options;
+    options.k = 3;
+    auto evaluation = evaluate_bought_together(*store_, options);
+    ASSERT_FALSE(evaluation.is_ok());
+    EXPECT_EQ(evaluation.status().message(),
+              "bought-together evaluation: test weeks 4 and list length 3 must be at least 1 and "
+              "5, with at least one support and prior");
+}
+
+}  // namespace
+}  // namespace lookbook::rules
