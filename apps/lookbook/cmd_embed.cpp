@@ -1,5 +1,5 @@
-// `lookbook embed`: embeds every article's photo and text with a CLIP model folder and stores the
-// vectors in the store (column file "embeddings").
+// `lookbook embed`: embeds every article's photo and text with a CLIP or ALIGN model folder and
+// stores the vectors in the store (column file "embeddings").
 #include <iostream>
 #include <memory>
 #include <string>
@@ -41,6 +41,10 @@ int run_embed(const EmbedArgs& args) {
         report->image_errors,
         report->seconds,
         report->cache_file.string());
+    if (report->text_errors > 0) {
+        std::cout << fmt::format("{} texts refused by the tokenizer (see the log)\n",
+                                 report->text_errors);
+    }
     return kExitOk;
 }
 
@@ -51,7 +55,9 @@ void add_embed_command(CLI::App& app, CommandRun* selected) {
     CLI::App* cmd = app.add_subcommand(
         "embed", "Embed every article's photo and text and store the vectors in the store");
     cmd->add_option("store", args->store, "Store folder")->required();
-    cmd->add_option("--model", args->model, "Model folder (Hugging Face or OpenCLIP layout)")
+    cmd->add_option("--model",
+                    args->model,
+                    "Model folder (CLIP: Hugging Face or OpenCLIP layout; ALIGN: Hugging Face)")
         ->required();
     cmd->add_option("--batch", args->batch, "Images or texts per forward pass")
         ->capture_default_str()

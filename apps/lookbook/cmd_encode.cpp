@@ -1,5 +1,5 @@
-// `lookbook encode`: one text or image through a CLIP model folder; prints the token ids (text),
-// the embedding and its L2-normalised form.
+// `lookbook encode`: one text or image through a CLIP or ALIGN model folder; prints the token ids
+// (text), the embedding and its L2-normalised form.
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -9,10 +9,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "commands.hpp"
-#include "lookbook/encoders/clip_encode.hpp"
 #include "lookbook/encoders/cpu_threads.hpp"
+#include "lookbook/encoders/encoder.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -31,46 +32,60 @@ int fail(const Status& status) {
 
 int run_encode(const EncodeArgs& args, bool has_text) {
     configure_cpu_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-    auto model = ClipModel::load(args.model);
+    // The folder's config decides the model: CLIP (HF or OpenCLIP) or ALIGN.
+    auto model = load_encoder(args.model);
     if (!model.is_ok()) {
         return fail(model.status());
     }
-    Result<ClipEncoding> encoded = Status::internal("nothing encoded");
+    Encoder& encoder = **model;
+    Result<torch::Tensor> output = Status::internal("nothing encoded");
+    std::vector<int64_t> token_ids;
     if (has_text) {
-        auto tokenizer = ClipTokenizer::from_model_dir(args.model);
-        if (!tokenizer.is_ok()) {
-            return fail(tokenizer.status());
+        auto ids = encoder.token_ids(args.text);
+        if (!ids.is_ok()) {
+            return fail(ids.status());
         }
-        encoded = encode_clip_text(**model, *tokenizer, args.text);
+        token_ids = std::move(ids).value();
+        output = encoder.encode_texts({args.text});
     } else {
-        encoded = encode_clip_image_file(**model, args.image);
+        auto image = decode_image_file(args.image);
+        if (!image.is_ok()) {
+            return fail(image.status());
+        }
+        output = encoder.encode_images({*image});
     }
-    if (!encoded.is_ok()) {
-        return fail(encoded.status());
+    if (!output.is_ok()) {
+        return fail(output.status());
     }
+    torch::Tensor row = output->reshape({-1}).contiguous();  // [dim]
+    // Same eps as torch.nn.functional.normalize, so a zero vector stays zero.
+    torch::Tensor unit = row / row.norm().clamp_min(1e-12);
+    const std::vector<float> embedding(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+    const std::vector<float> normalized(unit.data_ptr<float>(),
+                                        unit.data_ptr<float>() + unit.numel());
 
     // JSON: floats print as shortest round-trip values, so nothing is lost.
     if (args.json) {
         nlohmann::json out;
         out["model"] = args.model;
+        out["model_type"] = encoder.kind();
         out[has_text ? "text" : "image"] = has_text ? args.text : args.image;
         if (has_text) {
-            out["token_ids"] = encoded->token_ids;
+            out["token_ids"] = token_ids;
         }
-        out["embedding"] = encoded->embedding;
-        out["normalized"] = encoded->normalized;
+        out["embedding"] = embedding;
+        out["normalized"] = normalized;
         std::cout << out.dump() << "\n";
         return kExitOk;
     }
     if (has_text) {
         std::cout << fmt::format(
-            "token_ids ({}): {}\n", encoded->token_ids.size(), fmt::join(encoded->token_ids, " "));
+            "token_ids ({}): {}\n", token_ids.size(), fmt::join(token_ids, " "));
     }
     std::cout << fmt::format(
-        "embedding ({}): {:.7g}\n", encoded->embedding.size(), fmt::join(encoded->embedding, " "));
-    std::cout << fmt::format("normalized ({}): {:.7g}\n",
-                             encoded->normalized.size(),
-                             fmt::join(encoded->normalized, " "));
+        "embedding ({}): {:.7g}\n", embedding.size(), fmt::join(embedding, " "));
+    std::cout << fmt::format(
+        "normalized ({}): {:.7g}\n", normalized.size(), fmt::join(normalized, " "));
     return kExitOk;
 }
 
@@ -78,8 +93,11 @@ int run_encode(const EncodeArgs& args, bool has_text) {
 
 void add_encode_command(CLI::App& app, CommandRun* selected) {
     auto args = std::make_shared<EncodeArgs>();
-    CLI::App* cmd = app.add_subcommand("encode", "Print the CLIP embedding of one text or image");
-    cmd->add_option("--model", args->model, "Model folder (Hugging Face or OpenCLIP layout)")
+    CLI::App* cmd =
+        app.add_subcommand("encode", "Print the CLIP or ALIGN embedding of one text or image");
+    cmd->add_option("--model",
+                    args->model,
+                    "Model folder (CLIP: Hugging Face or OpenCLIP layout; ALIGN: Hugging Face)")
         ->required();
     CLI::Option* text = cmd->add_option("--text", args->text, "Text to encode");
     CLI::Option* image = cmd->add_option("--image", args->image, "Image file to encode");

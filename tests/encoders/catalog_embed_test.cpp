@@ -10,6 +10,7 @@
 #include "input_fixture.hpp"
 #include "lookbook/data/ingest.hpp"
 #include "lookbook/encoders/clip_encode.hpp"
+#include "lookbook/encoders/encoder.hpp"
 
 namespace lookbook {
 namespace {
@@ -124,6 +125,42 @@ TEST_F(CatalogEmbedTest, StoresNormalisedVectorsEqualToSingleEncodes) {
     }
     // The ingest's tables are still there (the commit kept the other files).
     EXPECT_EQ(a.size(), 5u);
+}
+
+TEST_F(CatalogEmbedTest, AlignFolderStoresAlignVectorsEqualToSingleEncodes) {
+    const fs::path align = fs::path(LOOKBOOK_SHARED_DIR) / "fixtures" / "align";
+    // Batches of 3 texts of different lengths: each batch is cut at its longest text.
+    auto report = embed_catalog(dir_ / "store", align, {.batch_size = 3});
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->dim, 16);
+    EXPECT_EQ(report->texts, 5u);
+    EXPECT_EQ(report->text_errors, 0u);
+    EXPECT_EQ(report->image_errors, 1u);
+
+    auto store = Store::open(dir_ / "store");
+    ASSERT_TRUE(store.is_ok());
+    auto emb = load_catalog_embeddings(**store);
+    ASSERT_TRUE(emb.is_ok()) << emb.status().to_string();
+    EXPECT_NE((*emb)->file.metadata().find("\"model_type\":\"align\""), std::string::npos)
+        << (*emb)->file.metadata();
+    const ArticleTable& a = (*store)->articles();
+    const uint32_t first = *a.find("0000000001");
+    const uint32_t none = *a.find("0000000005");
+
+    // One text and one photo at a time through the same interface `lookbook encode` uses.
+    auto encoder = load_encoder(align);
+    ASSERT_TRUE(encoder.is_ok()) << encoder.status().to_string();
+    auto text = (*encoder)->encode_texts({catalog_text(a, none)});
+    auto photo = decode_image_file(dir_ / "images" / "0000000001.jpg");
+    ASSERT_TRUE(text.is_ok() && photo.is_ok());
+    auto image = (*encoder)->encode_images({*photo});
+    ASSERT_TRUE(image.is_ok());
+    torch::Tensor text_unit = *text / text->norm();     // [1, 16]
+    torch::Tensor image_unit = *image / image->norm();  // [1, 16]
+    for (int64_t i = 0; i < 16; ++i) {
+        EXPECT_NEAR((*emb)->text_row(none)[i], text_unit[0][i].item<float>(), 1e-5) << i;
+        EXPECT_NEAR((*emb)->image_row(first)[i], image_unit[0][i].item<float>(), 1e-5) << i;
+    }
 }
 
 TEST_F(CatalogEmbedTest, RerunTakesEveryPhotoFromTheCache) {

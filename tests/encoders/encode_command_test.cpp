@@ -19,6 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kClip = fs::path(LOOKBOOK_SHARED_DIR) / "fixtures" / "clip";
+const fs::path kAlign = fs::path(LOOKBOOK_SHARED_DIR) / "fixtures" / "align";
 
 fs::path cli_path() {
     return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "apps" /
@@ -95,6 +96,42 @@ TEST(EncodeCommand, FailsWithMessageForMissingModelFolder) {
     CommandOutput result = run_cli("encode --model /nonexistent/model --text hello", true);
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_EQ(result.output, "lookbook encode: /nonexistent/model: model folder does not exist\n");
+}
+
+TEST(EncodeCommand, RecognisesAlignFolderAndPrintsItsEmbeddings) {
+    if (!fs::exists(cli_path())) {
+        GTEST_SKIP() << "lookbook binary not built at " << cli_path();
+    }
+    auto expected = SafeTensorsFile::open(kAlign / "expected_tensors.safetensors");
+    ASSERT_TRUE(expected.is_ok());
+    // Text 0 of the fixture, then image 5 (noise_32x32.png), both as JSON.
+    CommandOutput text = run_cli("--log-level warn encode --model '" + kAlign.string() +
+                                     "' --text 'a photo of a red dress' --json",
+                                 false);
+    ASSERT_EQ(text.exit_code, 0) << text.output;
+    nlohmann::json parsed = nlohmann::json::parse(text.output);
+    EXPECT_EQ(parsed["model_type"], "align");
+    torch::Tensor ids = expected->tensor("input_ids")->select(0, 0);
+    ASSERT_EQ(parsed["token_ids"].size(), 64u);
+    for (int64_t i = 0; i < 64; ++i) {
+        EXPECT_EQ(parsed["token_ids"][i].get<int64_t>(), ids[i].item<int64_t>());
+    }
+    torch::Tensor embeds = expected->tensor("text_embeds")->select(0, 0);
+    ASSERT_EQ(parsed["embedding"].size(), 16u);
+    for (int64_t i = 0; i < 16; ++i) {
+        EXPECT_NEAR(parsed["embedding"][i].get<double>(), embeds[i].item<double>(), 1e-4);
+    }
+    CommandOutput image =
+        run_cli("--log-level warn encode --model '" + kAlign.string() + "' --image '" +
+                    (kAlign / "images" / "noise_32x32.png").string() + "' --json",
+                false);
+    ASSERT_EQ(image.exit_code, 0) << image.output;
+    parsed = nlohmann::json::parse(image.output);
+    torch::Tensor unit = expected->tensor("image_embeds_normalized")->select(0, 5);
+    ASSERT_EQ(parsed["normalized"].size(), 16u);
+    for (int64_t i = 0; i < 16; ++i) {
+        EXPECT_NEAR(parsed["normalized"][i].get<double>(), unit[i].item<double>(), 1e-5);
+    }
 }
 
 }  // namespace

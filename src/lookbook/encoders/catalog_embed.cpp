@@ -11,10 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "lookbook/encoders/clip_encode.hpp"
-#include "lookbook/encoders/clip_model.hpp"
+#include "lookbook/encoders/encoder.hpp"
 #include "lookbook/encoders/image.hpp"
-#include "lookbook/encoders/tokenizer.hpp"
 #include "lookbook/util/checksum.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
@@ -184,11 +182,10 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
     }
     const auto start = std::chrono::steady_clock::now();
     LOOKBOOK_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::open(store_dir));
-    LOOKBOOK_ASSIGN_OR_RETURN(std::unique_ptr<ClipModel> model, ClipModel::load(model_dir));
-    LOOKBOOK_ASSIGN_OR_RETURN(ClipTokenizer tokenizer, ClipTokenizer::from_model_dir(model_dir));
+    LOOKBOOK_ASSIGN_OR_RETURN(std::unique_ptr<Encoder> model, load_encoder(model_dir));
     LOOKBOOK_ASSIGN_OR_RETURN(std::string tag, model_tag(model_dir));
     const ArticleTable& articles = store->articles();
-    const int64_t dim = model->config().embed_dim;
+    const int64_t dim = model->dim();
     const uint32_t n = articles.size();
 
     CatalogEmbedReport report;
@@ -208,7 +205,6 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
     // Images: read and hash each photo; the model sees each distinct uncached photo once.
     // TODO: photos are read and decoded on the calling thread while the model waits; a decoding
     // thread would overlap the two (about a third of the time of a large catalog's first run).
-    const ClipPreprocess preprocess = clip_preprocess_for(model->config());
     std::vector<std::string> article_key(n);
     std::vector<PendingImage> pending;
     std::unordered_map<std::string, bool> queued;
@@ -225,7 +221,7 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
             batch.push_back(p.pixels);
         }
         std::vector<std::vector<float>> rows =
-            normalized_rows(model->encode_image(torch::stack(batch)));  // [B, D]
+            normalized_rows(model->encode_pixels(torch::stack(batch)));  // [B, D]
         for (size_t i = 0; i < pending.size(); ++i) {
             cache.put(pending[i].key, std::move(rows[i]));
         }
@@ -256,7 +252,7 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
             ++report.image_errors;
             continue;
         }
-        auto pixels = preprocess_clip(*decoded, preprocess);
+        auto pixels = model->preprocess_image(*decoded);
         if (!pixels.is_ok()) {
             log::warn("article {}: skipping its photo: {}",
                       articles.id(article),
@@ -289,17 +285,15 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
         }
     }
     Progress text_progress("embedding texts", text_articles.size(), "texts");
-    const auto context = static_cast<size_t>(model->config().text.context_length);
-    for (size_t begin = 0; begin < text_articles.size(); begin += options.batch_size) {
-        const size_t end = std::min(text_articles.size(), begin + options.batch_size);
-        std::vector<int64_t> ids;
+    // A text the tokenizer refuses (ALIGN: invalid UTF-8) fails its batch; the batch is then
+    // redone text by text so only that article goes without a text vector.
+    auto embed_texts = [&](size_t begin, size_t end) -> Status {
+        std::vector<std::string> batch;
         for (size_t i = begin; i < end; ++i) {
-            std::vector<int64_t> row =
-                tokenizer.encode(catalog_text(articles, text_articles[i]), context);
-            ids.insert(ids.end(), row.begin(), row.end());
+            batch.push_back(catalog_text(articles, text_articles[i]));
         }
-        torch::Tensor input = torch::tensor(ids, torch::kInt64).view({-1, (int64_t)context});
-        std::vector<std::vector<float>> rows = normalized_rows(model->encode_text(input));
+        LOOKBOOK_ASSIGN_OR_RETURN(torch::Tensor embedded, model->encode_texts(batch));
+        std::vector<std::vector<float>> rows = normalized_rows(embedded);  // [B, D]
         for (size_t i = begin; i < end; ++i) {
             const uint32_t article = text_articles[i];
             std::copy(rows[i - begin].begin(),
@@ -307,10 +301,25 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
                       text.begin() + static_cast<size_t>(article) * dim);
             has_text[article] = 1;
         }
+        return Status::ok();
+    };
+    for (size_t begin = 0; begin < text_articles.size(); begin += options.batch_size) {
+        const size_t end = std::min(text_articles.size(), begin + options.batch_size);
+        if (!embed_texts(begin, end).is_ok()) {
+            for (size_t i = begin; i < end; ++i) {
+                Status one = embed_texts(i, i + 1);
+                if (!one.is_ok()) {
+                    log::warn("article {}: skipping its text: {}",
+                              articles.id(text_articles[i]),
+                              one.message());
+                    ++report.text_errors;
+                }
+            }
+        }
         text_progress.add(end - begin);
     }
     text_progress.finish();
-    report.texts = static_cast<uint32_t>(text_articles.size());
+    report.texts = static_cast<uint32_t>(text_articles.size()) - report.text_errors;
 
     // Commit: a new generation with the embeddings file, every other file kept.
     ColumnFileWriter writer;
@@ -321,12 +330,14 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
     nlohmann::json meta;
     meta["model"] = fs::absolute(model_dir).string();
     meta["model_tag"] = tag;
+    meta["model_type"] = model->kind();
     meta["dim"] = dim;
     meta["articles"] = n;
     meta["text_template"] = kTextTemplate;
     meta["images"] = report.images;
     meta["image_errors"] = report.image_errors;
     meta["texts"] = report.texts;
+    meta["text_errors"] = report.text_errors;
     writer.set_metadata(meta.dump());
     LOOKBOOK_ASSIGN_OR_RETURN(
         report.generation,

@@ -30,6 +30,7 @@ struct CatalogEmbedOptions {
 struct CatalogEmbedReport {
     uint32_t articles = 0;        // rows of the embeddings file (every article of the store)
     uint32_t texts = 0;           // articles with a non-empty text, embedded
+    uint32_t text_errors = 0;     // texts the tokenizer refused (logged), not embedded
     uint32_t images = 0;          // articles with a photo path
     uint32_t images_encoded = 0;  // distinct photos run through the model in this call
     uint32_t images_cached = 0;   // photos whose embedding came from the cache (or a twin)
@@ -40,17 +41,21 @@ struct CatalogEmbedReport {
     double seconds = 0;
 };
 
-// Embeds every article's photo (when it has one) and catalog_text() with the CLIP model folder
-// `model_dir` (read by ClipModel::load and ClipTokenizer::from_model_dir), L2-normalises the
-// vectors and commits them to the store as the column file "embeddings" (other files kept):
+// Embeds every article's photo (when it has one) and catalog_text() with the CLIP or ALIGN model
+// folder `model_dir` (read by load_encoder), L2-normalises the vectors and commits them to the
+// store as the column file "embeddings" (other files kept):
 //   image, text   f32 [articles * dim], row-major; zero rows where absent
 //   has_image, has_text   u8 [articles]
-//   metadata      {"model", "model_tag", "dim", "articles", "text_template", counts}
+//   metadata      {"model", "model_tag", "model_type" ("clip" or "align"), "dim", "articles",
+//                  "text_template", counts}
 // A photo that cannot be decoded is logged as a warning, counted in image_errors and gets no
 // image vector; it never stops the run. Image embeddings are cached by the photo's content hash
 // (two articles sharing a photo, or a re-run, encode it once). Fails with the loader's errors
 // for a bad model folder, the store's errors for a bad store, kInvalidArgument for
 // batch_size < 1, and kIOError when the cache or the store cannot be written.
+// TODO: one model's vectors per store: embedding with ALIGN replaces CLIP's "embeddings" file.
+// Combining both in the similar-items index needs a second file name (e.g. "embeddings.align")
+// and a reader that takes it; until then, keep two stores or concatenate outside lookbook.
 Result<CatalogEmbedReport> embed_catalog(const std::filesystem::path& store_dir,
                                          const std::filesystem::path& model_dir,
                                          const CatalogEmbedOptions& options = {});

@@ -21,6 +21,7 @@ namespace {
 // 8 bits of result, 2 bits of headroom for the filter's negative lobes, as Pillow's Resample.c.
 constexpr int kPrecisionBits = 32 - 8 - 2;
 constexpr double kBicubicSupport = 2.0;
+constexpr double kBilinearSupport = 1.0;
 
 enum class ImageFormat { kJpeg, kPng, kWebp, kUnknown };
 
@@ -480,7 +481,7 @@ Result<RgbImage> decode_webp(std::string_view bytes,
 }
 
 // ---------------------------------------------------------------------------------------------
-// PIL's bicubic resample.
+// PIL's convolution resample (Resample.c): bicubic for CLIP, bilinear (triangle) for ALIGN.
 
 double bicubic_filter(double x) {
     constexpr double a = -0.5;
@@ -494,6 +495,11 @@ double bicubic_filter(double x) {
     return 0.0;
 }
 
+double bilinear_filter(double x) {
+    x = std::fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
 // Per output pixel: the first input index, the number of taps, and `ksize` fixed-point weights.
 struct Coefficients {
     int ksize = 0;
@@ -504,10 +510,12 @@ struct Coefficients {
 
 // Pillow's precompute_coeffs + normalize_coeffs_8bpc for a whole input range (box 0..in_size):
 // weights are normalised to sum 1 in double, then rounded away from zero to 22-bit fixed point.
-Coefficients precompute_coefficients(int in_size, int out_size) {
+Coefficients precompute_coefficients(int in_size, int out_size, ResampleFilter filter) {
+    const bool bicubic = filter == ResampleFilter::kBicubic;
+    double (*kernel)(double) = bicubic ? bicubic_filter : bilinear_filter;
     double scale = static_cast<double>(static_cast<float>(in_size)) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = kBicubicSupport * filterscale;
+    double support = (bicubic ? kBicubicSupport : kBilinearSupport) * filterscale;
     Coefficients c;
     c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
     c.first.resize(out_size);
@@ -523,7 +531,7 @@ Coefficients precompute_coefficients(int in_size, int out_size) {
         xmax = (xmax > in_size ? in_size : xmax) - xmin;
         double ww = 0.0;
         for (int x = 0; x < xmax; ++x) {
-            k[x] = bicubic_filter((x + xmin - center + 0.5) * ss);
+            k[x] = kernel((x + xmin - center + 0.5) * ss);
             ww += k[x];
         }
         for (int x = 0; x < xmax; ++x) {
@@ -726,10 +734,17 @@ Result<RgbImage> decode_image_file(const std::filesystem::path& path, const Imag
 }
 
 Result<RgbImage> resize_bicubic(const RgbImage& image, int width, int height) {
-    LOOKBOOK_RETURN_IF_ERROR(validate_image(image, "resize_bicubic"));
+    return resize_image(image, width, height, ResampleFilter::kBicubic);
+}
+
+Result<RgbImage> resize_image(const RgbImage& image, int width, int height, ResampleFilter filter) {
+    const char* what =
+        filter == ResampleFilter::kBicubic ? "resize_bicubic" : "resize_image(bilinear)";
+    LOOKBOOK_RETURN_IF_ERROR(validate_image(image, what));
     if (width < 1 || height < 1) {
-        return Status::invalid_argument("resize_bicubic: target size is " + std::to_string(width) +
-                                        "x" + std::to_string(height) + "; expected at least 1x1");
+        return Status::invalid_argument(std::string(what) + ": target size is " +
+                                        std::to_string(width) + "x" + std::to_string(height) +
+                                        "; expected at least 1x1");
     }
     bool need_horizontal = width != image.width;
     bool need_vertical = height != image.height;
@@ -744,8 +759,8 @@ Result<RgbImage> resize_bicubic(const RgbImage& image, int width, int height) {
         premultiply(&premultiplied);
     }
     const RgbImage* stage = alpha ? &premultiplied : &image;
-    Coefficients horizontal = precompute_coefficients(image.width, width);
-    Coefficients vertical = precompute_coefficients(image.height, height);
+    Coefficients horizontal = precompute_coefficients(image.width, width, filter);
+    Coefficients vertical = precompute_coefficients(image.height, height, filter);
     int row_offset = 0;
     RgbImage widened;
     if (need_horizontal) {

@@ -71,6 +71,15 @@ int exif_orientation(std::string_view exif);
 // empty or inconsistent image or a size below 1.
 Result<RgbImage> resize_bicubic(const RgbImage& image, int width, int height);
 
+// PIL's resampling filters that lookbook's models use: BICUBIC (CLIP) and BILINEAR (ALIGN's
+// EfficientNet processor, resample 2: a triangle filter of support 1, widened when
+// downscaling, so it is antialiased like PIL's and unlike torch's plain bilinear).
+enum class ResampleFilter { kBilinear, kBicubic };
+
+// PIL 9.4's Image.resize((width, height), filter) on 8-bit data, bit for bit, as
+// resize_bicubic describes (RGBA premultiplied). Errors as resize_bicubic.
+Result<RgbImage> resize_image(const RgbImage& image, int width, int height, ResampleFilter filter);
+
 struct ClipPreprocess {
     int size = 224;
     std::array<float, 3> mean{0.48145466f, 0.4578275f, 0.40821073f};
