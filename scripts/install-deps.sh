@@ -11,6 +11,7 @@ packages=(
     libtorch-dev libfaiss-dev libhnswlib-dev libeigen3-dev libopenblas-dev
     libjpeg62-turbo-dev libpng-dev libwebp-dev libutf8proc-dev libsqlite3-dev
     python3-torch python3-pandas python3-pil python3-numpy
+    wrk chromium python3-flask
 )
 
 missing=()

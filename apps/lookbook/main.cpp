@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
 #endif
     lookbook::cli::add_mine_command(app, &selected);
     lookbook::cli::add_bought_together_command(app, &selected);
+    lookbook::cli::add_build_command(app, &selected);
+    lookbook::cli::add_serve_command(app, &selected);
 
     try {
         app.parse(argc, argv);
