@@ -31,7 +31,7 @@ namespace {
 
 // The route a request matched and when it started, for the metrics written once the response
 // is sent. httplib runs the pre-routing handler, the route and the logger on one thread.
-thread_local const char* t_route = "unmatched";
+thread_local Metrics::RouteStats* t_route = nullptr;
 thread_local std::chrono::steady_clock::time_point t_start;
 
 constexpr size_t kMaxK = 100;
@@ -332,10 +332,7 @@ Result<std::unique_ptr<WebServer>> WebServer::create(const fs::path& store_dir,
     return server;
 }
 
-std::shared_ptr<const Snapshot> WebServer::snapshot() const {
-    std::lock_guard lock(snapshot_mutex_);
-    return snapshot_;
-}
+std::shared_ptr<const Snapshot> WebServer::snapshot() const { return snapshot_.load(); }
 
 Result<bool> WebServer::reload_if_changed() {
     // Reading CURRENT (a dozen bytes) is the cheap check; the store is opened only on change.
@@ -351,8 +348,7 @@ Result<bool> WebServer::reload_if_changed() {
         return false;
     }
     LOOKBOOK_ASSIGN_OR_RETURN(auto fresh, load_snapshot(store_dir_, options_.services_factory));
-    std::lock_guard lock(snapshot_mutex_);
-    snapshot_ = std::move(fresh);
+    snapshot_.store(std::move(fresh));
     return true;
 }
 
@@ -363,6 +359,8 @@ Result<int> WebServer::bind() {
     };
     http_->set_payload_max_length(options_.max_body_bytes);
     http_->set_keep_alive_max_count(10000);
+    // Headers and body leave in separate writes; without this, Nagle and delayed ACKs add 40 ms.
+    http_->set_tcp_nodelay(true);
     http_->set_read_timeout(10, 0);
     http_->set_write_timeout(10, 0);
     int port = options_.port == 0
@@ -415,8 +413,9 @@ void WebServer::register_routes() {
     // Every route runs on a snapshot taken at its start and never lets an exception reach
     // httplib (which would answer 500 with the exception text in a header).
     auto wrap = [this](const char* route, Handler handler) {
-        return [this, route, handler](const Request& req, Response& res) {
-            t_route = route;
+        Metrics::RouteStats* stats = metrics_->route(route);
+        return [this, route, stats, handler](const Request& req, Response& res) {
+            t_route = stats;
             std::shared_ptr<const Snapshot> snap = snapshot();
             try {
                 handler(*snap, req, res);
@@ -429,21 +428,27 @@ void WebServer::register_routes() {
         };
     };
 
-    http.set_pre_routing_handler([this](const Request& req, Response& res) {
-        t_start = std::chrono::steady_clock::now();
-        t_route = "unmatched";
-        if (!limiter_->allow(req.remote_addr)) {
-            t_route = "rate_limited";
-            res.set_header("Retry-After", "1");
-            send_error(res, 429, "too many requests", "slow down: wait a second and retry");
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
-    http.set_logger([this](const Request& req, const Response& res) {
-        double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        metrics_->observe(t_route, res.status, seconds);
+    Metrics::RouteStats* unmatched = metrics_->route("unmatched");
+    Metrics::RouteStats* rate_limited = metrics_->route("rate_limited");
+    http.set_pre_routing_handler(
+        [this, unmatched, rate_limited](const Request& req, Response& res) {
+            t_start = std::chrono::steady_clock::now();
+            t_route = unmatched;
+            if (!limiter_->allow(req.remote_addr)) {
+                t_route = rate_limited;
+                res.set_header("Retry-After", "1");
+                send_error(res, 429, "too many requests", "slow down: wait a second and retry");
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
+    http.set_logger([unmatched](const Request& req, const Response& res) {
+        auto now = std::chrono::steady_clock::now();
+        double seconds = std::chrono::duration<double>(now - t_start).count();
+        // Requests httplib refuses before routing (a bad request line) count as unmatched.
+        Metrics::observe(t_route ? t_route : unmatched, res.status, seconds);
+        t_route = nullptr;
+        t_start = now;
         log::debug("{} {} {} {:.1f} ms", req.method, req.path, res.status, seconds * 1e3);
     });
     // Errors httplib raises itself (unknown route 404, oversized body 413) get the same JSON or

@@ -79,8 +79,8 @@ class WebServer {
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<RateLimiter> limiter_;
     std::unique_ptr<ThumbnailCache> thumbnails_;
-    mutable std::mutex snapshot_mutex_;
-    std::shared_ptr<const Snapshot> snapshot_;
+    // Swapped whole by the watcher; each request loads its own reference.
+    std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
     std::thread watcher_;
     std::atomic<bool> stopping_{false};
     std::mutex stop_mutex_;
