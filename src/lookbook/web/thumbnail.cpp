@@ -1,5 +1,6 @@
 #include "lookbook/web/thumbnail.hpp"
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdio>
 #include <vector>
@@ -219,11 +220,12 @@ Result<std::string> ThumbnailCache::get(const std::string& key,
         return original;
     }
     LOOKBOOK_ASSIGN_OR_RETURN(std::string thumbnail, make_jpeg_thumbnail(original, max_side));
-    // Written to a per-process temporary name and renamed, so concurrent first requests (or
-    // two servers) never expose a half-written file.
+    // Written to a temporary name unique to this call and renamed, so concurrent first requests
+    // (or two servers) never expose a half-written file.
     fs::create_directories(dir_, ec);
+    static std::atomic<uint64_t> next_tmp{0};
     fs::path tmp = cached;
-    tmp += fmt::format(".{}.tmp", getpid());
+    tmp += fmt::format(".{}.{}.tmp", getpid(), next_tmp.fetch_add(1));
     if (write_file_synced(tmp, thumbnail).is_ok()) {
         fs::rename(tmp, cached, ec);
     }
