@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/log.hpp"
 #include "lookbook/web/build_steps.hpp"
 
 #if LOOKBOOK_WITH_TORCH
@@ -32,39 +33,67 @@ struct BuildArgs {
 // The default encoder lives next to the generations, so new generations keep using it.
 fs::path encoder_dir(const fs::path& store_dir) { return store_dir / "models" / "encoder"; }
 
+bool has_encoder(const fs::path& store_dir) {
+    return fs::exists(encoder_dir(store_dir) / "open_clip_model.safetensors");
+}
+
+Result<bool> encoder_up_to_date(const fs::path& store_dir) {
+    if (has_encoder(store_dir)) {
+        return true;
+    }
+    // Contrastive training needs pairs; a catalog without photos has nothing to learn from.
+    LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(store_dir));
+    const ArticleTable& articles = store->articles();
+    uint32_t with_photo = 0;
+    for (uint32_t article = 0; article < articles.size(); ++article) {
+        with_photo += articles.has_metadata(article) && !articles.image_path(article).empty();
+    }
+    if (with_photo < 2) {
+        log::warn(
+            "encoder: the catalog has {} articles with a photo; skipped (photo search and "
+            "similar items need photos)",
+            with_photo);
+        return true;
+    }
+    return false;
+}
+
+// Embeddings are current when they cover every article and came from the default encoder.
+Result<bool> embeddings_up_to_date(const fs::path& store_dir) {
+    if (!has_encoder(store_dir)) {
+        return true;  // no encoder (a catalog without photos): nothing to embed with
+    }
+    LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(store_dir));
+    if (!store->has_file("embeddings")) {
+        return false;
+    }
+    LOOKBOOK_ASSIGN_OR_RETURN(auto file, store->open_file("embeddings"));
+    auto meta = nlohmann::json::parse(file.metadata(), nullptr, false);
+    return !meta.is_discarded() &&
+           meta.value("articles", uint64_t{0}) == store->articles().size() &&
+           meta.value("model", std::string()) == fs::absolute(encoder_dir(store_dir)).string();
+}
+
 void add_encoder_steps(std::vector<BuildStep>* steps, double minutes) {
-    steps->push_back(BuildStep{
-        "encoder",
-        "train the default image/text encoder on the catalog's photos",
-        [](const fs::path& store_dir) -> Result<bool> {
-            return fs::exists(encoder_dir(store_dir) / "open_clip_model.safetensors");
-        },
-        [minutes](const fs::path& store_dir) -> Status {
-            configure_cpu_threads(2);
-            CatalogTrainOptions options;
-            options.train.minutes = minutes;
-            options.train.model = small_clip_config(options.train.vocab_size);
-            options.train.model_set = true;
-            return train_catalog_encoder(store_dir, encoder_dir(store_dir), options).status();
-        }});
-    steps->push_back(
-        BuildStep{"embed",
-                  "embed every article's photo and text with the default encoder",
-                  [](const fs::path& store_dir) -> Result<bool> {
-                      LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(store_dir));
-                      if (!store->has_file("embeddings")) {
-                          return false;
-                      }
-                      LOOKBOOK_ASSIGN_OR_RETURN(auto file, store->open_file("embeddings"));
-                      auto meta = nlohmann::json::parse(file.metadata(), nullptr, false);
-                      return !meta.is_discarded() &&
-                             meta.value("articles", uint64_t{0}) == store->articles().size() &&
-                             meta.value("model", std::string()) ==
-                                 fs::absolute(encoder_dir(store_dir)).string();
-                  },
-                  [](const fs::path& store_dir) -> Status {
-                      return embed_catalog(store_dir, encoder_dir(store_dir)).status();
-                  }});
+    auto train = [minutes](const fs::path& store_dir) -> Status {
+        configure_cpu_threads(2);
+        CatalogTrainOptions options;
+        options.train.minutes = minutes;
+        options.train.model = small_clip_config(options.train.vocab_size);
+        options.train.model_set = true;
+        return train_catalog_encoder(store_dir, encoder_dir(store_dir), options).status();
+    };
+    auto embed = [](const fs::path& store_dir) -> Status {
+        return embed_catalog(store_dir, encoder_dir(store_dir)).status();
+    };
+    steps->push_back(BuildStep{"encoder",
+                               "train the default image/text encoder on the catalog's photos",
+                               encoder_up_to_date,
+                               train});
+    steps->push_back(BuildStep{"embed",
+                               "embed every article's photo and text with the default encoder",
+                               embeddings_up_to_date,
+                               embed});
 }
 #endif
 
