@@ -75,6 +75,8 @@ class WebServer {
   private:
     WebServer() = default;
     void register_routes();
+    // The snapshot a request on this thread reads; valid until this thread's next request.
+    const Snapshot& request_snapshot() const;
 
     std::filesystem::path store_dir_;
     ServerOptions options_;
@@ -85,6 +87,7 @@ class WebServer {
     std::unique_ptr<ThumbnailCache> thumbnails_;
     // Swapped whole by the watcher; each request loads its own reference.
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+    std::atomic<uint64_t> snapshot_version_{0};
     std::thread watcher_;
     std::atomic<bool> stopping_{false};
     std::mutex stop_mutex_;
