@@ -12,6 +12,10 @@ std::string html_escape(std::string_view text);
 // query value.
 std::string url_encode(std::string_view text);
 
+// TODO: pages are built by these C++ functions, not from web/templates/*.html as the house style
+// asks — no template engine is packaged in Debian for C++; a designer has to edit C++ to change
+// markup until a small {{slot}} substitution over template files replaces them.
+
 // One page in the site's single layout: title, header with navigation, an optional flash
 // message and the content.
 struct Page {
