@@ -2,7 +2,8 @@
 # The main job on the embedded default: installs the dependencies, builds lookbook (Release) and
 # runs it on the H&M sample in ../shared/data/hm_hungle45_pse: ingest into out/hm-store, print
 # the store summary, mine the "complete the look" rules and ask for suggestions for two carts.
-# Later steps (encoders, recommenders, the site) hook in here.
+# Then `lookbook build` makes every recommender; with --serve the site is served at the end
+# (http://127.0.0.1:8080/ unless LOOKBOOK_PORT says otherwise) until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,5 +41,13 @@ echo "== complete the look: skinny jeans (0706016001), other product groups only
 echo "== frequently bought together: skinny jeans, any product"
 "$lookbook" --log-level warn bought-together "$store" 0706016001 -k 3
 
+echo "== build every recommender (skips what is up to date)"
+"$lookbook" build "$store"
+
 echo "== evaluation report (charts and metrics.json) into out/report"
 "$lookbook" --log-level warn report "$store" --out out/report
+
+if [ "${1:-}" = "--serve" ]; then
+    echo "== serve the site"
+    exec "$lookbook" serve "$store" --port "${LOOKBOOK_PORT:-8080}"
+fi

@@ -20,6 +20,8 @@ void add_info_command(CLI::App& app, CommandRun* selected);
 void add_mine_command(CLI::App& app, CommandRun* selected);
 void add_bought_together_command(CLI::App& app, CommandRun* selected);
 void add_report_command(CLI::App& app, CommandRun* selected);
+void add_build_command(CLI::App& app, CommandRun* selected);
+void add_serve_command(CLI::App& app, CommandRun* selected);
 
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     lookbook::cli::add_mine_command(app, &selected);
     lookbook::cli::add_bought_together_command(app, &selected);
     lookbook::cli::add_report_command(app, &selected);
+    lookbook::cli::add_build_command(app, &selected);
+    lookbook::cli::add_serve_command(app, &selected);
 
     try {
         app.parse(argc, argv);

@@ -61,6 +61,31 @@ TEST_F(CliTest, IngestThenInfoAsJson) {
     EXPECT_NE(info.out.find("\"product_type\": \"T-shirt\""), std::string::npos) << info.out;
 }
 
+TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --transactions " + path("t.csv") +
+                  " --store " + path("store"))
+                  .exit_code,
+              0);
+    CommandResult first = run("--log-level warn build " + path("store"));
+    ASSERT_EQ(first.exit_code, 0) << first.out;
+    EXPECT_NE(first.out.find("rules      built in"), std::string::npos) << first.out;
+    CommandResult second = run("--log-level warn build " + path("store"));
+    EXPECT_NE(second.out.find("events     up to date"), std::string::npos) << second.out;
+    EXPECT_NE(second.out.find("rules      up to date"), std::string::npos) << second.out;
+    CommandResult missing = run("build " + path("nothing"));
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.out.find("lookbook build: "), std::string::npos) << missing.out;
+}
+
+TEST_F(CliTest, ServeRefusesAMissingStoreAndABadPort) {
+    CommandResult missing = run("serve " + path("nothing") + " --port 0");
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.out.find("lookbook serve: cannot serve " + path("nothing")),
+              std::string::npos)
+        << missing.out;
+    EXPECT_EQ(run("serve " + path("nothing") + " --port 70000").exit_code, 2);
+}
+
 TEST_F(CliTest, BadRowFailsWithExitCodeOneAndKeepsTheStore) {
     ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
     std::ofstream(dir_ / "bad.csv") << "t_dat,customer_id,article_id,price\n"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Load test of `lookbook serve` with wrk (64 connections, 2 threads): requests/s and p50/p99
+# latency of the bought-together API, the health API, and a full article page (HTML plus its
+# thumbnails), the page also served by the minimal Flask reference (web_reference_flask.py).
+#
+# Usage: bench/web_bench.sh LOOKBOOK_BINARY STORE [ARTICLE_ID] [SECONDS]
+# The server adds STORE/events.sqlite and caches thumbnails under STORE/cache. Servers listen on
+# 127.0.0.1 and are stopped at the end.
+set -euo pipefail
+lookbook=$1
+store=$2
+article=${3:-0108775001}
+seconds=${4:-10}
+here="$(cd "$(dirname "$0")" && pwd)"
+work=$(mktemp -d /tmp/lookbook-web-bench.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+flask_port=$((port + 1))
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$lookbook" --log-level warn serve "$store" --port "$port" --rate-limit 0 --threads 72 >"$work/serve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+base="http://127.0.0.1:$port"
+
+# The page's data, exported once for the Flask reference.
+/usr/bin/python3 - "$base" "$article" >"$work/page.json" <<'PY'
+import json, sys, urllib.request
+base, article = sys.argv[1:3]
+get = lambda path: json.load(urllib.request.urlopen(base + path))
+a = get("/api/articles/" + article)
+complete = get("/api/articles/%s/bought-together?k=8" % article)["items"]
+# Photo URLs for now; replaced below by local copies the reference opens with PIL.
+photos = {}
+for item in [a] + complete:
+    if item.get("has_photo"):
+        photos[item["article_id"]] = item["photo_url"]
+json.dump({"article": a, "complete": complete, "photos": photos}, sys.stdout)
+PY
+# Photos for the reference are fetched once from /photos/ into files it opens with PIL.
+mkdir -p "$work/photos"
+/usr/bin/python3 - "$base" "$work" <<'PY'
+import json, sys, urllib.request
+base, work = sys.argv[1:3]
+data = json.load(open(work + "/page.json"))
+for article_id, url in list(data["photos"].items()):
+    path = "%s/photos/%s" % (work, article_id)
+    open(path, "wb").write(urllib.request.urlopen(base + url).read())
+    data["photos"][article_id] = path
+json.dump(data, open(work + "/page.json", "w"))
+PY
+/usr/bin/python3 "$here/web_reference_flask.py" "$work/page.json" "$flask_port" >"$work/flask.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$flask_port/articles/$article" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+# One "page load" = the HTML and every thumbnail it shows, requested in turn by each connection.
+paths=$(/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ids = [d["article"]["article_id"]] + [c["article_id"] for c in d["complete"] if c.get("has_photo")]
+print(" ".join(["\"/articles/%s\"" % d["article"]["article_id"]] + ["\"/thumbnails/%s.jpg\"" % i for i in ids]))
+' "$work/page.json")
+cat >"$work/page.lua" <<LUA
+local paths = { $(echo "$paths" | sed 's/" "/", "/g') }
+local i = 0
+request = function()
+    i = i % #paths + 1
+    return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+    io.write(string.format("page_requests_per_load %d\n", #paths))
+end
+LUA
+
+run() {  # name url [script]
+    local name=$1 url=$2 script=${3:-}
+    local out
+    if [ -n "$script" ]; then
+        out=$(wrk -t2 -c64 -d"${seconds}s" --latency -s "$script" "$url")
+    else
+        out=$(wrk -t2 -c64 -d"${seconds}s" --latency "$url")
+    fi
+    local rps p50 p99 per errors
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    per=$(echo "$out" | awk '/page_requests_per_load/ {print $2}')
+    if [ -n "$per" ]; then
+        printf "%-34s %9s req/s  %8.1f page loads/s  p50 %-8s p99 %-8s non-2xx %s\n" \
+            "$name" "$rps" "$(echo "$rps / $per" | bc -l)" "$p50" "$p99" "${errors:-0}"
+    else
+        printf "%-34s %9s req/s  p50 %-8s p99 %-8s non-2xx %s\n" "$name" "$rps" "$p50" "$p99" "${errors:-0}"
+    fi
+}
+
+echo "wrk: 64 connections, 2 threads, ${seconds}s each, $(nproc) cores (shared machine)"
+run "api bought-together (lookbook)" "$base/api/articles/$article/bought-together?k=10"
+run "api article (lookbook)" "$base/api/articles/$article"
+run "article page html (lookbook)" "$base/articles/$article"
+run "article page html (flask)" "http://127.0.0.1:$flask_port/articles/$article"
+run "full article page (lookbook)" "$base" "$work/page.lua"
+run "full article page (flask)" "http://127.0.0.1:$flask_port" "$work/page.lua"

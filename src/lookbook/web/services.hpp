@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lookbook/util/status.hpp"
+
+namespace lookbook::web {
+
+// One article a recommender proposes. `reason` is one sentence for shoppers ("same colour and
+// type as ..."); `parts` optionally breaks the score down ("image 0.61", "text 0.20").
+struct ScoredArticle {
+    std::string article_id;
+    double score = 0.0;
+    std::string reason;
+    std::vector<std::string> parts;
+    // Which model or fallback produced it ("two-tower", "popular", ...); may be empty.
+    std::string source;
+};
+
+// Narrows "similar items": empty fields do not filter.
+struct SimilarFilters {
+    std::string product_group;
+    std::string colour;
+};
+
+enum class EventKind { kView, kPurchase };
+
+// An event recorded through the API and not necessarily folded into the store yet.
+struct CustomerEvent {
+    int64_t id = 0;  // increasing with arrival order
+    std::string customer_id;
+    std::string article_id;
+    EventKind kind = EventKind::kView;
+    int64_t unix_ms = 0;
+    double price = 0.0;  // purchases only
+};
+
+const char* event_kind_name(EventKind kind);
+
+// What the branches that own the learned models provide to the server. Every hook may be left
+// empty: the API then answers 503 with a hint to run `lookbook build`, and the page shows a
+// "not built yet" state. A hook returns kNotFound for an unknown id (404), kInvalidArgument
+// for bad input (400) and anything else for a model that cannot answer (503); it must be safe
+// to call from many threads at once. Hooks are created per store generation (see
+// ServicesFactory), so they may keep references into that generation's files.
+struct Services {
+    std::function<Result<std::vector<ScoredArticle>>(
+        const std::string& article_id, size_t k, const SimilarFilters& filters)>
+        similar;
+    std::function<Result<std::vector<ScoredArticle>>(const std::string& text, size_t k)>
+        search_text;
+    std::function<Result<std::vector<ScoredArticle>>(std::string_view image_bytes, size_t k)>
+        search_image;
+    // `live_events`: the customer's events recorded since the store was built, oldest first.
+    std::function<Result<std::vector<ScoredArticle>>(
+        const std::string& customer_id, size_t k, const std::vector<CustomerEvent>& live_events)>
+        recommend;
+};
+
+}  // namespace lookbook::web

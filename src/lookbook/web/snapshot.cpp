@@ -1,0 +1,48 @@
+#include "lookbook/web/snapshot.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "lookbook/rules/store_rules.hpp"
+#include "lookbook/util/log.hpp"
+
+namespace lookbook::web {
+
+Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::path& store_dir,
+                                                      const ServicesFactory& factory) {
+    auto snapshot = std::make_shared<Snapshot>();
+    LOOKBOOK_ASSIGN_OR_RETURN(snapshot->store, Store::open(store_dir));
+    const Store& store = *snapshot->store;
+    auto model = rules::load_complete_the_look(store);
+    if (model.is_ok()) {
+        snapshot->rules = std::move(model).value();
+    } else {
+        snapshot->rules_missing = model.status().message();
+        log::warn("serving without bought-together rules: {}", model.status().message());
+    }
+
+    const ArticleTable& articles = store.articles();
+    std::set<std::string_view> groups;
+    for (uint32_t article = 0; article < articles.size(); ++article) {
+        if (articles.has_metadata(article)) {
+            snapshot->catalog.push_back(article);
+            groups.insert(articles.product_group(article));
+        }
+    }
+    for (std::string_view group : groups) {
+        if (!group.empty()) {
+            snapshot->product_groups.emplace_back(group);
+        }
+    }
+    if (factory) {
+        snapshot->services = factory(*snapshot);
+    }
+    log::info("serving {} ({} catalog articles, {} customers, {} transactions)",
+              store.generation(),
+              snapshot->catalog.size(),
+              store.customers().size(),
+              store.transactions().size());
+    return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
+}  // namespace lookbook::web

@@ -1,0 +1,105 @@
+// The HTML pages: sections, empty states, escaping, error pages.
+#include "web_fixture.hpp"
+
+namespace lookbook::web::testing {
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+TEST_F(WebServerTest, CatalogListsArticlesEscapedWithFiltersAndPages) {
+    start_server();
+    auto res = get("/catalog?per_page=2");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_TRUE(contains(res->body, "<link rel=\"stylesheet\" href=\"/static/style.css\">"));
+    EXPECT_TRUE(contains(res->body, "href=\"/articles/0108775015\""));
+    EXPECT_TRUE(contains(res->body, "Page 1 of 3"));
+    EXPECT_TRUE(contains(res->body, "rel=\"next\""));
+
+    auto shoes = get("/catalog?product_group=Shoes");
+    // The catalog's hostile name is shown as text, never as markup.
+    EXPECT_FALSE(contains(shoes->body, "<script>"));
+    EXPECT_TRUE(contains(shoes->body, "&lt;script&gt;alert(1)&lt;/script&gt; Sneaker"));
+
+    auto none = get("/catalog?q=nothing-like-this");
+    EXPECT_TRUE(contains(none->body, "No articles match these filters"));
+    EXPECT_EQ(get("/catalog?page=0")->status, 400);
+    EXPECT_EQ(get("/")->status, 200);
+    auto css = get("/static/style.css");
+    EXPECT_EQ(css->status, 200);
+    EXPECT_TRUE(contains(css->body, ".article-card"));
+}
+
+TEST_F(WebServerTest, ArticlePageShowsCompleteTheLookAndNotBuiltSimilar) {
+    mine();
+    start_server();
+    auto res = get("/articles/0108775015");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_TRUE(contains(res->body, "<h1>Strap top</h1>"));
+    EXPECT_TRUE(contains(res->body, "src=\"/thumbnails/0108775015.jpg\""));
+    EXPECT_TRUE(contains(res->body, "id=\"complete-the-look\""));
+    EXPECT_TRUE(contains(res->body, "href=\"/articles/0706016001\""));
+    EXPECT_TRUE(contains(res->body, "class=\"reason\""));
+    EXPECT_TRUE(contains(res->body, "The similar-items index is not built yet"));
+
+    auto hostile = get("/articles/0351484002");
+    EXPECT_FALSE(contains(hostile->body, "<script>"));
+    EXPECT_TRUE(contains(hostile->body, "Canvas sneakers &amp; laces, &quot;classic&quot;."));
+
+    auto missing = get("/articles/nope");
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_TRUE(contains(missing->body, "This article is not in the catalog."));
+}
+
+TEST_F(WebServerTest, ArticlePageWithoutRulesSaysNotBuilt) {
+    start_server();
+    auto res = get("/articles/0108775015");
+    EXPECT_TRUE(contains(res->body, "Bought-together rules are not built yet"));
+}
+
+TEST_F(WebServerTest, CustomerPageShowsDemographicsHistoryAndRecommendations) {
+    ServerOptions options;
+    options.services_factory = [](const Snapshot&) {
+        Services services;
+        services.recommend = [](const std::string&, size_t, const std::vector<CustomerEvent>&)
+            -> Result<std::vector<ScoredArticle>> {
+            return std::vector<ScoredArticle>{
+                {"0351484002", 0.4, "people like you bought it", {}, "two-tower"}};
+        };
+        return services;
+    };
+    start_server(options);
+    auto res = get("/customers/c1");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_TRUE(contains(res->body, "<dt>Age</dt><dd>24</dd>"));
+    EXPECT_TRUE(contains(res->body, "id=\"recommended\""));
+    EXPECT_TRUE(contains(res->body, "people like you bought it"));
+    EXPECT_TRUE(contains(res->body, "bought on 2020-09-04"));
+    EXPECT_EQ(get("/customers/nobody")->status, 404);
+}
+
+TEST_F(WebServerTest, CustomerPageWithoutModelsSaysNotBuilt) {
+    start_server();
+    auto res = get("/customers/c2");
+    EXPECT_TRUE(contains(res->body, "Personal recommendations are not built yet"));
+    EXPECT_TRUE(contains(res->body, "<dt>Age</dt><dd>unknown</dd>"));
+}
+
+TEST_F(WebServerTest, SearchPageHasBothFormsAndResultStates) {
+    start_server();
+    auto empty = get("/search");
+    ASSERT_EQ(empty->status, 200);
+    EXPECT_TRUE(contains(empty->body, "enctype=\"multipart/form-data\""));
+    EXPECT_TRUE(contains(get("/search?q=%3Cb%3E")->body, "Text search is not built yet"));
+    EXPECT_FALSE(contains(get("/search?q=%3Cb%3E")->body, "value=\"<b>\""));
+    auto upload = client_->Post(
+        "/search",
+        httplib::MultipartFormDataItems{{"image", "not a photo", "x.txt", "text/plain"}});
+    EXPECT_EQ(upload->status, 400);
+    EXPECT_TRUE(contains(upload->body, "That file is not a JPEG or PNG photo."));
+}
+
+}  // namespace
+}  // namespace lookbook::web::testing

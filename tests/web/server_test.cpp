@@ -1,0 +1,392 @@
+// The JSON API over real sockets: every route, its errors and their wording.
+#include <cmath>
+#include <limits>
+
+#include "lookbook/store/store.hpp"
+#include "web_fixture.hpp"
+
+namespace lookbook::web::testing {
+namespace {
+
+using nlohmann::json;
+
+// Hooks that answer from fixed lists, as the other branches' models will.
+ServicesFactory fake_services(std::vector<CustomerEvent>* seen_events = nullptr) {
+    return [seen_events](const Snapshot&) {
+        Services services;
+        services.similar = [](const std::string& id,
+                              size_t k,
+                              const SimilarFilters&) -> Result<std::vector<ScoredArticle>> {
+            if (id == "0351484002") {
+                return Status::unsupported("index is being rebuilt");
+            }
+            return std::vector<ScoredArticle>{
+                {"0108775044", 0.9, "same type, other colour", {"image 0.7", "text 0.2"}, "index"},
+                {"0706016001", std::numeric_limits<double>::quiet_NaN(), "nan score", {}, ""}};
+        };
+        services.search_text = [](const std::string& text,
+                                  size_t k) -> Result<std::vector<ScoredArticle>> {
+            return std::vector<ScoredArticle>{
+                {"0706016001", 0.5, "matches \"" + text + "\"", {}, ""}};
+        };
+        services.search_image = [](std::string_view bytes,
+                                   size_t k) -> Result<std::vector<ScoredArticle>> {
+            return std::vector<ScoredArticle>{{"0108775015", 0.8, "looks alike", {}, ""}};
+        };
+        services.recommend =
+            [seen_events](
+                const std::string& customer,
+                size_t k,
+                const std::vector<CustomerEvent>& live) -> Result<std::vector<ScoredArticle>> {
+            if (seen_events) {
+                *seen_events = live;
+            }
+            std::vector<ScoredArticle> out;
+            // Echo the live events so a test sees them reach the model at once.
+            for (const auto& event : live) {
+                out.push_back({event.article_id, 1.0, "because you just looked at it", {}, "live"});
+            }
+            out.push_back({"0351484002", 0.1, "popular", {}, "popular"});
+            return out;
+        };
+        return services;
+    };
+}
+
+TEST_F(WebServerTest, HealthReportsGenerationCountsAndBuiltRecommenders) {
+    mine();
+    start_server();
+    auto res = get("/api/health");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    json body = body_json(res);
+    EXPECT_EQ(body["status"], "ok");
+    EXPECT_EQ(body["articles"], 5);
+    EXPECT_EQ(body["customers"], 3);
+    EXPECT_EQ(body["transactions"], 7);
+    EXPECT_EQ(body["recommenders"]["bought_together"], true);
+    EXPECT_EQ(body["recommenders"]["similar"], false);
+    EXPECT_EQ(body["events"]["recorded"], 0);
+}
+
+TEST_F(WebServerTest, ArticleKeepsLeadingZerosInPath) {
+    start_server();
+    auto res = get("/api/articles/0108775015");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    json body = body_json(res);
+    EXPECT_EQ(body["article_id"], "0108775015");
+    EXPECT_EQ(body["name"], "Strap top");
+    EXPECT_EQ(body["product_group"], "Garment Upper body");
+    EXPECT_EQ(body["thumbnail_url"], "/thumbnails/0108775015.jpg");
+
+    auto stripped = get("/api/articles/108775015");
+    ASSERT_TRUE(stripped);
+    EXPECT_EQ(stripped->status, 404);
+    json error = body_json(stripped);
+    EXPECT_EQ(error["error"], "unknown article \"108775015\"");
+    EXPECT_NE(error["hint"].get<std::string>().find("leading zeros"), std::string::npos);
+    EXPECT_EQ(error["status"], 404);
+}
+
+TEST_F(WebServerTest, ArticleListFiltersAndPaginates) {
+    start_server();
+    json all = body_json(get("/api/articles?per_page=2"));
+    EXPECT_EQ(all["total"], 5);
+    EXPECT_EQ(all["pages"], 3);
+    ASSERT_EQ(all["items"].size(), 2u);
+    EXPECT_EQ(all["items"][0]["article_id"], "0108775015");
+
+    json third = body_json(get("/api/articles?per_page=2&page=3"));
+    ASSERT_EQ(third["items"].size(), 1u);
+    EXPECT_EQ(third["items"][0]["article_id"], "0351484002");
+
+    json lower = body_json(get("/api/articles?product_group=Garment%20Lower%20body"));
+    EXPECT_EQ(lower["total"], 2);
+    json named = body_json(get("/api/articles?q=SKINNY&colour=Black"));
+    ASSERT_EQ(named["total"], 1);
+    EXPECT_EQ(named["items"][0]["article_id"], "0706016002");
+    json beyond = body_json(get("/api/articles?page=99"));
+    EXPECT_EQ(beyond["items"].size(), 0u);
+}
+
+TEST_F(WebServerTest, BadQueryParametersAre400WithTheValueAndTheRange) {
+    mine();
+    start_server();
+    auto res = get("/api/articles?per_page=0");
+    EXPECT_EQ(res->status, 400);
+    EXPECT_EQ(body_json(res)["error"], "query parameter per_page is \"0\"");
+    EXPECT_EQ(body_json(res)["hint"], "expected a whole number from 1 to 100");
+    EXPECT_EQ(get("/api/articles?page=-1")->status, 400);
+    EXPECT_EQ(get("/api/articles?page=1x")->status, 400);
+    EXPECT_EQ(get("/api/articles?page=99999999999999999999999")->status, 400);
+    EXPECT_EQ(get("/api/articles/0108775015/bought-together?k=101")->status, 400);
+    EXPECT_EQ(get("/api/articles?q=" + std::string(201, 'a'))->status, 400);
+}
+
+TEST_F(WebServerTest, BoughtTogetherRanksTheRuleFirst) {
+    mine();
+    start_server();
+    auto res = get("/api/articles/0108775015/bought-together?k=3");
+    ASSERT_EQ(res->status, 200);
+    json items = body_json(res)["items"];
+    ASSERT_GE(items.size(), 1u);
+    // Bought together in both of the two baskets holding the top.
+    EXPECT_EQ(items[0]["article_id"], "0706016001");
+    EXPECT_EQ(items[0]["source"], "article_rule");
+    EXPECT_FALSE(items[0]["reason"].get<std::string>().empty());
+    for (const auto& item : items) {
+        EXPECT_NE(item["article_id"], "0108775044");  // same product code as the cart
+    }
+
+    json cart = body_json(get("/api/bought-together?articles=0108775015,0706016001&k=2"));
+    EXPECT_EQ(cart["cart"].size(), 2u);
+    EXPECT_EQ(get("/api/bought-together?articles=")->status, 400);
+    auto unknown = get("/api/bought-together?articles=0108775015,nope");
+    EXPECT_EQ(unknown->status, 404);
+    EXPECT_NE(body_json(unknown)["error"].get<std::string>().find("nope"), std::string::npos);
+    EXPECT_EQ(get("/api/articles/nope/bought-together")->status, 404);
+}
+
+TEST_F(WebServerTest, BoughtTogetherWithoutRulesIs503WithBuildHint) {
+    start_server();
+    auto res = get("/api/articles/0108775015/bought-together");
+    ASSERT_EQ(res->status, 503);
+    EXPECT_EQ(body_json(res)["error"], "bought-together rules are not built");
+    EXPECT_EQ(body_json(res)["hint"], "run `lookbook build STORE` and the server picks it up");
+}
+
+TEST_F(WebServerTest, EmptyHooksAnswer503WithBuildHint) {
+    start_server();
+    for (const char* path : {"/api/articles/0108775015/similar",
+                             "/api/search?q=red%20dress",
+                             "/api/customers/c1/recommendations"}) {
+        auto res = get(path);
+        ASSERT_TRUE(res) << path;
+        EXPECT_EQ(res->status, 503) << path;
+        EXPECT_NE(body_json(res)["hint"].get<std::string>().find("lookbook build"),
+                  std::string::npos);
+    }
+    EXPECT_EQ(body_json(get("/api/search?q=x"))["error"], "text search is not built");
+}
+
+TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
+    ServerOptions options;
+    options.services_factory = fake_services();
+    start_server(options);
+    auto res = get("/api/articles/0108775015/similar?k=2");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_EQ(res->body.find("NaN"), std::string::npos);
+    json items = body_json(res)["items"];
+    ASSERT_EQ(items.size(), 2u);
+    EXPECT_EQ(items[0]["name"], "Strap top");
+    EXPECT_EQ(items[0]["parts"][0], "image 0.7");
+    EXPECT_TRUE(items[1]["score"].is_null());
+
+    // A hook's own failure is its status, never a 500.
+    EXPECT_EQ(get("/api/articles/0351484002/similar")->status, 503);
+    EXPECT_EQ(get("/api/articles/nope/similar")->status, 404);
+    EXPECT_EQ(body_json(get("/api/search?q=jeans"))["items"][0]["reason"], "matches \"jeans\"");
+    EXPECT_EQ(get("/api/search")->status, 400);
+    EXPECT_EQ(body_json(get("/api/customers/c3/recommendations"))["items"][0]["source"], "popular");
+    EXPECT_EQ(get("/api/customers/nobody/recommendations")->status, 404);
+}
+
+TEST_F(WebServerTest, CustomerShowsDemographicsAndPurchasesNewestFirst) {
+    start_server();
+    json c1 = body_json(get("/api/customers/c1"));
+    EXPECT_EQ(c1["age"], 24);
+    EXPECT_EQ(c1["purchase_count"], 3);
+    EXPECT_EQ(c1["recent_purchases"][0]["article_id"], "0706016002");
+    EXPECT_EQ(c1["recent_purchases"][0]["date"], "2020-09-04");
+    json c2 = body_json(get("/api/customers/c2"));
+    EXPECT_TRUE(c2["age"].is_null());  // unknown age is null, not NaN
+    auto unknown = get("/api/customers/zz");
+    EXPECT_EQ(unknown->status, 404);
+    EXPECT_EQ(body_json(unknown)["error"], "unknown customer \"zz\"");
+}
+
+TEST_F(WebServerTest, PhotoSearchChecksFieldTypeAndPixels) {
+    ServerOptions options;
+    options.services_factory = fake_services();
+    options.max_upload_pixels = 10'000;
+    start_server(options);
+    std::string jpeg;
+    {
+        std::ifstream in(web_data_dir() / "images" / "010" / "0108775015.jpg", std::ios::binary);
+        jpeg.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    httplib::MultipartFormDataItems photo = {{"image", jpeg, "top.jpg", "image/jpeg"}};
+    auto ok = client_->Post("/api/search/image", photo);
+    ASSERT_EQ(ok->status, 200);
+    EXPECT_EQ(body_json(ok)["items"][0]["article_id"], "0108775015");
+
+    auto missing =
+        client_->Post("/api/search/image",
+                      httplib::MultipartFormDataItems{{"other", jpeg, "a.jpg", "image/jpeg"}});
+    EXPECT_EQ(missing->status, 400);
+    EXPECT_EQ(body_json(missing)["error"], "no photo in the request");
+
+    auto text =
+        client_->Post("/api/search/image",
+                      httplib::MultipartFormDataItems{{"image", "hello", "a.txt", "text/plain"}});
+    EXPECT_EQ(text->status, 415);
+    EXPECT_EQ(body_json(text)["error"],
+              "the upload is not a JPEG or PNG photo; send a .jpg or .png file");
+
+    // A PNG header claiming 20000 x 20000 pixels is refused before any decoding.
+    std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x4e\x20\0\0\x4e\x20\x08\x02\0\0\0", 29);
+    auto bomb = client_->Post(
+        "/api/search/image", httplib::MultipartFormDataItems{{"image", png, "b.png", "image/png"}});
+    EXPECT_EQ(bomb->status, 413);
+    EXPECT_EQ(body_json(bomb)["error"], "the photo is 20000x20000 pixels");
+}
+
+TEST_F(WebServerTest, OversizedBodyIs413Json) {
+    ServerOptions options;
+    options.max_body_bytes = 1000;
+    start_server(options);
+    auto res =
+        client_->Post("/api/search/image", std::string(5000, 'x'), "application/octet-stream");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 413);
+    EXPECT_EQ(body_json(res)["error"], "the request is too large");
+}
+
+TEST_F(WebServerTest, UnknownRouteIs404JsonForApiAndPageOtherwise) {
+    start_server();
+    auto api = get("/api/nothing");
+    EXPECT_EQ(api->status, 404);
+    EXPECT_EQ(body_json(api)["error"], "no such page");
+    auto page = get("/nothing");
+    EXPECT_EQ(page->status, 404);
+    EXPECT_NE(page->body.find("<!doctype html>"), std::string::npos);
+}
+
+TEST_F(WebServerTest, RateLimitAnswers429PerClient) {
+    ServerOptions options;
+    options.rate_limit_per_second = 0.001;
+    options.rate_limit_burst = 2;
+    start_server(options);
+    EXPECT_EQ(get("/api/health")->status, 200);
+    EXPECT_EQ(get("/api/health")->status, 200);
+    auto limited = get("/api/health");
+    EXPECT_EQ(limited->status, 429);
+    EXPECT_EQ(limited->get_header_value("Retry-After"), "1");
+    EXPECT_EQ(body_json(limited)["error"], "too many requests");
+}
+
+TEST_F(WebServerTest, MetricsCountRequestsAndLatencyPerRoute) {
+    start_server();
+    get("/api/articles/0108775015");
+    get("/api/articles/0108775015");
+    get("/api/articles/nope");
+    // A request is counted just after its answer is sent, so the last one may still be on its
+    // way into the counters when /metrics is asked: wait for it (bounded).
+    std::string text;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        auto res = get("/metrics");
+        ASSERT_EQ(res->status, 200);
+        text = res->body;
+        if (text.find("lookbook_http_request_duration_seconds_count{route=\"api_article\"} 3") !=
+            std::string::npos) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_NE(text.find("lookbook_http_requests_total{route=\"api_article\",status=\"200\"} 2"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("lookbook_http_requests_total{route=\"api_article\",status=\"404\"} 1"),
+              std::string::npos);
+    EXPECT_NE(text.find("lookbook_http_request_duration_seconds_count{route=\"api_article\"} 3"),
+              std::string::npos);
+    EXPECT_NE(
+        text.find(
+            "lookbook_http_request_duration_seconds_bucket{route=\"api_article\",le=\"+Inf\"} 3"),
+        std::string::npos);
+}
+
+TEST_F(WebServerTest, OpenApiDocumentsEveryApiRoute) {
+    start_server();
+    auto res = get("/api/openapi.json");
+    ASSERT_EQ(res->status, 200);
+    json spec = body_json(res);
+    EXPECT_EQ(spec["openapi"], "3.0.3");
+    for (const char* path : {"/api/health",
+                             "/metrics",
+                             "/api/articles",
+                             "/api/articles/{article_id}",
+                             "/api/articles/{article_id}/bought-together",
+                             "/api/bought-together",
+                             "/api/articles/{article_id}/similar",
+                             "/api/search",
+                             "/api/search/image",
+                             "/api/customers/{customer_id}",
+                             "/api/customers/{customer_id}/recommendations",
+                             "/api/customers/{customer_id}/events"}) {
+        EXPECT_TRUE(spec["paths"].contains(path)) << path;
+    }
+}
+
+TEST_F(WebServerTest, ThumbnailIsMadeOnceCachedAndRevalidated) {
+    start_server();
+    auto res = get("/thumbnails/0108775015.jpg");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "image/jpeg");
+    EXPECT_EQ(res->get_header_value("Cache-Control"), "public, max-age=86400");
+    EXPECT_TRUE(fs::exists(store_ / "cache" / "thumbnails" / "0108775015-256.jpg"));
+    std::string etag = res->get_header_value("ETag");
+    ASSERT_FALSE(etag.empty());
+    auto again = get("/thumbnails/0108775015.jpg", {{"If-None-Match", etag}});
+    EXPECT_EQ(again->status, 304);
+    // A PNG photo is served as it is.
+    auto png = get("/thumbnails/0706016002.jpg");
+    EXPECT_EQ(png->status, 200);
+    EXPECT_EQ(png->get_header_value("Content-Type"), "image/png");
+    EXPECT_EQ(get("/photos/0108775015")->status, 200);
+    EXPECT_EQ(get("/thumbnails/0351484002.jpg")->status, 404);  // no photo
+}
+
+TEST_F(WebServerTest, ImagePathsCannotTraverse) {
+    start_server();
+    for (const char* path : {"/photos/..%2F..%2F..%2Fetc%2Fpasswd",
+                             "/photos/../../etc/passwd",
+                             "/thumbnails/..%2Fcache.jpg",
+                             "/photos/%2Fetc%2Fpasswd"}) {
+        auto res = get(path);
+        ASSERT_TRUE(res) << path;
+        EXPECT_EQ(res->status, 404) << path;
+        EXPECT_EQ(res->body.find("root:"), std::string::npos) << path;
+    }
+}
+
+TEST_F(WebServerTest, NewGenerationIsSwappedInWithoutFailedRequests) {
+    start_server();
+    EXPECT_EQ(get("/api/articles/0108775015/bought-together")->status, 503);
+    std::atomic<bool> done{false};
+    std::atomic<int> failures{0};
+    std::thread hammer([&] {
+        httplib::Client client("127.0.0.1", port_);
+        while (!done) {
+            auto res = client.Get("/api/articles/0108775015");
+            if (!res || res->status != 200) {
+                ++failures;
+            }
+        }
+    });
+    mine();  // commits a new generation with rules while requests run
+    auto swapped = server_->reload_if_changed();
+    ASSERT_TRUE(swapped.is_ok());
+    // The watcher thread may have swapped first; either way the new generation is served.
+    EXPECT_EQ(server_->snapshot()->store->generation(), Store::open(store_).value()->generation());
+    EXPECT_EQ(get("/api/articles/0108775015/bought-together")->status, 200);
+    done = true;
+    hammer.join();
+    EXPECT_EQ(failures, 0);
+    EXPECT_EQ(body_json(get("/api/health"))["generation"],
+              server_->snapshot()->store->generation());
+}
+
+}  // namespace
+}  // namespace lookbook::web::testing
