@@ -57,7 +57,8 @@ struct TwoTowerReport {
 };
 
 // Trains the two-tower model on the store at `store_dir` with in-batch sampled softmax and
-// the log-frequency correction, AdamW, and early stopping on validation recall@12; logs
+// the log-frequency correction, AdamW, and early stopping on validation recall@12 (ties broken
+// by recall@100); logs
 // progress; saves the best epoch's weights to options.output. Deterministic for a seed and
 // thread count. Fails with the store's errors, kInvalidArgument for bad options or when the
 // split leaves no training purchases, and kIOError when the model cannot be written.

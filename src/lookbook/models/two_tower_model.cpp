@@ -192,7 +192,10 @@ torch::Tensor TwoTowerNet::customer_tower(const CustomerBatch& batch,
 }
 
 torch::Tensor TwoTowerNet::customers(const CustomerBatch& batch) {
-    return customer_tower(batch, article_features(batch.history.flatten()));
+    // Features of each distinct history article once: short histories are mostly padding, and
+    // customers share articles, so this is several times fewer rows than B x L.
+    auto [distinct, inverse] = at::_unique(batch.history.flatten(), false, true);
+    return customer_tower(batch, article_features(distinct).index_select(0, inverse));
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> TwoTowerNet::state() const {
