@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -228,6 +229,49 @@ TEST_F(TwoTowerStoreTest, SaveAndLoadGiveIdenticalScores) {
     EXPECT_EQ(in_memory.article_vectors(), (*loaded)->article_vectors());
     EXPECT_EQ(in_memory.scores(in_memory.query(context)),
               (*loaded)->scores((*loaded)->query(context)));
+}
+
+TEST_F(TwoTowerStoreTest, LiveEventChangesTheQueryAtOnce) {
+    TwoTowerSource source(*store_, random_net());
+    const uint32_t row = customer("newa");
+    CustomerContext before{.customer = row, .today = 18300};
+    // A view recorded a moment ago: no retraining, the next query already uses it.
+    std::vector<Interaction> live = {{3, 18300, Interaction::Kind::kView}};
+    CustomerContext after{.customer = row, .today = 18300, .history = live};
+    EXPECT_NE(source.query(before), source.query(after));
+    std::vector<Candidate> list = source.candidates(after, 3);
+    ASSERT_EQ(list.size(), 3u);
+    EXPECT_EQ(list[0].because_of, 3u);
+    EXPECT_EQ(list[0].reason, "because you viewed " + std::string(store_->articles().name(3)));
+}
+
+TEST_F(TwoTowerStoreTest, ConcurrentQueriesMatchSequentialOnes) {
+    TwoTowerSource source(*store_, random_net());
+    std::vector<std::vector<Interaction>> histories;
+    for (uint32_t row = 0; row < 8; ++row) {
+        histories.push_back(history_of(row));
+    }
+    auto run = [&](uint32_t row) {
+        return source.candidates({.customer = row, .today = 18300, .history = histories[row]}, 10);
+    };
+    std::vector<std::vector<Candidate>> expected, got(histories.size());
+    for (uint32_t row = 0; row < histories.size(); ++row) {
+        expected.push_back(run(row));
+    }
+    std::vector<std::thread> threads;
+    for (uint32_t row = 0; row < histories.size(); ++row) {
+        threads.emplace_back([&, row] { got[row] = run(row); });
+    }
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    for (uint32_t row = 0; row < histories.size(); ++row) {
+        ASSERT_EQ(got[row].size(), expected[row].size());
+        for (size_t i = 0; i < got[row].size(); ++i) {
+            EXPECT_EQ(got[row][i].article, expected[row][i].article);
+            EXPECT_EQ(got[row][i].score, expected[row][i].score);
+        }
+    }
 }
 
 TEST_F(TwoTowerStoreTest, OpenWithoutModelSaysToTrain) {
