@@ -129,11 +129,15 @@ struct Figures {
 };
 
 // MAP@12 and recall@12 over customers who bought in [test_start, ...), each list from `rank`.
+// At most `max_customers` (0: all), the first ones in store order, to keep large runs short.
 template <typename Rank>
-Figures evaluate(const Store& store, int32_t test_start, Rank rank) {
+Figures evaluate(const Store& store, int32_t test_start, size_t max_customers, Rank rank) {
     const TransactionTable& t = store.transactions();
     Figures f;
     for (uint32_t c = 0; c + 1 < t.customer_offsets().size(); ++c) {
+        if (max_customers > 0 && f.customers >= max_customers) {
+            break;
+        }
         std::vector<Interaction> history;
         std::vector<uint32_t> bought;
         for (uint64_t r = t.customer_offsets()[c]; r < t.customer_offsets()[c + 1]; ++r) {
@@ -163,6 +167,8 @@ int main(int argc, char** argv) {
     fs::path store_dir;
     fs::path dir = "/tmp/two_tower_bench";
     int scale = 0;
+    size_t max_eval = 0;
+    bool reuse_model = false;
     models::TwoTowerOptions options;
     options.test_weeks = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -174,6 +180,10 @@ int main(int argc, char** argv) {
             scale = std::stoi(value);
         } else if (flag == "--dir") {
             dir = value;
+        } else if (flag == "--reuse-model") {
+            reuse_model = value == "1";
+        } else if (flag == "--max-eval") {
+            max_eval = std::stoul(value);
         } else if (flag == "--test-weeks") {
             options.test_weeks = std::stoi(value);
         } else if (flag == "--minutes") {
@@ -214,7 +224,13 @@ int main(int argc, char** argv) {
 
     // Train (and save next to the bench's data, never into the store).
     options.output = dir / "model";
-    auto report = models::train_two_tower(store_dir, options);
+    Result<models::TwoTowerReport> report = models::TwoTowerReport{};
+    if (reuse_model) {
+        // Only the latency (and the evaluation) of the model a previous run saved.
+        options.test_weeks = 0;
+    } else {
+        report = models::train_two_tower(store_dir, options);
+    }
     if (!report.is_ok()) {
         std::fprintf(stderr, "%s\n", report.status().to_string().c_str());
         return 1;
@@ -230,28 +246,35 @@ int main(int argc, char** argv) {
                 (*store)->articles().size(),
                 (*store)->customers().size(),
                 static_cast<unsigned long long>((*store)->transactions().size()));
-    std::printf(
-        "training: %lld purchases, %d epochs (kept %d, validation recall@12 %.4f), "
-        "%.1f s training, %.1f s total, peak RSS %.0f MB, content vectors %s\n",
-        static_cast<long long>(report->examples),
-        report->epochs,
-        report->best_epoch,
-        report->best_validation_recall,
-        report->train_seconds,
-        report->seconds,
-        report->peak_rss_bytes / 1e6,
-        report->has_content ? "yes" : "no");
+    if (!reuse_model) {
+        std::printf(
+            "training: %lld purchases, %d epochs (kept %d, validation recall@12 %.4f), "
+            "%.1f s training, %.1f s total, peak RSS %.0f MB, content vectors %s\n",
+            static_cast<long long>(report->examples),
+            report->epochs,
+            report->best_epoch,
+            report->best_validation_recall,
+            report->train_seconds,
+            report->seconds,
+            report->peak_rss_bytes / 1e6,
+            report->has_content ? "yes" : "no");
+    }
 
     // The two-tower alone against popularity of the week before the test weeks.
-    const int32_t test_start = report->test_start_day;
+    int32_t test_start = report->test_start_day;
+    if (reuse_model) {
+        const auto dates = (*store)->transactions().date();
+        test_start = dates.empty() ? 0 : *std::max_element(dates.begin(), dates.end()) + 1;
+    }
     if (options.test_weeks > 0) {
-        Figures tower = evaluate(**store, test_start, [&](const CustomerContext& context) {
-            std::vector<uint32_t> out;
-            for (const Candidate& c : (*source)->candidates(context, 12)) {
-                out.push_back(c.article);
-            }
-            return out;
-        });
+        Figures tower =
+            evaluate(**store, test_start, max_eval, [&](const CustomerContext& context) {
+                std::vector<uint32_t> out;
+                for (const Candidate& c : (*source)->candidates(context, 12)) {
+                    out.push_back(c.article);
+                }
+                return out;
+            });
         const TransactionTable& t = (*store)->transactions();
         std::unordered_map<uint32_t, int> counts;
         for (uint64_t r = 0; r < t.size(); ++r) {
@@ -268,7 +291,8 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < std::min<size_t>(12, popular.size()); ++i) {
             top.push_back(popular[i].second);
         }
-        Figures pop = evaluate(**store, test_start, [&](const CustomerContext&) { return top; });
+        Figures pop =
+            evaluate(**store, test_start, max_eval, [&](const CustomerContext&) { return top; });
         std::printf("last %d weeks, %zu customers:\n", options.test_weeks, tower.customers);
         std::printf(
             "  two-tower             MAP@12 %.4f  recall@12 %.4f\n", tower.map, tower.recall);

@@ -155,6 +155,27 @@ ValidationScore validation_score(TwoTowerNet& net, const std::vector<ValidationC
     return {score.recall_12 / n, score.recall_100 / n};
 }
 
+// Eight running sums instead of one: a single sum is a serial chain of additions the compiler
+// may not reorder (no -ffast-math), while eight independent ones fill a SIMD register. One
+// query over 100k articles x 64 went from 5.4 ms to 1.4 ms of CPU time.
+float dot(const float* a, const float* b, int64_t n) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t d = 0;
+    for (; d + 8 <= n; d += 8) {
+        for (int lane = 0; lane < 8; ++lane) {
+            lanes[lane] += a[d + lane] * b[d + lane];
+        }
+    }
+    float sum = 0;
+    for (float lane : lanes) {
+        sum += lane;
+    }
+    for (; d < n; ++d) {
+        sum += a[d] * b[d];
+    }
+    return sum;
+}
+
 Status check_options(const TwoTowerOptions& o) {
     if (o.test_weeks < 0 || o.validation_weeks < 0 || o.max_epochs < 1 || o.patience < 1 ||
         o.max_minutes <= 0 || o.batch_size < 2 || o.learning_rate <= 0 || o.id_min_count < 1) {
@@ -271,7 +292,10 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     ValidationScore best_score;
     int stale = 0;
     std::vector<size_t> order(examples.size());
-    Progress progress("two-tower training", steps_per_epoch * options.max_epochs, "batches");
+    // Counted in purchases, not batches: Progress reads the clock every 1024 counts, which would
+    // be minutes apart in batches on a large store. The total assumes every epoch runs.
+    Progress progress(
+        "two-tower training", steps_per_epoch * batch_size * options.max_epochs, "purchases");
     for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
         std::iota(order.begin(), order.end(), 0);
         std::mt19937_64 rng(options.seed * 7919 + epoch);
@@ -303,7 +327,7 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
             optimizer.step();
             loss_sum += loss.item<double>();
             ++steps;
-            progress.add();
+            progress.add(last - first);
         }
         if (steps == 0) {
             break;
@@ -438,12 +462,7 @@ std::vector<float> TwoTowerSource::scores(const std::vector<float>& query) const
     const size_t count = article_vectors_.size() / dim_;
     std::vector<float> out(count);
     for (size_t article = 0; article < count; ++article) {
-        const float* v = article_vectors_.data() + article * dim_;
-        float dot = 0;
-        for (int64_t d = 0; d < dim_; ++d) {
-            dot += v[d] * query[d];
-        }
-        out[article] = dot;
+        out[article] = dot(article_vectors_.data() + article * dim_, query.data(), dim_);
     }
     return out;
 }
@@ -472,7 +491,7 @@ std::vector<Candidate> TwoTowerSource::candidates(const CustomerContext& context
                 continue;
             }
             const float* h = article_vectors_.data() + static_cast<size_t>(event.article) * dim_;
-            const float sim = std::inner_product(v, v + dim_, h, 0.0f);
+            const float sim = dot(v, h, dim_);
             if (sim > best) {
                 best = sim;
                 because = &event;
