@@ -13,6 +13,7 @@
 
 #include "lookbook/data/ingest.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/file.hpp"
 
 namespace lookbook::models {
 namespace {
@@ -290,6 +291,40 @@ TEST_F(TwoTowerStoreTest, RejectsBadOptions) {
               "two-tower options: test weeks 0, validation weeks 1, epochs 30, patience 3, "
               "minutes 10, batch 1, learning rate 0.003, id min count 2; expected weeks >= 0, "
               "epochs, patience, id min count >= 1, batch >= 2 and positive time and rate.");
+}
+
+TEST_F(TwoTowerStoreTest, SplitWithoutTrainingPurchasesSaysWhatToChange) {
+    TwoTowerOptions options;
+    options.test_weeks = 10;  // the data spans four weeks
+    auto report = train_two_tower(dir_ / "store", options);
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(report.status().message(),
+              (dir_ / "store").string() +
+                  ": 0 purchases before the last 10 test and 1 validation weeks; the two-tower "
+                  "model needs at least 2. Ingest more transactions or lower --test-weeks.");
+}
+
+TEST_F(TwoTowerStoreTest, LoadNamesTheTensorThatDoesNotFitTheConfig) {
+    auto net = random_net();
+    const fs::path model_dir = dir_ / "model";
+    ASSERT_TRUE(save_two_tower(model_dir, *net, {}).is_ok());
+    // Hand-edit the output size: the saved weights no longer fit.
+    auto text = read_file(model_dir / "config.json");
+    ASSERT_TRUE(text.is_ok());
+    nlohmann::json json = nlohmann::json::parse(*text);
+    json["config"]["dim"] = 8;
+    write(model_dir.lexically_relative(dir_) / "config.json", json.dump());
+    auto loaded = load_two_tower(model_dir);
+    EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidData);
+    EXPECT_EQ(loaded.status().message(),
+              (model_dir / "model.safetensors").string() +
+                  ": tensor \"article_mlp.2.weight\" is [16, 32]; the config asks for F32 "
+                  "[8, 32]. Retrain the model.");
+
+    json["config"].erase("temperature");
+    write(model_dir.lexically_relative(dir_) / "config.json", json.dump());
+    EXPECT_EQ(load_two_tower(model_dir).status().message(),
+              (model_dir / "config.json").string() + ": key \"temperature\" is missing");
 }
 
 TEST_F(TwoTowerStoreTest, EachGroupGetsItsOwnArticlesAfterTraining) {
