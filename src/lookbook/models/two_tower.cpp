@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <span>
 #include <unordered_map>
 #include <utility>
 
@@ -48,6 +49,8 @@ struct ValidationCase {
 };
 
 // The store's transaction rows [begin, end) as interactions, for customer_features().
+// Training builds customers through the same customer_features() as serving, so the two cannot
+// drift apart; the copy is at most history_length rows per example.
 std::vector<Interaction> interactions(const TransactionTable& rows, uint64_t begin, uint64_t end) {
     std::vector<Interaction> out;
     out.reserve(end - begin);
@@ -176,6 +179,67 @@ float dot(const float* a, const float* b, int64_t n) {
     return sum;
 }
 
+// What a gradient step reads besides its batch.
+struct StepInputs {
+    const Store& store;
+    const TwoTowerConfig& config;
+    TwoTowerNet& net;
+    torch::optim::Optimizer& optimizer;
+    const std::vector<float>& log_q;  // by article row
+};
+
+// One gradient step on the examples at `batch`; returns the batch's loss.
+double train_step(const StepInputs& in,
+                  const std::vector<Example>& examples,
+                  std::span<const size_t> batch) {
+    const TransactionTable& rows = in.store.transactions();
+    std::vector<CustomerFeatures> customers;
+    std::vector<int64_t> positives;
+    std::vector<float> batch_log_q;
+    for (size_t index : batch) {
+        // The customer as they were the day before this purchase.
+        const Example& e = examples[index];
+        std::vector<Interaction> history = interactions(rows, e.history_begin, e.history_end);
+        customers.push_back(customer_features(in.store, in.config, e.customer, e.day, history));
+        positives.push_back(e.article);
+        batch_log_q.push_back(in.log_q[e.article]);
+    }
+    torch::Tensor items = torch::tensor(positives, torch::kInt64);
+    torch::Tensor queries = in.net.customers(customer_batch(customers, in.config));  // [B, dim]
+    torch::Tensor vectors = in.net.article_tower(in.net.article_features(items));    // [B, dim]
+    torch::Tensor loss = sampled_softmax_loss(
+        queries, vectors, torch::tensor(batch_log_q), items, in.config.temperature);
+    in.optimizer.zero_grad();
+    loss.backward();
+    in.optimizer.step();
+    return loss.item<double>();
+}
+
+// The config of a model for this store: options.model's sizes with the store's vocabulary
+// sizes, and an id row (in *id_slots, by article row) for each article bought at least
+// options.id_min_count times; the others share row 0 with articles added later.
+TwoTowerConfig store_config(const Store& store,
+                            const TwoTowerOptions& options,
+                            const std::vector<int64_t>& counts,
+                            std::vector<int64_t>* id_slots) {
+    TwoTowerConfig config = options.model;
+    const ArticleTable& articles = store.articles();
+    for (size_t i = 0; i < kTowerAttributes.size(); ++i) {
+        config.attribute_sizes[i] =
+            static_cast<int64_t>(articles.attribute(kTowerAttributes[i]).cardinality());
+    }
+    config.club_size = static_cast<int64_t>(store.customers().club_status().cardinality());
+    config.news_size = static_cast<int64_t>(store.customers().news_frequency().cardinality());
+    id_slots->assign(articles.size(), 0);
+    config.id_slots = 1;
+    for (uint32_t article = 0; article < articles.size(); ++article) {
+        if (counts[article] >= options.id_min_count) {
+            (*id_slots)[article] = config.id_slots++;
+        }
+    }
+    return config;
+}
+
 Status check_options(const TwoTowerOptions& o) {
     if (o.test_weeks < 0 || o.validation_weeks < 0 || o.max_epochs < 1 || o.patience < 1 ||
         o.max_minutes <= 0 || o.batch_size < 2 || o.learning_rate <= 0 || o.id_min_count < 1) {
@@ -226,24 +290,12 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     }
 
     // Vocabularies from the store; id rows for articles bought often enough to learn one.
-    TwoTowerConfig config = options.model;
-    for (size_t i = 0; i < kTowerAttributes.size(); ++i) {
-        config.attribute_sizes[i] =
-            static_cast<int64_t>(articles.attribute(kTowerAttributes[i]).cardinality());
-    }
-    config.club_size = static_cast<int64_t>(store->customers().club_status().cardinality());
-    config.news_size = static_cast<int64_t>(store->customers().news_frequency().cardinality());
     std::vector<int64_t> counts(articles.size(), 0);
     for (const Example& e : examples) {
         ++counts[e.article];
     }
-    std::vector<int64_t> id_slots(articles.size(), 0);
-    config.id_slots = 1;
-    for (uint32_t article = 0; article < articles.size(); ++article) {
-        if (counts[article] >= options.id_min_count) {
-            id_slots[article] = config.id_slots++;
-        }
-    }
+    std::vector<int64_t> id_slots;
+    TwoTowerConfig config = store_config(*store, options, counts, &id_slots);
     torch::Tensor content;
     if (options.use_content) {
         LOOKBOOK_ASSIGN_OR_RETURN(content, article_content(*store));
@@ -258,6 +310,7 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     }
 
     // log q: the share of training purchases of each article, the in-batch sampling probability.
+    // Articles never bought never appear in a batch, so their value is never read.
     std::vector<float> log_q(articles.size(), 0.0f);
     for (uint32_t article = 0; article < articles.size(); ++article) {
         if (counts[article] > 0) {
@@ -292,6 +345,7 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     ValidationScore best_score;
     int stale = 0;
     std::vector<size_t> order(examples.size());
+    const StepInputs step_inputs{*store, config, *net, optimizer, log_q};
     // Counted in purchases, not batches: Progress reads the clock every 1024 counts, which would
     // be minutes apart in batches on a large store. The total assumes every epoch runs.
     Progress progress(
@@ -306,26 +360,8 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
              ++step) {
             const size_t first = step * batch_size;
             const size_t last = std::min(examples.size(), first + batch_size);
-            std::vector<CustomerFeatures> customers;
-            std::vector<int64_t> positives;
-            std::vector<float> batch_log_q;
-            for (size_t i = first; i < last; ++i) {
-                const Example& e = examples[order[i]];
-                std::vector<Interaction> history =
-                    interactions(rows, e.history_begin, e.history_end);
-                customers.push_back(customer_features(*store, config, e.customer, e.day, history));
-                positives.push_back(e.article);
-                batch_log_q.push_back(log_q[e.article]);
-            }
-            torch::Tensor items = torch::tensor(positives, torch::kInt64);
-            torch::Tensor queries = net->customers(customer_batch(customers, config));  // [B, dim]
-            torch::Tensor vectors = net->article_tower(net->article_features(items));   // [B, dim]
-            torch::Tensor loss = sampled_softmax_loss(
-                queries, vectors, torch::tensor(batch_log_q), items, config.temperature);
-            optimizer.zero_grad();
-            loss.backward();
-            optimizer.step();
-            loss_sum += loss.item<double>();
+            loss_sum += train_step(
+                step_inputs, examples, std::span<const size_t>(order).subspan(first, last - first));
             ++steps;
             progress.add(last - first);
         }
@@ -414,6 +450,8 @@ TwoTowerSource::TwoTowerSource(const Store& store, std::shared_ptr<TwoTowerNet> 
     article_vectors_.assign(vectors.data_ptr<float>(), vectors.data_ptr<float>() + vectors.numel());
 }
 
+// The store, not the model folder, provides the article inputs, so the source follows the
+// catalog: new articles get vectors from their attributes and content at once.
 Result<std::unique_ptr<TwoTowerSource>> TwoTowerSource::open(const Store& store,
                                                              const fs::path& dir) {
     LOOKBOOK_ASSIGN_OR_RETURN(LoadedTwoTower loaded, load_two_tower(dir));

@@ -22,6 +22,8 @@ constexpr const char* kWeightsFile = "model.safetensors";
 constexpr const char* kConfigFile = "config.json";
 constexpr const char* kIdSlotsTensor = "article_id_slots";
 
+// Each tower's head: one hidden ReLU layer, enough to mix demographics with the history pool
+// (a linear head cannot); deeper heads were not tried on data this small.
 torch::nn::Sequential two_layers(int64_t in, int64_t hidden, int64_t out) {
     return torch::nn::Sequential(
         torch::nn::Linear(in, hidden), torch::nn::ReLU(), torch::nn::Linear(hidden, out));
@@ -29,11 +31,13 @@ torch::nn::Sequential two_layers(int64_t in, int64_t hidden, int64_t out) {
 
 }  // namespace
 
+// Six attribute embeddings, then the id embedding and the projected content vector when used.
 int64_t TwoTowerConfig::feature_dim() const {
     return static_cast<int64_t>(kTowerAttributes.size()) * category_dim + id_dim +
            (content_dim > 0 ? content_proj_dim : 0);
 }
 
+// Every field, so a model folder alone rebuilds the network that wrote it.
 nlohmann::json TwoTowerConfig::to_json() const {
     return nlohmann::json{{"dim", dim},
                           {"hidden", hidden},
@@ -104,6 +108,8 @@ int64_t age_bucket(float age) {
     return std::min<int64_t>(kAgeBuckets - 1, 2 + static_cast<int64_t>((age - 20) / 5));
 }
 
+// FNV-1a rather than std::hash: the bucket must be the same in every build and on every machine
+// that loads the saved model.
 int64_t postal_bucket(std::string_view postal_code, int64_t buckets) {
     uint64_t hash = 0xcbf29ce484222325ull;
     for (char c : postal_code) {
@@ -149,6 +155,8 @@ TwoTowerNet::TwoTowerNet(const TwoTowerConfig& config) : config_(config) {
     }
 }
 
+// Inputs, not parameters: codes and content come from the store at load time, so a catalog that
+// grew since training still gets a vector for every article.
 void TwoTowerNet::set_articles(torch::Tensor codes, torch::Tensor id_slots, torch::Tensor content) {
     codes_ = std::move(codes);
     id_slots_ = std::move(id_slots);
@@ -198,6 +206,8 @@ torch::Tensor TwoTowerNet::customers(const CustomerBatch& batch) {
     return customer_tower(batch, article_features(distinct).index_select(0, inverse));
 }
 
+// The id slots are saved with the weights: which articles own an id row depends on the training
+// purchases, which the loader no longer has.
 std::vector<std::pair<std::string, torch::Tensor>> TwoTowerNet::state() const {
     std::vector<std::pair<std::string, torch::Tensor>> out;
     for (const auto& item : named_parameters()) {
@@ -216,6 +226,8 @@ torch::Tensor sampled_softmax_loss(const torch::Tensor& queries,
     // [B, B]: every query against every row's article; subtracting log q undoes the advantage
     // popular articles get from appearing as negatives more often than uniform sampling would.
     torch::Tensor logits = queries.matmul(items.t()) / temperature - log_q.unsqueeze(0);
+    // A popular article is often the positive of several rows; as a negative for the others it
+    // would push a customer away from what they bought.
     torch::Tensor same = item_ids.unsqueeze(0) == item_ids.unsqueeze(1);
     torch::Tensor others = same.logical_and(torch::eye(rows, torch::kBool).logical_not());
     logits = logits.masked_fill(others, -std::numeric_limits<float>::infinity());
@@ -263,6 +275,8 @@ CustomerFeatures customer_features(const Store& store,
                                    uint32_t customer,
                                    int32_t today,
                                    std::span<const Interaction> history) {
+    // Unknown customers (and rows past the table) take every "unknown" row: they are served
+    // from their history alone, or, without one, like the average customer.
     CustomerFeatures f;
     const CustomerTable& customers = store.customers();
     if (customer != kNoRow && customer < customers.size()) {
@@ -303,6 +317,8 @@ CustomerFeatures customer_features(const Store& store,
     return f;
 }
 
+// Padding rows point at article 0 with weight 0, so they add nothing to the pool and need no
+// mask; log1p of the true length tells the tower how much history there is.
 CustomerBatch customer_batch(std::span<const CustomerFeatures> rows, const TwoTowerConfig& config) {
     const auto count = static_cast<int64_t>(rows.size());
     const int64_t length = config.history_length;
@@ -384,6 +400,8 @@ Result<LoadedTwoTower> load_two_tower(const fs::path& dir) {
     LoadedTwoTower loaded;
     loaded.net = std::make_shared<TwoTowerNet>(*config);
     loaded.info = json.value("info", nlohmann::json::object());
+    // Shapes are checked tensor by tensor, so a file that does not match its config is named
+    // instead of crashing inside a forward pass later.
     LOOKBOOK_ASSIGN_OR_RETURN(SafeTensorsFile weights, SafeTensorsFile::open(dir / kWeightsFile));
     torch::NoGradGuard no_grad;
     for (auto& item : loaded.net->named_parameters()) {
