@@ -458,7 +458,17 @@ Result<std::unique_ptr<TwoTowerSource>> TwoTowerSource::open(const Store& store,
     const TwoTowerConfig& config = loaded.net->config();
     const int64_t count = store.articles().size();
 
-    // Id rows as trained; articles added since share the unknown row 0.
+    // Id rows as trained; articles added since share the unknown row 0. A smaller catalog means
+    // a different store (a full re-ingest may renumber articles), so the id rows may be wrong.
+    const int64_t trained_articles = loaded.info.value("articles", int64_t{0});
+    if (trained_articles > count) {
+        log::warn(
+            "two-tower: {} was trained on {} articles, the store has {}; retrain it with "
+            "`lookbook train STORE`",
+            dir.string(),
+            trained_articles,
+            count);
+    }
     torch::Tensor id_slots = torch::zeros({count}, torch::kInt64);
     const int64_t trained = std::min<int64_t>(count, loaded.id_slots.size(0));
     id_slots.slice(0, 0, trained).copy_(loaded.id_slots.slice(0, 0, trained));
