@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lookbook/data/ingest.hpp"
+#include "lookbook/store/column_file.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/file.hpp"
 
@@ -325,6 +326,52 @@ TEST_F(TwoTowerStoreTest, LoadNamesTheTensorThatDoesNotFitTheConfig) {
     write(model_dir.lexically_relative(dir_) / "config.json", json.dump());
     EXPECT_EQ(load_two_tower(model_dir).status().message(),
               (model_dir / "config.json").string() + ": key \"temperature\" is missing");
+}
+
+// Commits an "embeddings" file where group A articles point one way and group B another, with
+// `dim` values per image and per text vector, and reopens the store.
+void add_embeddings(const fs::path& store_dir, std::unique_ptr<Store>* store, int dim) {
+    const size_t n = (*store)->articles().size();
+    std::vector<float> image(n * dim, 0.0f), text(n * dim, 0.0f);
+    for (size_t row = 0; row < n; ++row) {
+        const bool a = std::stoi(std::string((*store)->articles().id(row))) <= 30;
+        image[row * dim + (a ? 0 : 1)] = 1.0f;
+        text[row * dim + (a ? 1 : 0)] = 1.0f;
+    }
+    ColumnFileWriter writer;
+    writer.add("image", std::move(image));
+    writer.add("text", std::move(text));
+    writer.add("has_image", std::vector<uint8_t>(n, 1));
+    writer.add("has_text", std::vector<uint8_t>(n, 1));
+    auto generation = Store::commit(store_dir, {{"embeddings", &writer}}, true, "");
+    ASSERT_TRUE(generation.is_ok()) << generation.status().to_string();
+    auto reopened = Store::open(store_dir);
+    ASSERT_TRUE(reopened.is_ok());
+    *store = std::move(reopened).value();
+}
+
+TEST_F(TwoTowerStoreTest, ContentVectorsFeedTheArticleTowerWhenPresent) {
+    add_embeddings(dir_ / "store", &store_, 4);
+    TwoTowerOptions options;
+    options.model = small_config();
+    options.max_epochs = 2;
+    options.threads = 1;
+    options.output = dir_ / "model";
+    auto report = train_two_tower(dir_ / "store", options);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_TRUE(report->has_content);
+    auto loaded = load_two_tower(dir_ / "model");
+    ASSERT_TRUE(loaded.is_ok());
+    EXPECT_EQ(loaded->net->config().content_dim, 8);  // image then text
+
+    // Embeddings of another length (a new `lookbook embed` model) need a retrained model.
+    add_embeddings(dir_ / "store", &store_, 3);
+    auto source = TwoTowerSource::open(*store_, dir_ / "model");
+    EXPECT_EQ(source.status().code(), StatusCode::kInvalidData);
+    EXPECT_EQ(source.status().message(),
+              (dir_ / "model").string() +
+                  ": the model was trained on content vectors of length 8, the store's "
+                  "embeddings give 6; retrain the model after `lookbook embed`.");
 }
 
 TEST_F(TwoTowerStoreTest, EachGroupGetsItsOwnArticlesAfterTraining) {
