@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
 #endif
     lookbook::cli::add_mine_command(app, &selected);
     lookbook::cli::add_bought_together_command(app, &selected);
+    lookbook::cli::add_train_command(app, &selected);
+    lookbook::cli::add_recommend_command(app, &selected);
+    lookbook::cli::add_evaluate_command(app, &selected);
 
     try {
         app.parse(argc, argv);
