@@ -194,6 +194,12 @@ std::map<std::string, std::vector<size_t>> segment_customers(const Store& store,
         segments[std::string("age_") + age_band_name(band)];
     }
     const CustomerTable& customers = store.customers();
+    for (size_t code = 0; code < customers.club_status().cardinality(); ++code) {
+        std::string_view club = customers.club_status().values.at(code);
+        if (!club.empty()) {
+            segments["club_" + std::string(club)];
+        }
+    }
     const TransactionTable& rows = store.transactions();
     for (size_t pos = 0; pos < test.customers.size(); ++pos) {
         uint32_t customer = test.customers[pos];

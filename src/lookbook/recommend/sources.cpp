@@ -112,7 +112,11 @@ std::vector<Candidate> TrendingSource::candidates(const CustomerContext& context
         context.customer < customer_bands_.size() ? customer_bands_[context.customer] : kAgeUnknown;
     std::vector<float> scores = model_->overall;
     std::string reason = "popular this week";
-    if (band < kAgeBandCount) {
+    // A band nobody in it bought from recently falls back to the overall popularity.
+    bool band_sold = band < kAgeBandCount && std::any_of(model_->by_band[band].begin(),
+                                                         model_->by_band[band].end(),
+                                                         [](float score) { return score > 0.0f; });
+    if (band_sold) {
         // Band popularity first; a tenth of the overall popularity breaks ties in thin bands.
         const std::vector<float>& in_band = model_->by_band[band];
         for (size_t article = 0; article < scores.size(); ++article) {
