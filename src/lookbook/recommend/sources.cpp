@@ -107,26 +107,37 @@ std::vector<Candidate> RepurchaseSource::candidates(const CustomerContext& conte
     return out;
 }
 
+TrendingSource::TrendingSource(std::shared_ptr<const TrendingModel> model,
+                               std::vector<uint8_t> customer_bands)
+    : customer_bands_(std::move(customer_bands)) {
+    for (uint8_t band = 0; band < kAgeBandCount; ++band) {
+        // Band popularity first; a tenth of the overall popularity breaks ties in thin bands.
+        std::vector<float> scores = model->overall;
+        const std::vector<float>& in_band = model->by_band[band];
+        bool sold = false;
+        for (size_t article = 0; article < scores.size(); ++article) {
+            sold = sold || in_band[article] > 0.0f;
+            scores[article] = in_band[article] + 0.1f * scores[article];
+        }
+        // A band nobody in it bought from recently falls back to the overall list.
+        ranked_.push_back(sold ? top_scores(scores, kRankedLength)
+                               : std::vector<std::pair<uint32_t, float>>());
+    }
+    ranked_.push_back(top_scores(model->overall, kRankedLength));
+}
+
 std::vector<Candidate> TrendingSource::candidates(const CustomerContext& context, size_t k) const {
     uint8_t band =
         context.customer < customer_bands_.size() ? customer_bands_[context.customer] : kAgeUnknown;
-    std::vector<float> scores = model_->overall;
     std::string reason = "popular this week";
-    // A band nobody in it bought from recently falls back to the overall popularity.
-    bool band_sold = band < kAgeBandCount && std::any_of(model_->by_band[band].begin(),
-                                                         model_->by_band[band].end(),
-                                                         [](float score) { return score > 0.0f; });
-    if (band_sold) {
-        // Band popularity first; a tenth of the overall popularity breaks ties in thin bands.
-        const std::vector<float>& in_band = model_->by_band[band];
-        for (size_t article = 0; article < scores.size(); ++article) {
-            scores[article] = in_band[article] + 0.1f * scores[article];
-        }
+    const auto* list = &ranked_.back();
+    if (band < kAgeBandCount && !ranked_[band].empty()) {
+        list = &ranked_[band];
         reason = fmt::format("popular with customers aged {} this week", age_band_name(band));
     }
     std::vector<Candidate> out;
-    for (auto [article, score] : top_scores(scores, k)) {
-        out.push_back({article, score, kNoRow, reason});
+    for (size_t pos = 0; pos < std::min(k, list->size()); ++pos) {
+        out.push_back({(*list)[pos].first, (*list)[pos].second, kNoRow, reason});
     }
     return out;
 }

@@ -70,15 +70,19 @@ class RepurchaseSource : public CandidateSource {
 // a little of the overall popularity mixed in so a thin band still ranks sensibly.
 class TrendingSource : public CandidateSource {
   public:
-    // `customer_bands`: age_band() per customer row.
-    TrendingSource(std::shared_ptr<const TrendingModel> model, std::vector<uint8_t> customer_bands)
-        : model_(std::move(model)), customer_bands_(std::move(customer_bands)) {}
+    // `customer_bands`: age_band() per customer row. Ranks every band once, here, so a query
+    // only copies the head of a list.
+    TrendingSource(std::shared_ptr<const TrendingModel> model, std::vector<uint8_t> customer_bands);
     std::string_view name() const override { return "trending"; }
     std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
 
+    // The longest list a query can get.
+    static constexpr size_t kRankedLength = 1000;
+
   private:
-    std::shared_ptr<const TrendingModel> model_;
     std::vector<uint8_t> customer_bands_;
+    // [kAgeBandCount + 1] ranked lists, the last one overall; a band with no sales is empty.
+    std::vector<std::vector<std::pair<uint32_t, float>>> ranked_;
 };
 
 // Item-to-item similarity: each history article votes for its neighbours with its weight.
