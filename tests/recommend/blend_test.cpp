@@ -79,6 +79,28 @@ TEST(BlendCandidates, AppliesStockCategoryAndDiversityFilters) {
     EXPECT_EQ(ids(), (std::vector<uint32_t>{0, 3}));
 }
 
+TEST(BlendCandidates, FillsAShortListFromTrendingEvenAtWeightZero) {
+    std::vector<std::string> names = {"repurchase", "trending"};
+    std::vector<std::vector<Candidate>> lists = {
+        {{4, 1.0f, 4, "buy again"}},
+        {{4, 9.0f, kNoRow, "popular"}, {5, 8.0f, kNoRow, "popular"}, {6, 7.0f, kNoRow, "hot"}}};
+    std::vector<uint32_t> bought = {4, 6};
+    RecommendOptions options;
+    options.k = 3;
+    auto out = blend_candidates(
+        lists, names, {{"repurchase", 1.0f}, {"trending", 0.0f}}, bought, {}, options);
+    // 4 from repurchase, then 5 from the fill; 4 is not repeated and 6 was bought.
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].article, 5u);
+    EXPECT_EQ(out[1].source, "trending");
+    EXPECT_EQ(out[1].reason, "popular");
+    options.fill_with_trending = false;
+    EXPECT_EQ(blend_candidates(
+                  lists, names, {{"repurchase", 1.0f}, {"trending", 0.0f}}, bought, {}, options)
+                  .size(),
+              1u);
+}
+
 std::shared_ptr<const TrainedModels> train_small(const Store& store, int32_t as_of) {
     TrainSettings settings;
     settings.als.factors = 4;

@@ -74,12 +74,15 @@ CandidateCache collect_candidates(const Recommender& recommender,
     return cache;
 }
 
+// The blend fills short lists with trending; a source alone is shown as it is.
 std::vector<std::vector<uint32_t>> blend_lists(const CandidateCache& cache,
                                                const BlendWeights& weights,
                                                const BlendCatalog& catalog,
-                                               size_t k) {
+                                               size_t k,
+                                               bool fill_with_trending) {
     RecommendOptions options;
     options.k = k;
+    options.fill_with_trending = fill_with_trending;
     std::vector<std::vector<uint32_t>> lists;
     for (size_t c = 0; c < cache.lists.size(); ++c) {
         lists.emplace_back();
@@ -276,7 +279,7 @@ TuningResult tune_blend_weights(const Store& store,
     }
     CandidateCache cache = collect_candidates(recommender, validation, validation_start);
     auto score = [&](const BlendWeights& weights) {
-        return mean_metrics(blend_lists(cache, weights, recommender.catalog(), options.k),
+        return mean_metrics(blend_lists(cache, weights, recommender.catalog(), options.k, true),
                             validation.relevant,
                             options.k)
             .map;
@@ -370,7 +373,7 @@ Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
     add("blend",
         "blend",
         "Blend of all sources",
-        blend_lists(cache, tuning.weights, recommender.catalog(), options.k));
+        blend_lists(cache, tuning.weights, recommender.catalog(), options.k, true));
 
     // Baselines: last week's best sellers; the customer's own articles, then those.
     std::vector<uint32_t> popular = popular_in(store, test_start - 7, test_start, options.k);
@@ -416,7 +419,7 @@ Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
         add(name,
             "source",
             label,
-            blend_lists(cache, {{name, 1.0f}}, recommender.catalog(), options.k));
+            blend_lists(cache, {{name, 1.0f}}, recommender.catalog(), options.k, false));
     }
 
     const TrainSettings& s = options.train;

@@ -50,7 +50,7 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
         }
     }
 
-    // Filters, then best first (ties by article number for a stable answer).
+    // Category codes of the allowed product groups.
     std::vector<uint32_t> allowed_groups;
     for (const std::string& group : options.product_groups) {
         for (uint32_t code = 0; code < catalog.product_group_names.size(); ++code) {
@@ -59,20 +59,24 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
             }
         }
     }
+    // Stock and category filters, shared by the blended list and the fill.
+    auto passes_filters = [&](uint32_t article) {
+        if (options.out_of_stock.count(article) > 0) {
+            return false;
+        }
+        return options.product_groups.empty() ||
+               (article < catalog.product_group.size() &&
+                std::find(allowed_groups.begin(),
+                          allowed_groups.end(),
+                          catalog.product_group[article]) != allowed_groups.end());
+    };
     std::vector<std::pair<uint32_t, const Entry*>> ranked;
     for (const auto& [article, entry] : merged) {
-        if (entry.score <= 0.0f || options.out_of_stock.count(article) > 0) {
-            continue;
+        if (entry.score > 0.0f && passes_filters(article)) {
+            ranked.emplace_back(article, &entry);
         }
-        if (!options.product_groups.empty() &&
-            (article >= catalog.product_group.size() ||
-             std::find(allowed_groups.begin(),
-                       allowed_groups.end(),
-                       catalog.product_group[article]) == allowed_groups.end())) {
-            continue;
-        }
-        ranked.emplace_back(article, &entry);
     }
+    // Best first (ties by article number for a stable answer).
     std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.second->score > b.second->score ||
                (a.second->score == b.second->score && a.first < b.first);
@@ -94,6 +98,23 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
                        source_names[entry->source],
                        entry->candidate->reason,
                        entry->candidate->because_of});
+    }
+    // Fill: trending candidates not yet shown, through the same filters, below every blended one.
+    auto trending = std::find(source_names.begin(), source_names.end(), "trending");
+    if (options.fill_with_trending && out.size() < options.k && trending != source_names.end()) {
+        const auto& fill = per_source[static_cast<size_t>(trending - source_names.begin())];
+        for (const Candidate& c : fill) {
+            if (out.size() >= options.k) {
+                break;
+            }
+            bool shown = std::any_of(
+                out.begin(), out.end(), [&](const auto& r) { return r.article == c.article; });
+            if (shown || !passes_filters(c.article) ||
+                std::binary_search(bought.begin(), bought.end(), c.article)) {
+                continue;
+            }
+            out.push_back({c.article, 0.0f, "trending", c.reason, c.because_of});
+        }
     }
     return out;
 }
@@ -192,7 +213,9 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     for (const auto& source : sources_) {
         names.emplace_back(source->name());
         auto weight = weights_.find(names.back());
-        bool used = weight != weights_.end() && weight->second > 0.0f;
+        // Trending is always asked: it fills short lists.
+        bool used = (weight != weights_.end() && weight->second > 0.0f) ||
+                    (options.fill_with_trending && names.back() == "trending");
         per_source.push_back(used ? source->candidates(context, options.candidates_per_source)
                                   : std::vector<Candidate>());
     }

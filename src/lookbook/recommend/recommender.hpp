@@ -32,6 +32,9 @@ struct RecommendOptions {
     uint32_t max_per_product_type = 0;
     // Candidates asked of each source before blending.
     size_t candidates_per_source = 100;
+    // When the weighted sources leave the list short of k (a new customer and a blend that
+    // weighs trending 0), the rest comes from the "trending" candidates, in their order.
+    bool fill_with_trending = true;
 };
 
 struct Recommendation {

@@ -56,7 +56,7 @@ std::vector<uint32_t> history_articles(const CustomerContext& context, bool purc
 // basics, the same item in another size).
 class RepurchaseSource : public CandidateSource {
   public:
-    explicit RepurchaseSource(ArticleNamer namer, float half_life_days = 30.0f)
+    explicit RepurchaseSource(ArticleNamer namer, float half_life_days = 180.0f)
         : namer_(std::move(namer)), half_life_days_(half_life_days) {}
     std::string_view name() const override { return "repurchase"; }
     std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
