@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "lookbook/util/date.hpp"
 #include "store_fixture.hpp"
 
 namespace lookbook {
@@ -98,6 +99,37 @@ TEST_F(EvaluateTest, ListsEverySourceTheBlendAndWhatIsNotBuilt) {
     EXPECT_NEAR(find_recommender(out, "repurchase")["map_at_k"].get<double>(), 1.0 / 3, 1e-9);
     EXPECT_TRUE(out["settings"]["blend_weights"].contains("als"));
     EXPECT_FALSE(out["settings"]["tuning"]["steps"].empty());
+}
+
+// Suggests the dress X to everybody, as a stand-in for the two-tower model.
+class DressSource : public CandidateSource {
+  public:
+    explicit DressSource(uint32_t dress) : dress_(dress) {}
+    std::string_view name() const override { return "two_tower"; }
+    std::vector<Candidate> candidates(const CustomerContext&, size_t) const override {
+        return {{dress_, 1.0f, kNoRow, "two-tower"}};
+    }
+
+  private:
+    uint32_t dress_;
+};
+
+TEST_F(EvaluateTest, ExtraSourcesAreBuiltPerTrainingCutAndScored) {
+    EvaluateOptions options = quick_options();
+    std::vector<std::string> cuts;
+    options.two_tower = [&](const Store& store, int32_t train_until) {
+        cuts.push_back(format_iso_date(train_until));
+        return std::make_shared<DressSource>(*store.articles().find("1005"));
+    };
+    auto out = try_evaluate_recommenders(*store_, options);
+    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+    // Validation from 09-09, test from 09-16: never trained on the weeks it is scored on.
+    EXPECT_EQ(cuts, (std::vector<std::string>{"2020-09-09", "2020-09-16"}));
+    const auto& two_tower = find_recommender(*out, "two_tower");
+    EXPECT_FALSE(two_tower.contains("status"));
+    // Nobody bought the dress in the test week.
+    EXPECT_EQ(two_tower["map_at_k"].get<double>(), 0.0);
+    EXPECT_NEAR(two_tower["catalog_coverage"].get<double>(), 1.0 / 6, 1e-9);
 }
 
 TEST_F(EvaluateTest, RefusesZeroWeeksAndAStoreWithoutSales) {

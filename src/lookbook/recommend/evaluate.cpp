@@ -275,7 +275,9 @@ TuningResult tune_blend_weights(const Store& store,
         interaction_log_from_store(store, validation_start), validation_start, options.train));
     Recommender recommender(store, models, vectors);
     if (options.two_tower) {
-        recommender.add_source(options.two_tower, result.weights["two_tower"]);
+        if (auto source = options.two_tower(store, validation_start)) {
+            recommender.add_source(source, result.weights["two_tower"]);
+        }
     }
     CandidateCache cache = collect_candidates(recommender, validation, validation_start);
     auto score = [&](const BlendWeights& weights) {
@@ -349,7 +351,9 @@ Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
     models->weights = tuning.weights;
     Recommender recommender(store, models, vectors);
     if (options.two_tower) {
-        recommender.add_source(options.two_tower, tuning.weights["two_tower"]);
+        if (auto source = options.two_tower(store, test_start)) {
+            recommender.add_source(source, tuning.weights["two_tower"]);
+        }
     }
     CandidateCache cache = collect_candidates(recommender, test, test_start);
 

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,9 +30,13 @@ struct EvaluateOptions {
     int tuning_rounds = 2;
     // Skips the tuning and uses default_blend_weights() (faster; for tests).
     bool tune = true;
-    // The two-tower source when one is available (its models trained before the test weeks);
-    // null reports it as "not built".
-    std::shared_ptr<const CandidateSource> two_tower;
+    // Extra sources (the two-tower model): called once per training cut with the first day the
+    // source must not have seen (the validation start while tuning, the test start after), so
+    // no source learns from the weeks it is scored on. Returns null when it cannot be built;
+    // a source that is never built is reported as "not built".
+    using SourceFactory = std::function<std::shared_ptr<const CandidateSource>(
+        const Store& store, int32_t train_until)>;
+    SourceFactory two_tower;
 };
 
 // Blend weights chosen on a validation window and how they were found.
