@@ -7,7 +7,8 @@
 // The synthetic set has N times the sample's customers and transactions and M times its
 // articles (defaults 100 and 10: a catalog grows much slower than its customers; the full H&M
 // data has 105k articles for 1.4M customers). Each model trains in a child process so its peak
-// memory is its own (ru_maxrss of the child, which includes the data it was given).
+// memory is measured apart (ru_maxrss of the child, which includes the data it inherited; the
+// "data only" row shows that part).
 #include <algorithm>
 #include <chrono>
 #include <cmath>

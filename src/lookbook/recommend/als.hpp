@@ -42,6 +42,9 @@ struct AlsModel {
 };
 
 // Trains on a users x items count matrix. Deterministic for a given seed.
+// TODO: rows are solved one after another on one core with Eigen's own kernels (no OpenBLAS,
+// no threads): 193 s for 136k customers x 247k articles; the per-row solves are independent and
+// would split across cores.
 AlsModel fit_als(const SparseMatrix& user_items, const AlsOptions& options);
 
 // One conjugate-gradient solve of row `x` against the fixed `other` factors and their gram

@@ -27,6 +27,8 @@ struct RecommendOptions {
     // Category filter: only articles of these product groups ("Garment Upper body"); empty = all.
     std::vector<std::string> product_groups;
     // Stock filter: articles never to show.
+    // TODO: the store has no stock column, so callers pass this set; `lookbook recommend` has
+    // no option for it yet and shows sold-out articles.
     std::unordered_set<uint32_t> out_of_stock;
     // Diversity: at most this many articles of one product type (0 = no limit).
     uint32_t max_per_product_type = 0;
