@@ -195,6 +195,25 @@ TEST_F(RecommenderTest, OpeningAStoreWithoutModelsSaysToTrain) {
                   "\" has no recommendation models yet; run `lookbook train " + store + "` first.");
 }
 
+TEST_F(RecommenderTest, DamagedModelFileIsReportedWithTheFixToRun) {
+    // A models file from another catalog size, then one whose settings are gone.
+    for (const char* metadata : {R"({"trained_until": 18521, "articles": 99})",
+                                 R"({"trained_until": 18521, "articles": 6})"}) {
+        ColumnFileWriter writer;
+        writer.set_metadata(metadata);
+        ASSERT_TRUE(Store::commit(dir_ / "store", {{kRecommendFileName, &writer}}).is_ok());
+        reopen();
+        auto loaded = load_models(*store_);
+        ASSERT_FALSE(loaded.is_ok());
+        EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+        const std::string& message = loaded.status().message();
+        EXPECT_NE(message.find("recommend.lbc: the metadata"), std::string::npos) << message;
+        EXPECT_NE(message.find("; run `lookbook train " + (dir_ / "store").string() + "` again."),
+                  std::string::npos)
+            << message;
+    }
+}
+
 TEST_F(RecommenderTest, ProfileSourceIsOffWithoutEmbeddingsAndSaysWhy) {
     auto vectors = load_content_vectors(*store_);
     ASSERT_FALSE(vectors.is_ok());

@@ -150,23 +150,29 @@ Result<TrainedModels> load_models(const Store& store) {
             n_articles));
     }
     TrainedModels models;
-    models.trained_until = metadata["trained_until"].get<int32_t>();
-    const auto& s = metadata["settings"];
-    models.settings.als.factors = s["als"]["factors"].get<int>();
-    models.settings.als.regularization = s["als"]["regularization"].get<float>();
-    models.settings.als.alpha = s["als"]["alpha"].get<float>();
-    models.settings.als.iterations = s["als"]["iterations"].get<int>();
-    models.settings.als.cg_steps = s["als"]["cg_steps"].get<int>();
-    models.settings.item_neighbours = s["item_item"]["neighbours"].get<uint32_t>();
-    models.settings.item_shrink = s["item_item"]["shrink"].get<float>();
-    models.settings.trending_half_life_days = s["trending"]["half_life_days"].get<float>();
-    models.weights = metadata["weights"].get<BlendWeights>();
-    models.tuning = metadata.value("tuning", nlohmann::json());
-
+    // The metadata was written by save_models; a key missing or of the wrong type means damage.
+    try {
+        models.trained_until = metadata.at("trained_until").get<int32_t>();
+        const auto& s = metadata.at("settings");
+        models.settings.als.factors = s.at("als").at("factors").get<int>();
+        models.settings.als.regularization = s.at("als").at("regularization").get<float>();
+        models.settings.als.alpha = s.at("als").at("alpha").get<float>();
+        models.settings.als.iterations = s.at("als").at("iterations").get<int>();
+        models.settings.als.cg_steps = s.at("als").at("cg_steps").get<int>();
+        models.settings.item_neighbours = s.at("item_item").at("neighbours").get<uint32_t>();
+        models.settings.item_shrink = s.at("item_item").at("shrink").get<float>();
+        models.settings.trending_half_life_days =
+            s.at("trending").at("half_life_days").get<float>();
+        models.weights = metadata.at("weights").get<BlendWeights>();
+        models.tuning = metadata.value("tuning", nlohmann::json());
+    } catch (const nlohmann::json::exception& e) {
+        return corrupt(fmt::format("the metadata lacks a setting or has one of the wrong type ({})",
+                                   e.what()));
+    }
     auto als = std::make_shared<AlsModel>();
     als->options = models.settings.als;
     LOOKBOOK_ASSIGN_OR_RETURN(auto factors, file.column<float>("als.item_factors"));
-    if (factors.size() != size_t{n_articles} * als->options.factors) {
+    if (als->options.factors < 1 || factors.size() != size_t{n_articles} * als->options.factors) {
         return corrupt(fmt::format("als.item_factors holds {} values, expected {} x {}",
                                    factors.size(),
                                    n_articles,
