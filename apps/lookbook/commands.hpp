@@ -23,6 +23,10 @@ void add_report_command(CLI::App& app, CommandRun* selected);
 void add_build_command(CLI::App& app, CommandRun* selected);
 void add_serve_command(CLI::App& app, CommandRun* selected);
 
+void add_train_command(CLI::App& app, CommandRun* selected);
+void add_recommend_command(CLI::App& app, CommandRun* selected);
+void add_evaluate_command(CLI::App& app, CommandRun* selected);
+
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;  // the command ran and failed (bad data, I/O error)

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
     lookbook::cli::add_report_command(app, &selected);
     lookbook::cli::add_build_command(app, &selected);
     lookbook::cli::add_serve_command(app, &selected);
+    lookbook::cli::add_train_command(app, &selected);
+    lookbook::cli::add_recommend_command(app, &selected);
+    lookbook::cli::add_evaluate_command(app, &selected);
 
     try {
         app.parse(argc, argv);

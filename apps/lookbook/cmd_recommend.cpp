@@ -1,0 +1,123 @@
+// `lookbook recommend`: "recommended for you" for one customer, from the models `lookbook
+// train` saved, optionally with live events given on the command line.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "lookbook/recommend/recommender.hpp"
+#include "lookbook/store/store.hpp"
+
+namespace lookbook::cli {
+namespace {
+
+struct RecommendArgs {
+    std::string store;
+    std::string customer;
+    size_t k = 12;
+    bool json = false;
+    std::vector<std::string> bought;
+    std::vector<std::string> viewed;
+    std::vector<std::string> groups;
+    uint32_t max_per_type = 0;
+};
+
+int fail(const std::string& message, int code = kExitFailure) {
+    std::cerr << "lookbook recommend: " << message << "\n";
+    return code;
+}
+
+int run_recommend(const RecommendArgs& args) {
+    auto store = Store::open(args.store);
+    if (!store.is_ok()) {
+        return fail(store.status().message());
+    }
+    auto recommender = Recommender::open(**store);
+    if (!recommender.is_ok()) {
+        return fail(recommender.status().message());
+    }
+    const ArticleTable& articles = (*store)->articles();
+    int32_t today = (*recommender)->default_today();
+
+    // Live events happen "today", purchases after views so both orders are kept.
+    std::vector<Interaction> live;
+    for (const auto& [ids, kind] : {std::pair{&args.viewed, Interaction::Kind::kView},
+                                    std::pair{&args.bought, Interaction::Kind::kPurchase}}) {
+        for (const std::string& id : *ids) {
+            auto article = articles.find(id);
+            if (!article) {
+                return fail(fmt::format("article \"{}\" is not in the store's catalog; check the "
+                                        "id (leading zeros count: 0706016001).",
+                                        id),
+                            kExitUsage);
+            }
+            live.push_back({*article, today, kind});
+        }
+    }
+    if (!(*store)->customers().find(args.customer) && live.empty()) {
+        return fail(
+            fmt::format("customer \"{}\" is not in the store; check the id, or give "
+                        "--bought/--viewed to serve a new customer.",
+                        args.customer));
+    }
+    RecommendOptions options;
+    options.k = args.k;
+    options.product_groups = args.groups;
+    options.max_per_product_type = args.max_per_type;
+    auto list = (*recommender)->recommend(args.customer, live, options);
+    if (!list.is_ok()) {
+        return fail(list.status().message());
+    }
+
+    if (args.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const Recommendation& r : *list) {
+            out.push_back({{"article_id", articles.id(r.article)},
+                           {"name", articles.name(r.article)},
+                           {"score", r.score},
+                           {"source", r.source},
+                           {"reason", r.reason}});
+        }
+        std::cout << out.dump(2) << "\n";
+        return kExitOk;
+    }
+    if (list->empty()) {
+        std::cout << "no recommendations (every candidate was filtered out)\n";
+    }
+    for (size_t pos = 0; pos < list->size(); ++pos) {
+        const Recommendation& r = (*list)[pos];
+        std::cout << fmt::format("{:>2}. {} {:<30} {:.3f} {:<10} {}\n",
+                                 pos + 1,
+                                 articles.id(r.article),
+                                 articles.name(r.article),
+                                 r.score,
+                                 r.source,
+                                 r.reason);
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_recommend_command(CLI::App& app, CommandRun* selected) {
+    auto args = std::make_shared<RecommendArgs>();
+    CLI::App* cmd = app.add_subcommand("recommend", "Personal recommendations for one customer");
+    cmd->add_option("store", args->store, "Store folder")->required();
+    cmd->add_option("customer", args->customer, "Customer id")->required();
+    cmd->add_option("-k", args->k, "Number of recommendations")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->add_flag("--json", args->json, "Print JSON");
+    cmd->add_option("--bought", args->bought, "Live purchase not yet in the store (article id)");
+    cmd->add_option("--viewed", args->viewed, "Live product view (article id)");
+    cmd->add_option("--group", args->groups, "Only this product group (repeatable)");
+    cmd->add_option("--max-per-type", args->max_per_type, "At most N per product type (0: any)")
+        ->capture_default_str();
+    cmd->callback([args, selected] { *selected = [args] { return run_recommend(*args); }; });
+}
+
+}  // namespace lookbook::cli

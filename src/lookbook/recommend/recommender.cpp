@@ -1,0 +1,226 @@
+#include "lookbook/recommend/recommender.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "lookbook/util/log.hpp"
+
+namespace lookbook {
+
+std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candidate>> per_source,
+                                             std::span<const std::string> source_names,
+                                             const BlendWeights& weights,
+                                             std::span<const uint32_t> bought,
+                                             const BlendCatalog& catalog,
+                                             const RecommendOptions& options) {
+    struct Entry {
+        float score = 0;
+        float best = -1;
+        size_t source = 0;
+        const Candidate* candidate = nullptr;
+    };
+    std::unordered_map<uint32_t, Entry> merged;
+    for (size_t s = 0; s < per_source.size(); ++s) {
+        auto weight_it = weights.find(source_names[s]);
+        float weight = weight_it == weights.end() ? 0.0f : weight_it->second;
+        if (weight <= 0.0f || per_source[s].empty()) {
+            continue;
+        }
+        bool is_repurchase = source_names[s] == "repurchase";
+        float top = 0.0f;
+        for (const Candidate& c : per_source[s]) {
+            top = std::max(top, c.score);
+        }
+        if (top <= 0.0f) {
+            continue;
+        }
+        for (const Candidate& c : per_source[s]) {
+            // Already-bought articles take only the repurchase contribution.
+            if (!is_repurchase && std::binary_search(bought.begin(), bought.end(), c.article)) {
+                continue;
+            }
+            float contribution = weight * std::max(0.0f, c.score) / top;
+            Entry& entry = merged[c.article];
+            entry.score += contribution;
+            if (contribution > entry.best) {
+                entry.best = contribution;
+                entry.source = s;
+                entry.candidate = &c;
+            }
+        }
+    }
+
+    // Category codes of the allowed product groups.
+    std::vector<uint32_t> allowed_groups;
+    for (const std::string& group : options.product_groups) {
+        for (uint32_t code = 0; code < catalog.product_group_names.size(); ++code) {
+            if (catalog.product_group_names[code] == group) {
+                allowed_groups.push_back(code);
+            }
+        }
+    }
+    // Stock and category filters, shared by the blended list and the fill.
+    auto passes_filters = [&](uint32_t article) {
+        if (options.out_of_stock.count(article) > 0) {
+            return false;
+        }
+        return options.product_groups.empty() ||
+               (article < catalog.product_group.size() &&
+                std::find(allowed_groups.begin(),
+                          allowed_groups.end(),
+                          catalog.product_group[article]) != allowed_groups.end());
+    };
+    std::vector<std::pair<uint32_t, const Entry*>> ranked;
+    for (const auto& [article, entry] : merged) {
+        if (entry.score > 0.0f && passes_filters(article)) {
+            ranked.emplace_back(article, &entry);
+        }
+    }
+    // Best first (ties by article number for a stable answer).
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.second->score > b.second->score ||
+               (a.second->score == b.second->score && a.first < b.first);
+    });
+
+    std::vector<Recommendation> out;
+    std::unordered_map<uint32_t, uint32_t> per_type;
+    for (const auto& [article, entry] : ranked) {
+        if (out.size() >= options.k) {
+            break;
+        }
+        // Diversity: skip an article whose product type is already shown often enough.
+        if (options.max_per_product_type > 0 && article < catalog.product_type.size() &&
+            per_type[catalog.product_type[article]]++ >= options.max_per_product_type) {
+            continue;
+        }
+        out.push_back({article,
+                       entry->score,
+                       source_names[entry->source],
+                       entry->candidate->reason,
+                       entry->candidate->because_of});
+    }
+    // Fill: trending candidates not yet shown, through the same filters, below every blended one.
+    auto trending = std::find(source_names.begin(), source_names.end(), "trending");
+    if (options.fill_with_trending && out.size() < options.k && trending != source_names.end()) {
+        const auto& fill = per_source[static_cast<size_t>(trending - source_names.begin())];
+        for (const Candidate& c : fill) {
+            if (out.size() >= options.k) {
+                break;
+            }
+            bool shown = std::any_of(
+                out.begin(), out.end(), [&](const auto& r) { return r.article == c.article; });
+            if (shown || !passes_filters(c.article) ||
+                std::binary_search(bought.begin(), bought.end(), c.article)) {
+                continue;
+            }
+            out.push_back({c.article, 0.0f, "trending", c.reason, c.because_of});
+        }
+    }
+    return out;
+}
+
+Result<std::unique_ptr<Recommender>> Recommender::open(const Store& store) {
+    LOOKBOOK_ASSIGN_OR_RETURN(TrainedModels models, load_models(store));
+    std::shared_ptr<const ContentVectors> vectors;
+    auto loaded = load_content_vectors(store);
+    if (loaded.is_ok()) {
+        vectors = std::move(loaded).value();
+    } else {
+        log::info("profile similarity is off: {}", loaded.status().message());
+    }
+    return std::make_unique<Recommender>(
+        store, std::make_shared<const TrainedModels>(std::move(models)), vectors);
+}
+
+Recommender::Recommender(const Store& store,
+                         std::shared_ptr<const TrainedModels> models,
+                         std::shared_ptr<const ContentVectors> vectors)
+    : store_(store), models_(std::move(models)), weights_(models_->weights) {
+    ArticleNamer namer(&store.articles());
+    std::vector<uint8_t> bands(store.customers().size());
+    for (uint32_t customer = 0; customer < bands.size(); ++customer) {
+        bands[customer] = age_band(store.customers().age(customer));
+    }
+    sources_.push_back(std::make_shared<RepurchaseSource>(namer));
+    sources_.push_back(std::make_shared<TrendingSource>(models_->trending, std::move(bands)));
+    sources_.push_back(std::make_shared<ItemNeighbourSource>(models_->item_item, namer));
+    sources_.push_back(std::make_shared<AlsSource>(models_->als));
+    if (vectors) {
+        sources_.push_back(std::make_shared<ProfileSource>(vectors, namer));
+    }
+    const ArticleTable& articles = store.articles();
+    const CategoricalColumn& types = articles.attribute(ArticleAttribute::kProductType);
+    const CategoricalColumn& groups = articles.attribute(ArticleAttribute::kProductGroup);
+    catalog_.product_type = types.codes;
+    catalog_.product_group = groups.codes;
+    for (size_t code = 0; code < groups.cardinality(); ++code) {
+        catalog_.product_group_names.emplace_back(groups.values.at(code));
+    }
+}
+
+void Recommender::add_source(std::shared_ptr<const CandidateSource> source, float weight) {
+    std::string name(source->name());
+    auto same = std::find_if(
+        sources_.begin(), sources_.end(), [&](const auto& s) { return s->name() == name; });
+    if (same != sources_.end()) {
+        *same = std::move(source);
+    } else {
+        sources_.push_back(std::move(source));
+    }
+    weights_[name] = weight;
+}
+
+std::vector<std::string> Recommender::source_names() const {
+    std::vector<std::string> names;
+    for (const auto& source : sources_) {
+        names.emplace_back(source->name());
+    }
+    return names;
+}
+
+const CandidateSource* Recommender::source(std::string_view name) const {
+    for (const auto& source : sources_) {
+        if (source->name() == name) {
+            return source.get();
+        }
+    }
+    return nullptr;
+}
+
+std::vector<Interaction> Recommender::history(uint32_t customer,
+                                              int32_t today,
+                                              std::span<const Interaction> live_events) const {
+    std::vector<Interaction> events = history_from_store(store_, customer, today);
+    events.insert(events.end(), live_events.begin(), live_events.end());
+    return events;
+}
+
+Result<std::vector<Recommendation>> Recommender::recommend(std::string_view customer_id,
+                                                           std::span<const Interaction> live_events,
+                                                           const RecommendOptions& options) const {
+    std::optional<uint32_t> row = store_.customers().find(customer_id);
+    return recommend(row ? *row : kNoRow, live_events, options);
+}
+
+std::vector<Recommendation> Recommender::recommend(uint32_t customer,
+                                                   std::span<const Interaction> live_events,
+                                                   const RecommendOptions& options) const {
+    int32_t today = options.today != 0 ? options.today : default_today();
+    std::vector<Interaction> events = history(customer, today, live_events);
+    CustomerContext context{customer, today, events};
+    std::vector<std::vector<Candidate>> per_source;
+    std::vector<std::string> names;
+    for (const auto& source : sources_) {
+        names.emplace_back(source->name());
+        auto weight = weights_.find(names.back());
+        // Trending is always asked: it fills short lists.
+        bool used = (weight != weights_.end() && weight->second > 0.0f) ||
+                    (options.fill_with_trending && names.back() == "trending");
+        per_source.push_back(used ? source->candidates(context, options.candidates_per_source)
+                                  : std::vector<Candidate>());
+    }
+    std::vector<uint32_t> bought = history_articles(context, true);
+    return blend_candidates(per_source, names, weights_, bought, catalog_, options);
+}
+
+}  // namespace lookbook

@@ -1,0 +1,118 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "lookbook/recommend/candidates.hpp"
+#include "lookbook/recommend/models.hpp"
+#include "lookbook/recommend/sources.hpp"
+#include "lookbook/store/store.hpp"
+#include "lookbook/util/status.hpp"
+
+// "Recommended for you": the blend of every candidate source, with its filters. This is what
+// `lookbook recommend`, `lookbook evaluate` and the web server call.
+namespace lookbook {
+
+struct RecommendOptions {
+    size_t k = 12;
+    // The day recommendations are for; history from the store is cut before it. 0 = the day
+    // after the models were trained (the usual live case).
+    int32_t today = 0;
+    // Category filter: only articles of these product groups ("Garment Upper body"); empty = all.
+    std::vector<std::string> product_groups;
+    // Stock filter: articles never to show.
+    // TODO: the store has no stock column, so callers pass this set; `lookbook recommend` has
+    // no option for it yet and shows sold-out articles.
+    std::unordered_set<uint32_t> out_of_stock;
+    // Diversity: at most this many articles of one product type (0 = no limit).
+    uint32_t max_per_product_type = 0;
+    // Candidates asked of each source before blending.
+    size_t candidates_per_source = 100;
+    // When the weighted sources leave the list short of k (a new customer and a blend that
+    // weighs trending 0), the rest comes from the "trending" candidates, in their order.
+    bool fill_with_trending = true;
+};
+
+struct Recommendation {
+    uint32_t article = kNoRow;
+    float score = 0;
+    std::string source;  // the source with the strongest weighted contribution
+    std::string reason;  // that source's reason
+    uint32_t because_of = kNoRow;
+};
+
+// What the blend needs to filter, precomputed from the catalog (empty spans: no filter data).
+struct BlendCatalog {
+    std::span<const uint32_t> product_type;   // code per article
+    std::span<const uint32_t> product_group;  // code per article
+    std::vector<std::string> product_group_names;
+};
+
+// Merges per-source candidate lists: each list's scores divided by its best score (so every
+// source spans (0, 1]), times the source's weight, summed per article. Articles in `bought`
+// (sorted) keep only their "repurchase" contribution, so they are dropped unless repurchase is
+// the reason. The reason of the strongest weighted contribution is kept. Sources missing from
+// `weights` weigh 0.
+std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candidate>> per_source,
+                                             std::span<const std::string> source_names,
+                                             const BlendWeights& weights,
+                                             std::span<const uint32_t> bought,
+                                             const BlendCatalog& catalog,
+                                             const RecommendOptions& options);
+
+class Recommender {
+  public:
+    // Opens the models `lookbook train` saved in the store, plus the store's embeddings when it
+    // has them (profile similarity is skipped, with a log line, otherwise). `store` is borrowed
+    // and must outlive the recommender. Fails with load_models' errors (kNotFound: run
+    // `lookbook train STORE`).
+    static Result<std::unique_ptr<Recommender>> open(const Store& store);
+
+    // From models in memory (the evaluation). `vectors` may be null (no profile source).
+    Recommender(const Store& store,
+                std::shared_ptr<const TrainedModels> models,
+                std::shared_ptr<const ContentVectors> vectors);
+
+    // Adds a source (the two-tower model) with its blend weight; replaces one of the same name.
+    void add_source(std::shared_ptr<const CandidateSource> source, float weight);
+    void set_weight(const std::string& source, float weight) { weights_[source] = weight; }
+    const BlendWeights& weights() const { return weights_; }
+    std::vector<std::string> source_names() const;
+    const CandidateSource* source(std::string_view name) const;
+    const TrainedModels& models() const { return *models_; }
+
+    // Recommendations for a customer id with the live events recorded since the store was
+    // built (oldest first). An id the store does not know is served as a new customer from
+    // `live_events` and trending. Thread-safe.
+    Result<std::vector<Recommendation>> recommend(std::string_view customer_id,
+                                                  std::span<const Interaction> live_events,
+                                                  const RecommendOptions& options) const;
+    // The same for a customer row (kNoRow for an unknown customer).
+    std::vector<Recommendation> recommend(uint32_t customer,
+                                          std::span<const Interaction> live_events,
+                                          const RecommendOptions& options) const;
+
+    // The context a source sees: the store's history before `today` plus `live_events`.
+    std::vector<Interaction> history(uint32_t customer,
+                                     int32_t today,
+                                     std::span<const Interaction> live_events) const;
+    int32_t default_today() const { return models_->trained_until; }
+    const BlendCatalog& catalog() const { return catalog_; }
+
+  private:
+    const Store& store_;
+    std::shared_ptr<const TrainedModels> models_;
+    std::vector<std::shared_ptr<const CandidateSource>> sources_;
+    BlendWeights weights_;
+    BlendCatalog catalog_;
+    std::vector<uint32_t> product_type_codes_;
+    std::vector<uint32_t> product_group_codes_;
+};
+
+}  // namespace lookbook

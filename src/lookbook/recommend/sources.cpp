@@ -1,0 +1,299 @@
+#include "lookbook/recommend/sources.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include <Eigen/Dense>
+#include <fmt/format.h>
+
+#include "lookbook/util/date.hpp"
+
+namespace lookbook {
+
+std::string ArticleNamer::operator()(uint32_t article) const {
+    if (articles_ == nullptr || article >= articles_->size()) {
+        return fmt::format("item {}", article);
+    }
+    std::string_view name = articles_->name(article);
+    return std::string(name.empty() ? articles_->id(article) : name);
+}
+
+std::vector<WeightedArticle> weigh_history(const CustomerContext& context,
+                                           float half_life_days,
+                                           float view_weight) {
+    std::unordered_map<uint32_t, size_t> slot;
+    std::vector<WeightedArticle> out;
+    double decay = std::log(2.0) / half_life_days;
+    for (const Interaction& event : context.history) {
+        // Age 0 for an event of the day before `today`; later events count as fresh.
+        int32_t age = std::max(0, context.today - 1 - event.day);
+        float kind_weight = event.kind == Interaction::Kind::kView ? view_weight : 1.0f;
+        auto [it, added] = slot.emplace(event.article, out.size());
+        if (added) {
+            out.push_back({event.article, 0.0f, 0.0f, event.day});
+        }
+        WeightedArticle& entry = out[it->second];
+        entry.weight += kind_weight * static_cast<float>(std::exp(-decay * age));
+        entry.count += kind_weight;
+        entry.last_day = std::max(entry.last_day, event.day);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a.weight > b.weight || (a.weight == b.weight && a.article < b.article);
+    });
+    return out;
+}
+
+std::vector<uint32_t> history_articles(const CustomerContext& context, bool purchases_only) {
+    std::vector<uint32_t> articles;
+    for (const Interaction& event : context.history) {
+        if (!purchases_only || event.kind == Interaction::Kind::kPurchase) {
+            articles.push_back(event.article);
+        }
+    }
+    std::sort(articles.begin(), articles.end());
+    articles.erase(std::unique(articles.begin(), articles.end()), articles.end());
+    return articles;
+}
+
+std::vector<std::pair<uint32_t, float>> top_scores(std::span<const float> scores,
+                                                   size_t k,
+                                                   std::span<const uint32_t> skip) {
+    // A bounded min-heap keeps the k best without sorting the whole catalog.
+    auto worse = [](const std::pair<uint32_t, float>& a, const std::pair<uint32_t, float>& b) {
+        return a.second > b.second || (a.second == b.second && a.first < b.first);
+    };
+    std::vector<std::pair<uint32_t, float>> heap;
+    if (k == 0) {
+        return heap;
+    }
+    heap.reserve(k + 1);
+    size_t skip_pos = 0;
+    for (uint32_t article = 0; article < scores.size(); ++article) {
+        while (skip_pos < skip.size() && skip[skip_pos] < article) {
+            ++skip_pos;
+        }
+        if (scores[article] <= 0.0f || (skip_pos < skip.size() && skip[skip_pos] == article)) {
+            continue;
+        }
+        std::pair<uint32_t, float> entry{article, scores[article]};
+        if (heap.size() < k) {
+            heap.push_back(entry);
+            std::push_heap(heap.begin(), heap.end(), worse);
+        } else if (worse(entry, heap.front())) {
+            std::pop_heap(heap.begin(), heap.end(), worse);
+            heap.back() = entry;
+            std::push_heap(heap.begin(), heap.end(), worse);
+        }
+    }
+    std::sort_heap(heap.begin(), heap.end(), worse);
+    return heap;
+}
+
+std::vector<Candidate> RepurchaseSource::candidates(const CustomerContext& context,
+                                                    size_t k) const {
+    std::vector<Candidate> out;
+    for (const WeightedArticle& item : weigh_history(context, half_life_days_)) {
+        if (out.size() >= k) {
+            break;
+        }
+        out.push_back({item.article,
+                       item.weight,
+                       item.article,
+                       fmt::format("buy again: you bought {} on {}",
+                                   namer_(item.article),
+                                   format_iso_date(item.last_day))});
+    }
+    return out;
+}
+
+TrendingSource::TrendingSource(std::shared_ptr<const TrendingModel> model,
+                               std::vector<uint8_t> customer_bands)
+    : customer_bands_(std::move(customer_bands)) {
+    for (uint8_t band = 0; band < kAgeBandCount; ++band) {
+        // Band popularity first; a tenth of the overall popularity breaks ties in thin bands.
+        std::vector<float> scores = model->overall;
+        const std::vector<float>& in_band = model->by_band[band];
+        bool sold = false;
+        for (size_t article = 0; article < scores.size(); ++article) {
+            sold = sold || in_band[article] > 0.0f;
+            scores[article] = in_band[article] + 0.1f * scores[article];
+        }
+        // A band nobody in it bought from recently falls back to the overall list.
+        ranked_.push_back(sold ? top_scores(scores, kRankedLength)
+                               : std::vector<std::pair<uint32_t, float>>());
+    }
+    ranked_.push_back(top_scores(model->overall, kRankedLength));
+}
+
+std::vector<Candidate> TrendingSource::candidates(const CustomerContext& context, size_t k) const {
+    uint8_t band =
+        context.customer < customer_bands_.size() ? customer_bands_[context.customer] : kAgeUnknown;
+    std::string reason = "popular this week";
+    const auto* list = &ranked_.back();
+    if (band < kAgeBandCount && !ranked_[band].empty()) {
+        list = &ranked_[band];
+        reason = fmt::format("popular with customers aged {} this week", age_band_name(band));
+    }
+    std::vector<Candidate> out;
+    for (size_t pos = 0; pos < std::min(k, list->size()); ++pos) {
+        out.push_back({(*list)[pos].first, (*list)[pos].second, kNoRow, reason});
+    }
+    return out;
+}
+
+std::vector<Candidate> ItemNeighbourSource::candidates(const CustomerContext& context,
+                                                       size_t k) const {
+    std::vector<WeightedArticle> history = weigh_history(context, half_life_days_);
+    std::vector<uint32_t> bought = history_articles(context);
+    // Sparse accumulation: score and strongest contributor per reached article.
+    std::unordered_map<uint32_t, std::pair<float, std::pair<float, uint32_t>>> reached;
+    for (const WeightedArticle& source : history) {
+        if (source.article >= model_->item_count()) {
+            continue;
+        }
+        auto neighbours = model_->neighbours(source.article);
+        auto similarities = model_->neighbour_similarities(source.article);
+        for (size_t pos = 0; pos < neighbours.size(); ++pos) {
+            float vote = source.weight * similarities[pos];
+            auto& [score, best] = reached[neighbours[pos]];
+            score += vote;
+            if (vote > best.first) {
+                best = {vote, source.article};
+            }
+        }
+    }
+    std::vector<std::pair<uint32_t, float>> ranked;
+    for (const auto& [article, entry] : reached) {
+        if (!std::binary_search(bought.begin(), bought.end(), article)) {
+            ranked.emplace_back(article, entry.first);
+        }
+    }
+    size_t keep = std::min(k, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + keep, ranked.end(), [](auto& a, auto& b) {
+        return a.second > b.second || (a.second == b.second && a.first < b.first);
+    });
+    std::vector<Candidate> out;
+    for (size_t pos = 0; pos < keep; ++pos) {
+        uint32_t because = reached[ranked[pos].first].second.second;
+        out.push_back({ranked[pos].first,
+                       ranked[pos].second,
+                       because,
+                       fmt::format("customers who bought {} also bought this", namer_(because))});
+    }
+    return out;
+}
+
+std::vector<Candidate> AlsSource::candidates(const CustomerContext& context, size_t k) const {
+    std::vector<uint32_t> items;
+    std::vector<float> counts;
+    for (const WeightedArticle& item : weigh_history(context, 1e9f)) {
+        if (item.article < model_->item_factors.rows()) {
+            items.push_back(item.article);
+            counts.push_back(item.count);
+        }
+    }
+    if (items.empty()) {
+        return {};
+    }
+    Eigen::VectorXf user = model_->fold_in(items, counts);
+    // [items] = [items, factors] x [factors]
+    Eigen::VectorXf scores = model_->item_factors * user;
+    std::sort(items.begin(), items.end());
+    std::vector<Candidate> out;
+    for (auto [article, score] :
+         top_scores(std::span<const float>(scores.data(), scores.size()), k, items)) {
+        out.push_back({article, score, kNoRow, "customers like you bought this"});
+    }
+    return out;
+}
+
+Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& store) {
+    if (!store.has_file("embeddings")) {
+        return Status::not_found(
+            fmt::format("the store at \"{}\" has no embeddings; run `lookbook embed {} --model "
+                        "DIR` to enable profile similarity.",
+                        store.dir().string(),
+                        store.dir().string()));
+    }
+    LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile file, store.open_file("embeddings"));
+    LOOKBOOK_ASSIGN_OR_RETURN(auto image, file.column<float>("image"));
+    LOOKBOOK_ASSIGN_OR_RETURN(auto text, file.column<float>("text"));
+    LOOKBOOK_ASSIGN_OR_RETURN(auto has_image, file.column<uint8_t>("has_image"));
+    LOOKBOOK_ASSIGN_OR_RETURN(auto has_text, file.column<uint8_t>("has_text"));
+    size_t n = store.articles().size();
+    size_t dim = has_image.size() == 0 ? 0 : image.size() / has_image.size();
+    if (has_image.size() != n || has_text.size() != n || image.size() != n * dim ||
+        text.size() != n * dim || dim == 0) {
+        return Status::corruption(fmt::format(
+            "{}: the embedding columns hold {} rows of dimension {} but the store has {} "
+            "articles; run `lookbook embed` again.",
+            file.path().string(),
+            has_image.size(),
+            dim,
+            n));
+    }
+    auto vectors = std::make_shared<ContentVectors>();
+    vectors->dim = static_cast<int64_t>(dim);
+    vectors->data.assign(n * dim, 0.0f);
+    vectors->present.assign(n, 0);
+    for (size_t article = 0; article < n; ++article) {
+        float* row = vectors->data.data() + article * dim;
+        for (size_t d = 0; d < dim; ++d) {
+            row[d] = (has_image[article] ? image[article * dim + d] : 0.0f) +
+                     (has_text[article] ? text[article * dim + d] : 0.0f);
+        }
+        Eigen::Map<Eigen::VectorXf> v(row, static_cast<Eigen::Index>(dim));
+        float norm = v.norm();
+        if (norm > 0) {
+            v /= norm;
+            vectors->present[article] = 1;
+        }
+    }
+    return std::shared_ptr<const ContentVectors>(std::move(vectors));
+}
+
+std::vector<Candidate> ProfileSource::candidates(const CustomerContext& context, size_t k) const {
+    const ContentVectors& vectors = *vectors_;
+    auto n_articles = static_cast<Eigen::Index>(vectors.present.size());
+    Eigen::VectorXf profile = Eigen::VectorXf::Zero(vectors.dim);
+    std::vector<WeightedArticle> history = weigh_history(context, half_life_days_);
+    for (const WeightedArticle& item : history) {
+        if (item.article < vectors.present.size() && vectors.present[item.article]) {
+            auto row = vectors.row(item.article);
+            profile += item.weight * Eigen::Map<const Eigen::VectorXf>(row.data(), vectors.dim);
+        }
+    }
+    if (profile.squaredNorm() == 0.0f) {
+        return {};
+    }
+    // Exact scan: [articles] = [articles, dim] x [dim]; cosine up to the profile's norm.
+    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> all(
+        vectors.data.data(), n_articles, vectors.dim);
+    Eigen::VectorXf scores = all * (profile / profile.norm());
+    std::vector<uint32_t> bought = history_articles(context);
+    std::vector<Candidate> out;
+    for (auto [article, score] :
+         top_scores(std::span<const float>(scores.data(), scores.size()), k, bought)) {
+        // The reason names the history article closest to the suggestion.
+        uint32_t because = kNoRow;
+        float best = -2.0f;
+        for (const WeightedArticle& item : history) {
+            if (item.article < vectors.present.size() && vectors.present[item.article]) {
+                auto a = vectors.row(item.article);
+                auto b = vectors.row(article);
+                float cosine = Eigen::Map<const Eigen::VectorXf>(a.data(), vectors.dim)
+                                   .dot(Eigen::Map<const Eigen::VectorXf>(b.data(), vectors.dim));
+                if (cosine > best) {
+                    best = cosine;
+                    because = item.article;
+                }
+            }
+        }
+        out.push_back(
+            {article, score, because, fmt::format("similar to {} you bought", namer_(because))});
+    }
+    return out;
+}
+
+}  // namespace lookbook

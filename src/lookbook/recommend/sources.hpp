@@ -1,0 +1,151 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lookbook/recommend/als.hpp"
+#include "lookbook/recommend/candidates.hpp"
+#include "lookbook/recommend/neighbours.hpp"
+#include "lookbook/store/store.hpp"
+#include "lookbook/util/status.hpp"
+
+// The candidate sources trained or computed here: repurchase, trending, item-to-item, ALS and
+// profile similarity. Each reads the customer only through CustomerContext::history, so a live
+// event changes its answer at once. Models are shared (const) between sources and threads.
+namespace lookbook {
+
+// Names articles in reasons: the catalog name when the store has one, else the article id.
+// Without a table (MovieLens) the article number is used.
+class ArticleNamer {
+  public:
+    explicit ArticleNamer(const ArticleTable* articles = nullptr) : articles_(articles) {}
+    std::string operator()(uint32_t article) const;
+
+  private:
+    const ArticleTable* articles_;
+};
+
+// One distinct article of a history with its recency-weighted weight.
+struct WeightedArticle {
+    uint32_t article = kNoRow;
+    float weight = 0;  // sum over its events of 0.5^(age / half_life), views count view_weight
+    float count = 0;   // purchases and views (views count view_weight)
+    int32_t last_day = 0;
+};
+
+// Distinct articles of the context's history, heaviest first. Events dated after `today` (a
+// clock skew in live events) count as today.
+std::vector<WeightedArticle> weigh_history(const CustomerContext& context,
+                                           float half_life_days,
+                                           float view_weight = 0.5f);
+
+// The k best entries of a dense score vector (> 0 only), best first, skipping `skip` articles
+// (sorted ascending). Ties go to the lower article number.
+std::vector<std::pair<uint32_t, float>> top_scores(std::span<const float> scores,
+                                                   size_t k,
+                                                   std::span<const uint32_t> skip = {});
+
+// Sorted distinct articles of a history (purchases only when `purchases_only`).
+std::vector<uint32_t> history_articles(const CustomerContext& context, bool purchases_only = false);
+
+// The customer's own recent articles, recency-weighted (fashion repurchases are frequent:
+// basics, the same item in another size).
+class RepurchaseSource : public CandidateSource {
+  public:
+    explicit RepurchaseSource(ArticleNamer namer, float half_life_days = 180.0f)
+        : namer_(std::move(namer)), half_life_days_(half_life_days) {}
+    std::string_view name() const override { return "repurchase"; }
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+
+  private:
+    ArticleNamer namer_;
+    float half_life_days_;
+};
+
+// Time-decayed popularity in the customer's age band (overall when the age is unknown), with
+// a little of the overall popularity mixed in so a thin band still ranks sensibly.
+class TrendingSource : public CandidateSource {
+  public:
+    // `customer_bands`: age_band() per customer row. Ranks every band once, here, so a query
+    // only copies the head of a list.
+    TrendingSource(std::shared_ptr<const TrendingModel> model, std::vector<uint8_t> customer_bands);
+    std::string_view name() const override { return "trending"; }
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+
+    // The longest list a query can get.
+    static constexpr size_t kRankedLength = 1000;
+
+  private:
+    std::vector<uint8_t> customer_bands_;
+    // [kAgeBandCount + 1] ranked lists, the last one overall; a band with no sales is empty.
+    std::vector<std::vector<std::pair<uint32_t, float>>> ranked_;
+};
+
+// Item-to-item similarity: each history article votes for its neighbours with its weight.
+class ItemNeighbourSource : public CandidateSource {
+  public:
+    ItemNeighbourSource(std::shared_ptr<const ItemNeighbours> model,
+                        ArticleNamer namer,
+                        float half_life_days = 60.0f)
+        : model_(std::move(model)), namer_(std::move(namer)), half_life_days_(half_life_days) {}
+    std::string_view name() const override { return "item_item"; }
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+
+  private:
+    std::shared_ptr<const ItemNeighbours> model_;
+    ArticleNamer namer_;
+    float half_life_days_;
+};
+
+// ALS with the customer folded in from the current history (live events included; a customer
+// the model never saw works the same way).
+class AlsSource : public CandidateSource {
+  public:
+    explicit AlsSource(std::shared_ptr<const AlsModel> model) : model_(std::move(model)) {}
+    std::string_view name() const override { return "als"; }
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+
+  private:
+    std::shared_ptr<const AlsModel> model_;
+};
+
+// One content vector per article (the mean of its image and text embeddings, L2-normalised).
+struct ContentVectors {
+    int64_t dim = 0;
+    std::vector<float> data;       // [articles * dim], zero rows where absent
+    std::vector<uint8_t> present;  // [articles]
+
+    std::span<const float> row(uint32_t article) const {
+        return {data.data() + static_cast<size_t>(article) * dim, static_cast<size_t>(dim)};
+    }
+};
+
+// Reads the store's "embeddings" file (written by `lookbook embed`) without libtorch. kNotFound
+// telling the user to run `lookbook embed` when the store has none; kCorruption when the
+// columns disagree with the metadata or the article count.
+Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& store);
+
+// Profile similarity: the recency-weighted mean of the history's content vectors, compared with
+// every article by an exact scan.
+// TODO: the scan costs articles x dim per query (0.6 ms for 24.7k x 128); a catalog of millions
+// needs the vector index of index/, which is built on another branch and not wired in yet.
+class ProfileSource : public CandidateSource {
+  public:
+    ProfileSource(std::shared_ptr<const ContentVectors> vectors,
+                  ArticleNamer namer,
+                  float half_life_days = 60.0f)
+        : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {}
+    std::string_view name() const override { return "profile"; }
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+
+  private:
+    std::shared_ptr<const ContentVectors> vectors_;
+    ArticleNamer namer_;
+    float half_life_days_;
+};
+
+}  // namespace lookbook

@@ -1,0 +1,89 @@
+// Runs the built `lookbook` binary: train, recommend and evaluate on the hand-made store.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "store_fixture.hpp"
+
+namespace lookbook {
+namespace {
+
+class RecommendCliTest : public testing::HandMadeStore {
+  protected:
+    struct CommandResult {
+        int exit_code;
+        std::string out;  // stdout, and stderr when asked
+    };
+
+    // Runs `lookbook --log-level off ARGS` through the shell, output captured in a file.
+    CommandResult run(const std::string& args, bool with_stderr = false) {
+        std::filesystem::path captured = dir_ / "captured.txt";
+        std::string command = std::string(LOOKBOOK_CLI) + " --log-level off " + args + " > " +
+                              captured.string() + (with_stderr ? " 2>&1" : " 2>/dev/null");
+        int status = std::system(command.c_str());
+        std::ifstream in(captured);
+        std::stringstream text;
+        text << in.rdbuf();
+        return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+    }
+    std::string store() const { return (dir_ / "store").string(); }
+};
+
+TEST_F(RecommendCliTest, RecommendBeforeTrainSaysToTrain) {
+    CommandResult result = run("recommend " + store() + " c1", true);
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.out,
+              "lookbook recommend: the store at \"" + store() +
+                  "\" has no recommendation models yet; run `lookbook train " + store() +
+                  "` first.\n");
+}
+
+TEST_F(RecommendCliTest, TrainsThenRecommendsAsJson) {
+    CommandResult trained = run("train " + store() + " --factors 4 --iterations 3");
+    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+    EXPECT_NE(trained.out.find("trained on 10 transactions up to 2020-09-22"), std::string::npos);
+
+    CommandResult listed = run("recommend " + store() + " c3 -k 3 --json");
+    ASSERT_EQ(listed.exit_code, 0) << listed.out;
+    auto json = nlohmann::json::parse(listed.out);
+    ASSERT_EQ(json.size(), 3u);
+    for (const auto& item : json) {
+        EXPECT_TRUE(item.contains("article_id"));
+        EXPECT_FALSE(item["reason"].get<std::string>().empty());
+    }
+
+    // An unknown id without events is a typo; with a live purchase it is a new customer.
+    CommandResult unknown = run("recommend " + store() + " nobody", true);
+    EXPECT_EQ(unknown.exit_code, 1);
+    EXPECT_EQ(unknown.out,
+              "lookbook recommend: customer \"nobody\" is not in the store; check the id, or "
+              "give --bought/--viewed to serve a new customer.\n");
+    CommandResult fresh = run("recommend " + store() + " nobody --bought 1004 -k 2 --json");
+    ASSERT_EQ(fresh.exit_code, 0) << fresh.out;
+    EXPECT_EQ(nlohmann::json::parse(fresh.out).size(), 2u);
+
+    CommandResult bad_article = run("recommend " + store() + " c1 --bought 999", true);
+    EXPECT_EQ(bad_article.exit_code, 2);
+    EXPECT_EQ(bad_article.out,
+              "lookbook recommend: article \"999\" is not in the store's catalog; check the id "
+              "(leading zeros count: 0706016001).\n");
+}
+
+TEST_F(RecommendCliTest, EvaluatePrintsTheContractJson) {
+    CommandResult result = run("evaluate " + store() + " --weeks 1 --json --no-tune");
+    ASSERT_EQ(result.exit_code, 0) << result.out;
+    auto json = nlohmann::json::parse(result.out);
+    EXPECT_EQ(json["protocol"]["test_customers"], 3);
+    EXPECT_EQ(json["recommenders"][0]["name"], "blend");
+    CommandResult text = run("evaluate " + store() + " --weeks 1 --no-tune");
+    ASSERT_EQ(text.exit_code, 0);
+    EXPECT_NE(text.out.find("popularity_last_week"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lookbook
