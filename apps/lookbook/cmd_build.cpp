@@ -11,6 +11,7 @@
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/web/build_steps.hpp"
+#include "personal_glue.hpp"
 
 #if LOOKBOOK_WITH_TORCH
 #include "lookbook/encoders/catalog_embed.hpp"
@@ -27,6 +28,7 @@ struct BuildArgs {
     std::string store;
     BuildOptions options;
     double encoder_minutes = 12;
+    double two_tower_minutes = 3;
 };
 
 #if LOOKBOOK_WITH_TORCH
@@ -109,6 +111,23 @@ int run_build_command(const BuildArgs& args) {
 #if LOOKBOOK_WITH_TORCH
     add_encoder_steps(&steps, args.encoder_minutes);
 #endif
+    // Personal recommendations come last: the profile source and the two-tower model read the
+    // embeddings.
+    const double two_tower_minutes = args.two_tower_minutes;
+    steps.push_back(BuildStep{
+        "personal",
+        "train the personal recommenders, tune the blend and save its offline evaluation",
+        personal_up_to_date,
+        [two_tower_minutes](const fs::path& store_dir) -> Status {
+            PersonalTrainOptions options;
+            options.two_tower_minutes = two_tower_minutes;
+            LOOKBOOK_ASSIGN_OR_RETURN(auto trained, train_personal(store_dir, options));
+            if (!trained.two_tower_error.empty()) {
+                log::warn("two-tower model not trained ({}); the blend uses the other sources",
+                          trained.two_tower_error);
+            }
+            return save_personal_evaluation(store_dir, kPersonalEvaluationWeeks, two_tower_minutes);
+        }});
     auto reports = run_build(args.store, steps, args.options);
     if (!reports.is_ok()) {
         std::cerr << "lookbook build: " << reports.status().message() << "\n";
@@ -133,6 +152,12 @@ void add_build_command(CLI::App& app, CommandRun* selected) {
     cmd->add_flag("--force", args->options.force, "Rebuild every step");
 #if LOOKBOOK_WITH_TORCH
     cmd->add_option("--encoder-minutes", args->encoder_minutes, "Training time of the encoder")
+        ->capture_default_str()
+        ->check(CLI::Range(0.1, 10000.0));
+    cmd->add_option("--two-tower-minutes",
+                    args->two_tower_minutes,
+                    "Training time limit of each two-tower model (four are trained: tuning, "
+                    "final, and the evaluation's two)")
         ->capture_default_str()
         ->check(CLI::Range(0.1, 10000.0));
 #endif

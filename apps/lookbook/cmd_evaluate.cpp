@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "lookbook/recommend/evaluate.hpp"
 #include "lookbook/store/store.hpp"
+#include "personal_glue.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -18,6 +19,8 @@ struct EvaluateArgs {
     std::string store;
     EvaluateOptions options;
     bool json = false;
+    bool two_tower = true;
+    double two_tower_minutes = 3;
 };
 
 int fail(const Status& status) {
@@ -34,7 +37,11 @@ int run_evaluate(const EvaluateArgs& args) {
     if (!store.is_ok()) {
         return fail(store.status());
     }
-    auto result = try_evaluate_recommenders(**store, args.options);
+    EvaluateOptions options = args.options;
+    if (args.two_tower) {
+        add_two_tower(&options, args.two_tower_minutes);
+    }
+    auto result = try_evaluate_recommenders(**store, options);
     if (!result.is_ok()) {
         return fail(result.status());
     }
@@ -133,6 +140,14 @@ void add_evaluate_command(CLI::App& app, CommandRun* selected) {
         ->capture_default_str();
     cmd->add_flag("--json", args->json, "Print the evaluation as JSON");
     cmd->add_flag("!--no-tune", args->options.tune, "Use the default blend weights");
+    cmd->add_flag("!--no-two-tower",
+                  args->two_tower,
+                  "Leave the two-tower model out (it trains twice, once per cut)");
+    cmd->add_option("--two-tower-minutes",
+                    args->two_tower_minutes,
+                    "Training time limit of each two-tower model")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cmd->callback([args, selected] { *selected = [args] { return run_evaluate(*args); }; });
 }
 

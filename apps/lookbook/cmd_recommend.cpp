@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "lookbook/recommend/recommender.hpp"
 #include "lookbook/store/store.hpp"
+#include "personal_glue.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -36,7 +37,7 @@ int run_recommend(const RecommendArgs& args) {
     if (!store.is_ok()) {
         return fail(store.status().message());
     }
-    auto recommender = Recommender::open(**store);
+    auto recommender = open_recommender(**store);
     if (!recommender.is_ok()) {
         return fail(recommender.status().message());
     }

@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "lookbook/report/report.hpp"
 #include "lookbook/store/store.hpp"
+#include "personal_glue.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -24,10 +25,11 @@ int fail(const std::string& message, int code = kExitFailure) {
 }
 
 // Where the personal recommenders' evaluation comes from when no --evaluation file is given.
-// TODO: connect the recommend branch's evaluation here once it is merged, e.g. return
-// [](const Store& s) { return try_evaluate_recommenders(s, EvaluateOptions{}); }; until then the
-// report shows every personal recommender as "not built" unless --evaluation FILE is passed.
-report::PersonalEvaluator personal_evaluator() { return {}; }
+// The evaluation `lookbook build` saved (two-tower included), or a fresh one without the
+// two-tower model when the store changed since.
+report::PersonalEvaluator personal_evaluator() {
+    return [](const Store& store) { return personal_evaluation_for_report(store); };
+}
 
 int run_report(const ReportArgs& args) {
     report::ReportOptions options;

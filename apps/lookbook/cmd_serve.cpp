@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/web/server.hpp"
+#include "serve_services.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -32,9 +33,7 @@ int run_serve(ServeArgs args) {
         log::warn("--host {} is not a loopback address: the service is reachable from the network",
                   args.options.host);
     }
-    // TODO: the similar-items index, text/photo search and personal recommendations are
-    // connected here (args.options.services_factory) when their branches are merged; until then
-    // their sections say "not built yet" and their API routes answer 503.
+    args.options.services_factory = make_services_factory();
 
     // One malloc arena per worker thread: glibc's default (8 per core) makes 64 threads on 2
     // cores share 16 arena locks, and a preempted lock holder stalled requests for up to a

@@ -13,6 +13,7 @@
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/date.hpp"
 #include "lookbook/util/file.hpp"
+#include "personal_glue.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -22,6 +23,8 @@ struct TrainArgs {
     TrainSettings settings;
     bool tune = true;
     int validation_weeks = 8;
+    bool two_tower = true;
+    double two_tower_minutes = 5;
 };
 
 int fail(const Status& status) {
@@ -30,45 +33,24 @@ int fail(const Status& status) {
 }
 
 int run_train(const TrainArgs& args) {
-    auto store = Store::open(args.store);
-    if (!store.is_ok()) {
-        return fail(store.status());
+    PersonalTrainOptions options;
+    options.settings = args.settings;
+    options.tune = args.tune;
+    options.validation_weeks = args.validation_weeks;
+    options.two_tower = args.two_tower;
+    options.two_tower_minutes = args.two_tower_minutes;
+    auto trained = train_personal(args.store, options);
+    if (!trained.is_ok()) {
+        return fail(trained.status());
     }
-    const TransactionTable& rows = (*store)->transactions();
-    if (rows.size() == 0) {
-        return fail(Status::invalid_data(
-            "the store has no transactions to train on; ingest a transactions file first."));
+    if (!trained->two_tower_error.empty()) {
+        std::cerr << "lookbook train: the two-tower model was not trained ("
+                  << trained->two_tower_error << "); the blend uses the other sources.\n";
     }
-    int32_t last_day = *std::max_element(rows.date().begin(), rows.date().end());
-
-    // The weights come from the last weeks, with models that have not seen them.
-    int32_t validation_start = last_day + 1 - 7 * args.validation_weeks;
-    EvaluateOptions evaluate_options;
-    evaluate_options.train = args.settings;
-    TuningResult tuning;
-    tuning.weights = default_blend_weights();
-    if (args.tune) {
-        std::shared_ptr<const ContentVectors> vectors;
-        if (auto loaded = load_content_vectors(**store); loaded.is_ok()) {
-            vectors = std::move(loaded).value();
-        }
-        tuning = tune_blend_weights(
-            **store, validation_start, last_day + 1, evaluate_options, std::move(vectors));
-    }
-    TrainedModels models =
-        train_models(interaction_log_from_store(**store), last_day + 1, args.settings);
-    models.weights = tuning.weights;
-    models.tuning = {{"validation_start", format_iso_date(validation_start)},
-                     {"validation_customers", tuning.validation_customers},
-                     {"validation_map_at_12", tuning.validation_map},
-                     {"steps", tuning.log}};
-    Status saved = save_models(args.store, models, (*store)->generation());
-    if (!saved.is_ok()) {
-        return fail(saved);
-    }
+    const TrainedModels& models = trained->models;
     std::cout << fmt::format("trained on {} transactions up to {}; peak memory {:.0f} MB\n",
-                             rows.size(),
-                             format_iso_date(last_day),
+                             trained->transactions,
+                             format_iso_date(models.trained_until - 1),
                              peak_rss_bytes() / 1e6);
     for (const auto& [name, cost] : models.costs) {
         std::cout << fmt::format("  {:<10} {:.2f} s\n", name, cost.first);
@@ -106,6 +88,12 @@ void add_train_command(CLI::App& app, CommandRun* selected) {
         ->check(CLI::Range(1, 520))
         ->capture_default_str();
     cmd->add_flag("!--no-tune", args->tune, "Keep the default blend weights (no validation)");
+    cmd->add_flag("!--no-two-tower", args->two_tower, "Do not train the two-tower model");
+    cmd->add_option("--two-tower-minutes",
+                    args->two_tower_minutes,
+                    "Training time limit of each two-tower model")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cmd->callback([args, selected] { *selected = [args] { return run_train(*args); }; });
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -69,9 +70,20 @@ TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
     CommandResult first = run("--log-level warn build " + path("store"));
     ASSERT_EQ(first.exit_code, 0) << first.out;
     EXPECT_NE(first.out.find("rules      built in"), std::string::npos) << first.out;
+    EXPECT_NE(first.out.find("personal   built in"), std::string::npos) << first.out;
+    // The offline evaluation the report reads is saved: one test customer (c1), nothing to
+    // train on before the test weeks.
+    std::ifstream saved(dir_ / "store" / "models" / "evaluation.json");
+    std::string evaluation((std::istreambuf_iterator<char>(saved)), {});
+    EXPECT_NE(evaluation.find("\"test_customers\": 1"), std::string::npos) << evaluation;
+    EXPECT_NE(evaluation.find("\"store_transactions\": 2"), std::string::npos) << evaluation;
     CommandResult second = run("--log-level warn build " + path("store"));
     EXPECT_NE(second.out.find("events     up to date"), std::string::npos) << second.out;
     EXPECT_NE(second.out.find("rules      up to date"), std::string::npos) << second.out;
+    EXPECT_NE(second.out.find("personal   up to date"), std::string::npos) << second.out;
+    // The personal models answer right after the build, for a known and an unknown customer.
+    CommandResult known = run("--log-level warn recommend " + path("store") + " c1 -k 2");
+    EXPECT_EQ(known.exit_code, 0) << known.out;
     CommandResult missing = run("build " + path("nothing"));
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_NE(missing.out.find("lookbook build: "), std::string::npos) << missing.out;
