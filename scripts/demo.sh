@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: installs the dependencies, builds lookbook (Release) and
-# runs it on the H&M sample in ../shared/data/hm_hungle45_pse: ingest into out/hm-store, print
-# the store summary, mine the "complete the look" rules and ask for suggestions for two carts.
-# Then `lookbook build` makes every recommender; with --serve the site is served at the end
-# (http://127.0.0.1:8080/ unless LOOKBOOK_PORT says otherwise) until Ctrl-C.
+# The main job on the embedded default, with no network and no pretrained weights: installs the
+# dependencies, builds lookbook (Release), ingests the H&M sample in
+# ../shared/data/hm_hungle45_pse into out/hm-store, runs `lookbook build` (bought-together
+# rules, the catalog-trained image/text encoder, embeddings, the similar-items index and the
+# personal recommenders), shows one answer of each recommender, writes the evaluation report to
+# out/report and serves the site at http://127.0.0.1:8080/ (LOOKBOOK_PORT changes the port)
+# until Ctrl-C. `--no-serve` stops before serving (for scripts and CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,21 +35,27 @@ echo "== ingest the H&M sample into $store"
 echo "== store summary"
 "$lookbook" info "$store" --verify
 
-echo "== mine frequently-bought-together rules"
-"$lookbook" mine "$store"
+echo "== build every recommender (skips what is up to date; the encoder trains ~12 minutes once)"
+"$lookbook" build "$store"
 
 echo "== complete the look: skinny jeans (0706016001), other product groups only"
 "$lookbook" --log-level warn bought-together "$store" 0706016001 -k 5 --other-groups
 echo "== frequently bought together: skinny jeans, any product"
 "$lookbook" --log-level warn bought-together "$store" 0706016001 -k 3
 
-echo "== build every recommender (skips what is up to date)"
-"$lookbook" build "$store"
+echo "== similar items: skinny jeans"
+"$lookbook" --log-level warn similar "$store" 0706016001 -k 5
+echo "== text search: \"black strap top\""
+"$lookbook" --log-level warn search "$store" "black strap top" -k 5
+
+customer=$(sed -n 2p "$sample/customers_sample.csv" | cut -d, -f1)
+echo "== recommended for customer ${customer:0:16}..."
+"$lookbook" --log-level warn recommend "$store" "$customer" -k 6
 
 echo "== evaluation report (charts and metrics.json) into out/report"
 "$lookbook" --log-level warn report "$store" --out out/report
 
-if [ "${1:-}" = "--serve" ]; then
-    echo "== serve the site"
+if [ "${1:-}" != "--no-serve" ]; then
+    echo "== serve the site (Ctrl-C to stop)"
     exec "$lookbook" serve "$store" --port "${LOOKBOOK_PORT:-8080}"
 fi
