@@ -14,11 +14,14 @@ using CommandRun = std::function<int()>;
 void add_encode_command(CLI::App& app, CommandRun* selected);
 void add_embed_command(CLI::App& app, CommandRun* selected);
 void add_train_encoder_command(CLI::App& app, CommandRun* selected);
+void add_search_command(CLI::App& app, CommandRun* selected);
 
 void add_ingest_command(CLI::App& app, CommandRun* selected);
 void add_info_command(CLI::App& app, CommandRun* selected);
 void add_mine_command(CLI::App& app, CommandRun* selected);
 void add_bought_together_command(CLI::App& app, CommandRun* selected);
+void add_index_command(CLI::App& app, CommandRun* selected);
+void add_similar_command(CLI::App& app, CommandRun* selected);
 
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;
