@@ -5,6 +5,7 @@
 //   - text search: the article's name encoded by the text tower; recall@10 of the article
 //     itself and of its product (any colour variant), over held-out articles (is_held_out with
 //     --holdout, the fraction train-encoder --holdout used; 0 = every article).
+// Queries and candidates are the articles with metadata and a photo.
 //
 //   build/bench/index_eval --store S [--model M] [--queries 1000] [--holdout 0.1]
 #include <algorithm>
@@ -112,8 +113,10 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "%s\n", items.status().message().c_str());
             return 1;
         }
+        // Candidates are the articles with a photo, so the three variants rank the same set.
         lookbook::SimilarQuery query;
         query.exclude_colour_variants = true;
+        query.allow = both;
         double same_type = 0;
         double same_colour = 0;
         double answered = 0;
@@ -131,7 +134,9 @@ int main(int argc, char** argv) {
         double article_hits = 0;
         double product_hits = 0;
         for (size_t q = 0; q < text_queries.size(); ++q) {
-            auto hits = (*items)->search_by_vector(variant.text_part, name_vectors[q], {});
+            lookbook::SimilarQuery search;
+            search.allow = both;
+            auto hits = (*items)->search_by_vector(variant.text_part, name_vectors[q], search);
             if (!hits.is_ok()) {
                 continue;
             }
