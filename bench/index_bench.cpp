@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
     size_t build_threads = 1;
     std::string ef_text = "32,64,128,256";
     lookbook::HnswParams params;
+    bool exact_only = false;
     app.add_option("--sizes", sizes_text, "Catalog sizes, comma separated")->capture_default_str();
     app.add_option("--dim", dim)->capture_default_str();
     app.add_option("--queries", queries_count)->capture_default_str();
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
     app.add_option("--ef", ef_text, "ef_search values, comma separated")->capture_default_str();
     app.add_option("--m", params.m)->capture_default_str();
     app.add_option("--ef-construction", params.ef_construction)->capture_default_str();
+    app.add_flag("--exact-only", exact_only, "Skip the HNSW build (minutes at 1M)");
     CLI11_PARSE(app, argc, argv);
 
     const auto split = [](const std::string& text) {
@@ -165,6 +167,10 @@ int main(int argc, char** argv) {
                     exact_time.p50_ms,
                     exact_time.p99_ms,
                     gb_per_s);
+        std::fflush(stdout);
+        if (exact_only) {
+            continue;
+        }
 
         const uint64_t rss_before = lookbook::current_rss_bytes();
         start = Clock::now();

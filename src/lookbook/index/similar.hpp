@@ -99,6 +99,9 @@ class SimilarItems {
                                                      std::span<const float> vector,
                                                      const SimilarQuery& query) const;
 
+    // TODO: changes made here are not written back to the store — the saved file is immutable
+    // per generation; `lookbook index` after `embed` rebuilds it, so a server that removes
+    // sold-out articles must repeat that after a restart (or pass an allow-list per query).
     // Removes an article from the results (e.g. sold out). kNotFound when it was not indexed.
     Status remove_article(uint32_t article);
     // Adds or replaces an article's vectors: one span per part (empty when absent), in parts()
