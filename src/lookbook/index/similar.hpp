@@ -31,7 +31,8 @@ struct SimilarOptions {
     // Relative weights of the image and text parts in the combined vector (see combined.hpp).
     CombineWeights weights;
     // Catalogs with at least this many indexed articles are searched with HNSW, smaller ones by
-    // an exact scan (about 25 ms for 100k 512-d vectors on one core, see bench/index_bench).
+    // an exact scan (45 ms median for 100k 512-d vectors on one core of a busy machine, 4.5 GB/s;
+    // see bench/index_bench).
     size_t approximate_threshold = 100000;
     HnswParams hnsw;
     // Use the index saved by `lookbook index` when it matches the embeddings and the weights;
