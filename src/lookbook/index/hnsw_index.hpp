@@ -18,9 +18,10 @@ namespace lookbook {
 
 // HNSW graph parameters. Defaults measured with bench/index_bench on 100k clustered 512-d
 // vectors: recall@10 0.99 at ef_search 32 and 1.00 from 64 on, p50 0.56 ms at 128.
-// TODO: not yet tuned for 1M vectors — a 1M build with ef_construction 64 (time allowed no
-// more) reached only recall@10 0.75 / 0.80 / 0.86 at ef_search 64 / 128 / 256 (p99 under
-// 1.5 ms); ef_construction 200 and ef_search of 512 or more still have to be measured there.
+// TODO: not yet tuned for 1M vectors — 1M builds with ef_construction 64 (time allowed no
+// more) reached recall@10 0.86 and, in a second (threaded, so differently ordered) build,
+// 0.944 at ef_search 256 (p99 1.5 ms), and only 0.952 at ef_search 2048: the graph, not the
+// search, limits recall there, so ef_construction 200 or M 32 must be measured at 1M.
 struct HnswParams {
     size_t m = 16;                 // links per node (32 on the bottom layer); memory grows with it
     size_t ef_construction = 200;  // candidate list while inserting; build time grows with it
