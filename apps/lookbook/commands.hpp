@@ -14,6 +14,7 @@ using CommandRun = std::function<int()>;
 void add_encode_command(CLI::App& app, CommandRun* selected);
 void add_embed_command(CLI::App& app, CommandRun* selected);
 void add_train_encoder_command(CLI::App& app, CommandRun* selected);
+void add_search_command(CLI::App& app, CommandRun* selected);
 
 void add_ingest_command(CLI::App& app, CommandRun* selected);
 void add_info_command(CLI::App& app, CommandRun* selected);
@@ -26,6 +27,8 @@ void add_serve_command(CLI::App& app, CommandRun* selected);
 void add_train_command(CLI::App& app, CommandRun* selected);
 void add_recommend_command(CLI::App& app, CommandRun* selected);
 void add_evaluate_command(CLI::App& app, CommandRun* selected);
+void add_index_command(CLI::App& app, CommandRun* selected);
+void add_similar_command(CLI::App& app, CommandRun* selected);
 
 // Exit codes shared by every subcommand.
 constexpr int kExitOk = 0;

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     lookbook::cli::add_encode_command(app, &selected);
     lookbook::cli::add_embed_command(app, &selected);
     lookbook::cli::add_train_encoder_command(app, &selected);
+    lookbook::cli::add_search_command(app, &selected);
 #endif
     lookbook::cli::add_mine_command(app, &selected);
     lookbook::cli::add_bought_together_command(app, &selected);
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
     lookbook::cli::add_train_command(app, &selected);
     lookbook::cli::add_recommend_command(app, &selected);
     lookbook::cli::add_evaluate_command(app, &selected);
+    lookbook::cli::add_index_command(app, &selected);
+    lookbook::cli::add_similar_command(app, &selected);
 
     try {
         app.parse(argc, argv);
