@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "lookbook/index/similar.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/web/build_steps.hpp"
@@ -111,6 +112,17 @@ int run_build_command(const BuildArgs& args) {
 #if LOOKBOOK_WITH_TORCH
     add_encoder_steps(&steps, args.encoder_minutes);
 #endif
+    // The similar-items index reads the embeddings.
+    steps.push_back(
+        BuildStep{"index",
+                  "index the combined image and text vectors for similar items and search",
+                  [](const fs::path& store_dir) -> Result<bool> {
+                      LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(store_dir));
+                      return similar_index_up_to_date(*store);
+                  },
+                  [](const fs::path& store_dir) -> Status {
+                      return build_similar_index(store_dir, SimilarOptions{}).status();
+                  }});
     // Personal recommendations come last: the profile source and the two-tower model read the
     // embeddings.
     const double two_tower_minutes = args.two_tower_minutes;

@@ -5,8 +5,15 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "lookbook/index/similar.hpp"
 #include "lookbook/util/log.hpp"
 #include "personal_glue.hpp"
+
+#if LOOKBOOK_WITH_TORCH
+#include "lookbook/index/query_encoder.hpp"
+#endif
 
 namespace lookbook::cli {
 namespace {
@@ -65,12 +72,118 @@ void add_recommend_hook(const web::Snapshot& snapshot, web::Services* services) 
     };
 }
 
+// One similar-items hit as the server shows it: the reason names the parts that matched.
+web::ScoredArticle scored_hit(const Store& store, const SimilarHit& hit, const char* what) {
+    web::ScoredArticle out;
+    out.article_id = std::string(store.articles().id(hit.article));
+    out.score = hit.score;
+    if (hit.image_score) {
+        out.parts.push_back(fmt::format("image {:.2f}", *hit.image_score));
+    }
+    if (hit.text_score) {
+        out.parts.push_back(fmt::format("text {:.2f}", *hit.text_score));
+    }
+    const bool image_leads =
+        hit.image_score && (!hit.text_score || *hit.image_score >= *hit.text_score);
+    out.reason =
+        fmt::format("{} {}", what, image_leads ? "(mostly the photo)" : "(mostly the description)");
+    if (!hit.image_score && !hit.text_score) {
+        out.reason = what;
+    }
+    out.source = "similar";
+    return out;
+}
+
+std::vector<web::ScoredArticle> scored_hits(const Store& store,
+                                            const std::vector<SimilarHit>& hits,
+                                            const char* what) {
+    std::vector<web::ScoredArticle> out;
+    out.reserve(hits.size());
+    for (const SimilarHit& hit : hits) {
+        out.push_back(scored_hit(store, hit, what));
+    }
+    return out;
+}
+
+void add_similar_hooks(const web::Snapshot& snapshot, web::Services* services) {
+    auto opened = SimilarItems::open(*snapshot.store);
+    if (!opened.is_ok()) {
+        log::info("similar items not served: {}", opened.status().message());
+        return;
+    }
+    std::shared_ptr<const SimilarItems> similar = std::move(opened).value();
+    const Store* store = snapshot.store.get();
+    services->similar =
+        [similar, store](
+            const std::string& article_id,
+            size_t k,
+            const web::SimilarFilters& filters) -> Result<std::vector<web::ScoredArticle>> {
+        auto article = store->articles().find(article_id);
+        if (!article) {
+            return Status::not_found("no article " + article_id + " in the catalog");
+        }
+        SimilarQuery query;
+        query.k = k;
+        query.exclude_colour_variants = true;
+        if (!filters.product_group.empty()) {
+            query.product_groups.push_back(filters.product_group);
+        }
+        if (!filters.colour.empty()) {
+            // No colour filter in the index: an allow-list of the articles of that colour.
+            std::vector<uint32_t> allow;
+            for (uint32_t row = 0; row < store->articles().size(); ++row) {
+                if (store->articles().colour(row) == filters.colour) {
+                    allow.push_back(row);
+                }
+            }
+            query.allow = std::move(allow);
+        }
+        LOOKBOOK_ASSIGN_OR_RETURN(auto hits, similar->similar_to_article(*article, query));
+        return scored_hits(*store, hits, "looks alike");
+    };
+#if LOOKBOOK_WITH_TORCH
+    if (similar->model_path().empty()) {
+        return;
+    }
+    auto encoder = QueryEncoder::load(similar->model_path());
+    if (!encoder.is_ok()) {
+        log::warn("text and photo search not served: {}", encoder.status().message());
+        return;
+    }
+    std::shared_ptr<QueryEncoder> shared_encoder = std::move(encoder).value();
+    services->search_text = [similar, shared_encoder, store](
+                                const std::string& text,
+                                size_t k) -> Result<std::vector<web::ScoredArticle>> {
+        LOOKBOOK_ASSIGN_OR_RETURN(auto vector, shared_encoder->encode_text(text));
+        SimilarQuery query;
+        query.k = k;
+        // "*": the text vector meets photos and descriptions at once (CLIP's shared space).
+        LOOKBOOK_ASSIGN_OR_RETURN(auto hits, similar->search_by_vector("*", vector, query));
+        return scored_hits(*store, hits, "matches your words");
+    };
+    services->search_image = [similar, shared_encoder, store](
+                                 std::string_view bytes,
+                                 size_t k) -> Result<std::vector<web::ScoredArticle>> {
+        auto vector = shared_encoder->encode_image_bytes(bytes, "the uploaded photo");
+        if (!vector.is_ok()) {
+            // A photo that cannot be decoded is the client's mistake, not the server's.
+            return Status::invalid_argument(vector.status().message());
+        }
+        SimilarQuery query;
+        query.k = k;
+        LOOKBOOK_ASSIGN_OR_RETURN(auto hits, similar->search_by_vector("image", *vector, query));
+        return scored_hits(*store, hits, "looks like your photo");
+    };
+#endif
+}
+
 }  // namespace
 
 web::ServicesFactory make_services_factory() {
     return [](const web::Snapshot& snapshot) {
         web::Services services;
         add_recommend_hook(snapshot, &services);
+        add_similar_hooks(snapshot, &services);
         return services;
     };
 }

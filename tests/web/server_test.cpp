@@ -69,6 +69,21 @@ TEST_F(WebServerTest, HealthReportsGenerationCountsAndBuiltRecommenders) {
     EXPECT_EQ(body["events"]["recorded"], 0);
 }
 
+TEST_F(WebServerTest, SecondServerOnTheSamePortIsRefused) {
+    // cpp-httplib's default SO_REUSEPORT let a second server share the port and take half the
+    // connections; now the second bind fails with the port in the message.
+    start_server();
+    ServerOptions options;
+    options.port = port_;
+    auto second = WebServer::create(store_, std::move(options));
+    ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+    auto port = (*second)->bind();
+    ASSERT_FALSE(port.is_ok());
+    EXPECT_NE(port.status().message().find(fmt::format("127.0.0.1:{}: the port is taken", port_)),
+              std::string::npos)
+        << port.status().message();
+}
+
 TEST_F(WebServerTest, ArticleKeepsLeadingZerosInPath) {
     start_server();
     auto res = get("/api/articles/0108775015");

@@ -118,6 +118,25 @@ Result<std::unique_ptr<HnswIndex>> build_hnsw(const ExactIndex& exact,
 
 SimilarItems::~SimilarItems() = default;
 
+Result<bool> similar_index_up_to_date(const Store& store, const SimilarOptions& options) {
+    if (!store.has_file(kEmbeddingsFile)) {
+        return true;  // nothing to index until `embed` has run
+    }
+    if (!store.has_file(kSimilarFile)) {
+        return false;
+    }
+    const uint32_t articles = store.articles().size();
+    LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile embeddings, store.open_file(kEmbeddingsFile));
+    LOOKBOOK_ASSIGN_OR_RETURN(std::vector<EmbeddingPart> parts,
+                              catalog_embedding_parts(embeddings, articles, options.weights));
+    LOOKBOOK_ASSIGN_OR_RETURN(std::vector<PartSlice> slices, layout_parts(parts));
+    LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile saved, store.open_file(kSimilarFile));
+    const auto meta = nlohmann::json::parse(saved.metadata(), nullptr, false);
+    return meta.is_object() && meta.value("source", "") == embeddings_fingerprint(embeddings) &&
+           meta.value("articles", -1) == static_cast<int64_t>(articles) && meta.contains("parts") &&
+           meta["parts"] == parts_json(slices);
+}
+
 Result<std::unique_ptr<SimilarItems>> SimilarItems::open(const Store& store,
                                                          const SimilarOptions& options) {
     if (!store.has_file(kEmbeddingsFile)) {

@@ -143,6 +143,11 @@ class SimilarItems {
     bool from_saved_ = false;
 };
 
+// True when the store's saved index (file "similar") was built from its current embeddings with
+// these options' weights, or when there are no embeddings to index; cheap (reads metadata and
+// the embeddings' layout, builds nothing). What `lookbook build` checks before its index step.
+Result<bool> similar_index_up_to_date(const Store& store, const SimilarOptions& options = {});
+
 // Combines the store's embeddings with `options`, builds HNSW when the catalog reaches
 // options.approximate_threshold (0: always), and commits them as the column file "similar" of a new
 // generation (other files kept):
