@@ -60,8 +60,9 @@ class IngestTest : public ::testing::Test {
         return path;
     }
 
-    std::unique_ptr<Store> open_store() {
-        auto store = Store::open(options_.store);
+    std::unique_ptr<Store> open_store() { return open_store(options_.store); }
+    std::unique_ptr<Store> open_store(const fs::path& dir) {
+        auto store = Store::open(dir);
         EXPECT_TRUE(store.is_ok()) << store.status().to_string();
         return store.is_ok() ? std::move(store).value() : nullptr;
     }
@@ -361,6 +362,43 @@ TEST_F(IngestTest, AppendWithOrderIdsIsRefusedWithoutTouchingTheStore) {
     EXPECT_EQ(report.status().message(),
               "--append cannot add order ids yet; run a full ingest with order_id mapped");
     EXPECT_EQ(open_store()->generation(), "gen-000001");
+}
+
+TEST_F(IngestTest, DateAfterTodayIsABadRow) {
+    // A year typed wrong moved every "last N weeks" window years ahead before this check.
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-05-04,c1,0108775015,0.1,1\n"
+                                  "2202-09-23,c1,0108775015,0.1,1\n");
+    auto fails = ingest(options_);
+    ASSERT_FALSE(fails.is_ok());
+    EXPECT_NE(fails.status().message().find(
+                  ":3: column \"t_dat\" is \"2202-09-23\"; expected a date no later than today ("),
+              std::string::npos)
+        << fails.status().message();
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto skipped = ingest(options_);
+    ASSERT_TRUE(skipped.is_ok()) << skipped.status().to_string();
+    EXPECT_EQ(skipped->transactions.rows_rejected, 1u);
+    EXPECT_EQ(open_store()->transactions().size(), 1u);
+}
+
+TEST_F(IngestTest, RejectsFileCannotReplaceAStoreFile) {
+    // Another store's CURRENT named as the rejects file would have been overwritten.
+    ASSERT_TRUE(ingest(options_).is_ok());
+    const fs::path other_store = options_.store;
+    options_.store = dir_ / "second-store";
+    options_.bad_rows = BadRowPolicy::kSkip;
+    for (const fs::path& target : {other_store / "CURRENT", other_store / "notes.csv"}) {
+        options_.rejects = target;
+        auto report = ingest(options_);
+        ASSERT_FALSE(report.is_ok()) << target;
+        EXPECT_EQ(report.status().message(),
+                  "--rejects " + target.string() +
+                      ": is inside a lookbook store or names one of its files; write the "
+                      "rejected rows elsewhere (default: STORE/rejects.csv).");
+    }
+    EXPECT_EQ(open_store(other_store)->generation(), "gen-000001");
 }
 
 TEST_F(IngestTest, RejectsFileCannotBeAnInputFile) {

@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <limits>
 
@@ -14,6 +15,7 @@
 #include "lookbook/data/csv_reader.hpp"
 #include "lookbook/data/fields.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/date.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/util/progress.hpp"
 #include "lookbook/util/string_dictionary.hpp"
@@ -331,6 +333,9 @@ struct Context {
     TransactionBuilder transactions;
     DateFormat date_format;
     std::string based_on;  // the generation an append read, to detect concurrent writers
+    // The last day a transaction may carry: tomorrow by this machine's clock (one day of slack
+    // for time zones). Last, so the brace initialisation below leaves it at this value.
+    int32_t latest_day = static_cast<int32_t>(std::time(nullptr) / 86'400) + 1;
 };
 
 // Applies the bad-row policy to the row at `file`:`line`: under kFail returns the error; under
@@ -727,6 +732,16 @@ Status read_transactions(Context& ctx) {
             if (!date) {
                 return reject(value_message(b, kDate, date_text, date_hint));
             }
+            // A sale cannot happen after today: a year typed wrong (2202) would otherwise move
+            // every "last N weeks" window of training and evaluation years ahead.
+            if (*date > ctx.latest_day) {
+                return reject(
+                    value_message(b,
+                                  kDate,
+                                  date_text,
+                                  fmt::format("a date no later than today ({}); check the year",
+                                              format_iso_date(ctx.latest_day - 1))));
+            }
             double price = std::numeric_limits<double>::quiet_NaN();
             if (b.has(kPrice)) {
                 std::string_view price_text = b.get(f, kPrice);
@@ -962,6 +977,20 @@ Status check_options(const IngestOptions& o) {
             return Status::invalid_argument(
                 fmt::format("--rejects {}: is not a regular file; name a new or existing CSV file.",
                             rejects.string()));
+        }
+        // Nor may it replace a store's own files (CURRENT, LOCK, column files), here or in
+        // another store: that would make the store unreadable.
+        const std::string name = rejects.filename().string();
+        const fs::path folder =
+            rejects.parent_path().empty() ? fs::path(".") : rejects.parent_path();
+        std::error_code store_ec;
+        const bool other_store =
+            fs::exists(folder / "CURRENT", store_ec) && !fs::equivalent(folder, o.store, store_ec);
+        if (name == "CURRENT" || name == "LOCK" || rejects.extension() == ".lbc" || other_store) {
+            return Status::invalid_argument(fmt::format(
+                "--rejects {}: is inside a lookbook store or names one of its files; write the "
+                "rejected rows elsewhere (default: STORE/rejects.csv).",
+                rejects.string()));
         }
         for (const fs::path* input : {&o.articles, &o.customers, &o.transactions}) {
             std::error_code ec;
