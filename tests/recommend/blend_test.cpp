@@ -41,6 +41,28 @@ TEST(BlendCandidates, DropsBoughtArticlesUnlessRepurchaseIsTheReason) {
     EXPECT_EQ(out[0].article, 8u);
 }
 
+TEST(BlendCandidates, SourceWithNegativeScoresStillCounts) {
+    // Two-tower scores are dot products and can all be negative; the list used to be dropped
+    // whole (its best score was not above 0). Shifted by the worst score: -1 -> 1, -2 -> 0.5,
+    // -3 -> 0 (and a share of 0 is no recommendation).
+    std::vector<std::string> names = {"two_tower"};
+    std::vector<std::vector<Candidate>> lists = {
+        {{4, -1.0f, kNoRow, "like you"}, {5, -2.0f, kNoRow, "like you"}, {6, -3.0f, kNoRow, ""}}};
+    RecommendOptions options;
+    options.fill_with_trending = false;
+    auto out = blend_candidates(lists, names, {{"two_tower", 2.0f}}, {}, {}, options);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].article, 4u);
+    EXPECT_FLOAT_EQ(out[0].score, 2.0f);
+    EXPECT_EQ(out[1].article, 5u);
+    EXPECT_FLOAT_EQ(out[1].score, 1.0f);
+    // One candidate (or all equal) with a negative score: an equal full share.
+    lists = {{{9, -0.5f, kNoRow, "like you"}}};
+    out = blend_candidates(lists, names, {{"two_tower", 1.0f}}, {}, {}, options);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_FLOAT_EQ(out[0].score, 1.0f);
+}
+
 TEST(BlendCandidates, KeepsTheReasonOfTheStrongestContribution) {
     std::vector<std::string> names = {"als", "trending"};
     std::vector<std::vector<Candidate>> lists = {{{5, 1.0f, kNoRow, "like you"}},

@@ -27,19 +27,28 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
             continue;
         }
         bool is_repurchase = source_names[s] == "repurchase";
-        float top = 0.0f;
+        // Scores are divided by the source's best. A source whose scores can be negative
+        // (dot products: the two-tower model) is first shifted so its worst candidate scores
+        // 0; without that a list of negative scores was dropped whole.
+        float top = per_source[s].front().score;
+        float low = top;
         for (const Candidate& c : per_source[s]) {
             top = std::max(top, c.score);
+            low = std::min(low, c.score);
         }
-        if (top <= 0.0f) {
-            continue;
+        const float shift = low < 0.0f ? -low : 0.0f;
+        const float range = top + shift;
+        const bool all_equal_negative = low < 0.0f && range <= 0.0f;
+        if (range <= 0.0f && !all_equal_negative) {
+            continue;  // nothing positive: the source has no opinion
         }
         for (const Candidate& c : per_source[s]) {
             // Already-bought articles take only the repurchase contribution.
             if (!is_repurchase && std::binary_search(bought.begin(), bought.end(), c.article)) {
                 continue;
             }
-            float contribution = weight * std::max(0.0f, c.score) / top;
+            const float share = all_equal_negative ? 1.0f : (c.score + shift) / range;
+            float contribution = weight * std::max(0.0f, share);
             Entry& entry = merged[c.article];
             entry.score += contribution;
             if (contribution > entry.best) {
