@@ -73,6 +73,9 @@ TEST_F(WebServerTest, SecondServerOnTheSamePortIsRefused) {
     // cpp-httplib's default SO_REUSEPORT let a second server share the port and take half the
     // connections; now the second bind fails with the port in the message.
     start_server();
+    // A request first: the server must be listening before TearDown stops it (cpp-httplib
+    // ignores a stop() that arrives before its accept loop has started).
+    ASSERT_TRUE(get("/api/health"));
     ServerOptions options;
     options.port = port_;
     auto second = WebServer::create(store_, std::move(options));

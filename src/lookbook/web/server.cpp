@@ -412,6 +412,11 @@ Result<int> WebServer::bind() {
 }
 
 void WebServer::run() {
+    run_started_ = true;
+    if (stopping_) {
+        run_finished_ = true;
+        return;
+    }
     watcher_ = std::thread([this] {
         std::unique_lock lock(stop_mutex_);
         while (!stopping_) {
@@ -429,6 +434,7 @@ void WebServer::run() {
         }
     });
     http_->listen_after_bind();
+    run_finished_ = true;
 }
 
 void WebServer::stop() {
@@ -437,7 +443,15 @@ void WebServer::stop() {
         stopping_ = true;
     }
     stop_cv_.notify_all();
-    if (http_) {
+    if (!http_) {
+        return;
+    }
+    http_->stop();
+    // cpp-httplib ignores a stop() that arrives before its accept loop is running (a Ctrl-C
+    // right after start, or a test that stops at once), and the loop would then run forever:
+    // repeat until run() has returned.
+    while (run_started_ && !run_finished_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
         http_->stop();
     }
 }

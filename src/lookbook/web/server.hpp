@@ -95,6 +95,8 @@ class WebServer {
     std::atomic<uint64_t> snapshot_version_{0};
     std::thread watcher_;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> run_started_{false};   // run() was entered
+    std::atomic<bool> run_finished_{false};  // run() has returned (or will not listen)
     std::mutex stop_mutex_;
     std::condition_variable stop_cv_;
 };
