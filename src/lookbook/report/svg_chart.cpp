@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "lookbook/util/escape.hpp"
+
 namespace lookbook::report {
 namespace {
 
@@ -217,37 +219,7 @@ const char* series_colour(const std::vector<BarSeries>& series, size_t series_id
 
 }  // namespace
 
-std::string escape_xml(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                // Control characters other than tab and newline are not allowed in XML 1.0.
-                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
-                    out += ' ';
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
+std::string escape_xml(std::string_view text) { return escape_markup(text); }
 
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
     if (!std::isfinite(lo) || !std::isfinite(hi)) {

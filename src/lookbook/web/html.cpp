@@ -2,34 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "lookbook/util/escape.hpp"
+
 namespace lookbook::web {
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + 16);
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
+std::string html_escape(std::string_view text) { return escape_markup(text); }
 
 std::string url_encode(std::string_view text) {
     std::string out;
