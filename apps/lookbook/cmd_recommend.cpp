@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "lookbook/recommend/recommender.hpp"
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/store/store.hpp"
 #include "personal_glue.hpp"
 
@@ -51,19 +52,14 @@ int run_recommend(const RecommendArgs& args) {
         for (const std::string& id : *ids) {
             auto article = articles.find(id);
             if (!article) {
-                return fail(fmt::format("article \"{}\" is not in the store's catalog; check the "
-                                        "id (leading zeros count: 0706016001).",
-                                        id),
-                            kExitUsage);
+                return fail(unknown_article_message(articles, id), kExitUsage);
             }
             live.push_back({*article, today, kind});
         }
     }
     if (!(*store)->customers().find(args.customer) && live.empty()) {
-        return fail(
-            fmt::format("customer \"{}\" is not in the store; check the id, or give "
-                        "--bought/--viewed to serve a new customer.",
-                        args.customer));
+        return fail(unknown_customer_message((*store)->customers(), args.customer) +
+                    " To serve a new customer, give --bought/--viewed.");
     }
     RecommendOptions options;
     options.k = args.k;

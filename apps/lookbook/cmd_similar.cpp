@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "lookbook/index/similar.hpp"
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/store/store.hpp"
 #include "similar_output.hpp"
 
@@ -31,8 +32,7 @@ int run_similar(const SimilarArgs& args) {
     }
     const auto article = (*store)->articles().find(args.article_id);
     if (!article) {
-        return fail("article \"" + args.article_id + "\" is not in the store's catalog",
-                    kExitUsage);
+        return fail(unknown_article_message((*store)->articles(), args.article_id), kExitUsage);
     }
     auto items = open_similar_or_report(**store, args.filters, "similar");
     if (!items) {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "command_hint.hpp"
 #include "commands.hpp"
 #include "lookbook/util/log.hpp"
 
@@ -37,6 +38,12 @@ int main(int argc, char** argv) {
     lookbook::cli::add_evaluate_command(app, &selected);
     lookbook::cli::add_index_command(app, &selected);
     lookbook::cli::add_similar_command(app, &selected);
+
+    // CLI11 answers a mistyped command with "A subcommand is required"; name it and the closest.
+    if (auto unknown = lookbook::cli::unknown_command_message(app, argc, argv)) {
+        std::cerr << *unknown << "\n";
+        return lookbook::cli::kExitUsage;
+    }
 
     try {
         app.parse(argc, argv);

@@ -126,6 +126,22 @@ TEST_F(CliTest, UsageErrorsExitWithTwo) {
     EXPECT_NE(level.out.find("--log-level is \"loud\""), std::string::npos);
 }
 
+TEST_F(CliTest, MistypedCommandNamesTheClosestOne) {
+    CommandResult typo = run("--log-level warn recomend s c1");
+    EXPECT_EQ(typo.exit_code, 2);
+    EXPECT_EQ(typo.out,
+              "lookbook: \"recomend\" is not a command. Did you mean \"recommend\"? "
+              "`lookbook --help` lists the commands.\n");
+    // A prefix of a command suggests it; a word far from every command suggests nothing.
+    EXPECT_NE(run("bought s 1").out.find("Did you mean \"bought-together\"?"), std::string::npos);
+    CommandResult far = run("xyzzy");
+    EXPECT_EQ(far.exit_code, 2);
+    EXPECT_EQ(far.out,
+              "lookbook: \"xyzzy\" is not a command. `lookbook --help` lists the commands.\n");
+    // Known commands and --help are untouched.
+    EXPECT_EQ(run("--help").exit_code, 0);
+}
+
 TEST_F(CliTest, MissingArticlesFileSaysWhichOption) {
     CommandResult r = run("ingest --articles " + path("none.csv") + " --store " + path("store"));
     EXPECT_EQ(r.exit_code, 1);

@@ -61,8 +61,9 @@ TEST_F(RecommendCliTest, TrainsThenRecommendsAsJson) {
     CommandResult unknown = run("recommend " + store() + " nobody", true);
     EXPECT_EQ(unknown.exit_code, 1);
     EXPECT_EQ(unknown.out,
-              "lookbook recommend: customer \"nobody\" is not in the store; check the id, or "
-              "give --bought/--viewed to serve a new customer.\n");
+              "lookbook recommend: customer \"nobody\" is not in the store; check the id "
+              "(customer ids here look like \"c1\", 2 characters). To serve a new customer, "
+              "give --bought/--viewed.\n");
     CommandResult fresh = run("recommend " + store() + " nobody --bought 1004 -k 2 --json");
     ASSERT_EQ(fresh.exit_code, 0) << fresh.out;
     EXPECT_EQ(nlohmann::json::parse(fresh.out).size(), 2u);
@@ -71,7 +72,12 @@ TEST_F(RecommendCliTest, TrainsThenRecommendsAsJson) {
     EXPECT_EQ(bad_article.exit_code, 2);
     EXPECT_EQ(bad_article.out,
               "lookbook recommend: article \"999\" is not in the store's catalog; check the id "
-              "(leading zeros count: 0706016001).\n");
+              "(article ids here look like \"1001\", 4 characters).\n");
+    // A customer id pasted with its CSV quotes is recognised.
+    CommandResult quoted = run("recommend " + store() + " '\"c1\"'", true);
+    EXPECT_EQ(quoted.out,
+              "lookbook recommend: customer \"\"c1\"\" is not in the store; did you mean "
+              "\"c1\"? To serve a new customer, give --bought/--viewed.\n");
 }
 
 TEST_F(RecommendCliTest, EvaluatePrintsTheContractJson) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lookbook/store/column_file.hpp"
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 
@@ -84,10 +85,7 @@ Result<std::vector<uint32_t>> cart_from_ids(const Store& store,
     for (const auto& id : article_ids) {
         auto article = store.articles().find(id);
         if (!article) {
-            return Status::not_found(
-                fmt::format("article \"{}\" is not in the store's catalog; check the id (leading "
-                            "zeros count: 0706016001).",
-                            id));
+            return Status::not_found(unknown_article_message(store.articles(), id));
         }
         cart.push_back(*article);
     }

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace lookbook {
+
+class ArticleTable;
+class CustomerTable;
+
+// The message for an id the store does not know, with the likeliest repair when one matches a
+// known id: the id without surrounding spaces or quotes (copied from a CSV), with its leading
+// zeros restored (spreadsheets drop them from "0108775015"), or in another letter case (customer
+// ids are lower-case hex). Otherwise it shows what ids in this store look like.
+//   kind:       "article" or "customer", the start of the message
+//   where:      e.g. "the store's catalog"
+//   known:      whether an id exists
+//   example_id: any id of the store (its first), to show the expected shape; may be empty
+std::string unknown_id_message(std::string_view kind,
+                               std::string_view where,
+                               std::string_view id,
+                               const std::function<bool(std::string_view)>& known,
+                               std::string_view example_id);
+
+// unknown_id_message for the store's articles ("the store's catalog") and customers.
+std::string unknown_article_message(const ArticleTable& articles, std::string_view id);
+std::string unknown_customer_message(const CustomerTable& customers, std::string_view id);
+
+}  // namespace lookbook
