@@ -571,6 +571,8 @@ class PendingTransactions {
   public:
     static constexpr size_t kBatchSize = 256;
 
+    explicit PendingTransactions(bool keep_raw) : keep_raw_(keep_raw) {}
+
     struct Row {
         uint64_t line;
         int32_t date;
@@ -596,7 +598,8 @@ class PendingTransactions {
         c.spans[0] = append(customer_id);
         c.spans[1] = append(article_id);
         c.spans[2] = append(order_id);
-        c.spans[3] = append(raw);
+        // The raw row is only quoted when an id turns out unknown under --unknown-ids bad-row.
+        c.spans[3] = keep_raw_ ? append(raw) : std::pair<size_t, size_t>{0, 0};
         copies_.push_back(c);
     }
     bool full() const { return copies_.size() >= kBatchSize; }
@@ -639,16 +642,24 @@ class PendingTransactions {
         return std::string_view(text_.data() + span.first, span.second);
     }
 
+    bool keep_raw_;
     std::string text_;
     std::vector<Copy> copies_;
     std::vector<Row> rows_;
+};
+
+// The customer of the previous transaction and a copy of its id: rows of one basket name the
+// same customer, and comparing with this copy spares a dictionary read (a cache miss) per row.
+struct LastCustomer {
+    std::optional<uint32_t> code;
+    std::string id;
 };
 
 // Looks up (or adds) the ids of a batch of valid transactions and appends them to the table.
 Status resolve_transactions(Context& ctx,
                             const std::string& file,
                             PendingTransactions& pending,
-                            std::optional<uint32_t>* last_customer) {
+                            LastCustomer* last_customer) {
     auto& t = ctx.transactions;
     auto& report = ctx.report;
     const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
@@ -672,8 +683,8 @@ Status resolve_transactions(Context& ctx,
     for (size_t i = 0; i < rows.size(); ++i) {
         const auto& row = rows[i];
         std::optional<uint32_t> customer;
-        if (*last_customer && row.customer_id == ctx.customers.ids.at(**last_customer)) {
-            customer = *last_customer;
+        if (last_customer->code && row.customer_id == last_customer->id) {
+            customer = last_customer->code;
         } else {
             uint64_t h = (i == 0 || row.customer_id != rows[i - 1].customer_id)
                              ? customer_hash[i]
@@ -699,7 +710,10 @@ Status resolve_transactions(Context& ctx,
             customer = ctx.customers.add_stub(row.customer_id);
             ++report.unknown_customers;
         }
-        *last_customer = customer;
+        if (last_customer->code != customer) {
+            last_customer->code = customer;
+            last_customer->id.assign(row.customer_id);
+        }
         if (*customer >= ctx.customers_described && !ctx.customers.has_metadata[*customer]) {
             ++report.unknown_customer_rows;
         }
@@ -754,8 +768,8 @@ Status read_transactions(Context& ctx) {
     }
     ctx.articles_described = described_prefix(ctx.articles.has_metadata);
     ctx.customers_described = described_prefix(ctx.customers.has_metadata);
-    PendingTransactions pending;
-    std::optional<uint32_t> last_customer;
+    PendingTransactions pending(ctx.options.unknown_ids == UnknownIdPolicy::kBadRow);
+    LastCustomer last_customer;
     LOOKBOOK_RETURN_IF_ERROR(for_each_row(
         ctx,
         ctx.options.transactions,
