@@ -925,6 +925,12 @@ std::vector<uint32_t> sort_order(const TransactionBuilder& t,
         order[next[t.customers[i]]++] = static_cast<uint32_t>(i);
     }
     next = {};
+    // Retailers export transactions in date order (the H&M file is): the stable counting sort
+    // has then already put each customer's rows in date order, and the per-customer sort below,
+    // whose date reads jump around memory, can be skipped after one sequential check.
+    if (std::is_sorted(t.dates.begin(), t.dates.end())) {
+        return order;
+    }
     for (uint32_t c = 0; c < customer_count; ++c) {
         auto first = order.begin() + static_cast<ptrdiff_t>((*offsets)[c]);
         auto last = order.begin() + static_cast<ptrdiff_t>((*offsets)[c + 1]);

@@ -143,9 +143,23 @@ void StringDictionary::grow() {
     uint64_t mask = slots.size() - 1;
     // Walk the strings in code order: the arena and offsets are read front to back, which the
     // hardware prefetcher follows, where walking the old slots would jump around the arena.
-    for (uint32_t code = 0; code < size(); ++code) {
+    // Hashes run kAhead strings in front, so that the slot each lands in is already on its way
+    // from memory when it is written.
+    constexpr uint32_t kAhead = 16;
+    uint64_t ahead[kAhead];
+    const uint32_t n = size();
+    for (uint32_t code = 0; code < std::min(n, kAhead); ++code) {
+        ahead[code] = hash_bytes(at(code));
+        __builtin_prefetch(&slots[ahead[code] & mask]);
+    }
+    for (uint32_t code = 0; code < n; ++code) {
         std::string_view text = at(code);
-        uint64_t h = hash_bytes(text);
+        uint64_t h = ahead[code % kAhead];
+        if (code + kAhead < n) {
+            uint64_t later = hash_bytes(at(code + kAhead));
+            ahead[code % kAhead] = later;
+            __builtin_prefetch(&slots[later & mask]);
+        }
         uint64_t slot = h & mask;
         while (slots[slot].code_plus_one != 0) {
             slot = (slot + 1) & mask;
