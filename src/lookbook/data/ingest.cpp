@@ -770,6 +770,8 @@ Status read_transactions(Context& ctx) {
     ctx.customers_described = described_prefix(ctx.customers.has_metadata);
     PendingTransactions pending(ctx.options.unknown_ids == UnknownIdPolicy::kBadRow);
     LastCustomer last_customer;
+    std::string last_date_text;  // the last valid date text and its day number
+    std::optional<int32_t> last_date;
     LOOKBOOK_RETURN_IF_ERROR(for_each_row(
         ctx,
         ctx.options.transactions,
@@ -785,7 +787,15 @@ Status read_transactions(Context& ctx) {
             };
             const auto& f = reader.fields();
             std::string_view date_text = b.get(f, kDate);
-            auto date = ctx.date_format.to_days(date_text);
+            // Rows of one day come together: reuse the last parse while the text repeats.
+            std::optional<int32_t> date = last_date;
+            if (date_text != last_date_text) {
+                date = ctx.date_format.to_days(date_text);
+                if (date) {
+                    last_date_text.assign(date_text);
+                    last_date = date;
+                }
+            }
             if (!date) {
                 return reject(value_message(b, kDate, date_text, date_hint));
             }
