@@ -914,14 +914,12 @@ void resolve_images(Context& ctx) {
     a.image_paths = std::move(resolved);
 }
 
-// Orders transactions by (customer, date), keeping file order among equal keys. Customer codes
-// are dense, so a counting sort places each customer's rows (stable, linear time, one index
-// array of memory); each customer's few rows are then put in date order by a stable insertion
-// sort. Fills `offsets` (customers + 1 entries) with where each customer's rows start.
-std::vector<uint32_t> sort_order(const TransactionBuilder& t,
-                                 uint32_t customer_count,
-                                 std::vector<uint64_t>* offsets) {
-    size_t n = t.customers.size();
+// Customer codes are dense, so a stable counting sort places each customer's rows in linear
+// time. Returns each row's destination and fills `offsets` (customers + 1 entries) with where
+// each customer's rows start. Rows already in date order need nothing more.
+std::vector<uint32_t> counting_ranks(const TransactionBuilder& t,
+                                     uint32_t customer_count,
+                                     std::vector<uint64_t>* offsets) {
     offsets->assign(size_t{customer_count} + 1, 0);
     for (uint32_t c : t.customers) {
         ++(*offsets)[c + 1];
@@ -929,17 +927,26 @@ std::vector<uint32_t> sort_order(const TransactionBuilder& t,
     for (size_t c = 1; c < offsets->size(); ++c) {
         (*offsets)[c] += (*offsets)[c - 1];
     }
-    std::vector<uint32_t> order(n);
+    std::vector<uint32_t> rank(t.customers.size());
     std::vector<uint64_t> next(offsets->begin(), offsets->end() - 1);
-    for (size_t i = 0; i < n; ++i) {
-        order[next[t.customers[i]]++] = static_cast<uint32_t>(i);
+    for (size_t i = 0; i < rank.size(); ++i) {
+        rank[i] = static_cast<uint32_t>(next[t.customers[i]]++);
     }
-    next = {};
-    // Retailers export transactions in date order (the H&M file is): the stable counting sort
-    // has then already put each customer's rows in date order, and the per-customer sort below,
-    // whose date reads jump around memory, can be skipped after one sequential check.
-    if (std::is_sorted(t.dates.begin(), t.dates.end())) {
-        return order;
+    return rank;
+}
+
+// Orders transactions by (customer, date), keeping file order among equal keys: the counting
+// sort groups each customer's rows, then a stable insertion sort puts each customer's few rows
+// in date order. Returns for each output row the input row it comes from; fills `offsets`.
+std::vector<uint32_t> sort_order(const TransactionBuilder& t,
+                                 uint32_t customer_count,
+                                 std::vector<uint64_t>* offsets) {
+    std::vector<uint32_t> order(t.customers.size());
+    {
+        std::vector<uint32_t> rank = counting_ranks(t, customer_count, offsets);
+        for (size_t i = 0; i < rank.size(); ++i) {
+            order[rank[i]] = static_cast<uint32_t>(i);
+        }
     }
     for (uint32_t c = 0; c < customer_count; ++c) {
         auto first = order.begin() + static_cast<ptrdiff_t>((*offsets)[c]);
@@ -972,6 +979,17 @@ void permute(std::vector<T>& values, const std::vector<uint32_t>& order) {
     std::vector<T> out(order.size());
     for (size_t i = 0; i < order.size(); ++i) {
         out[i] = values[order[i]];
+    }
+    values.swap(out);
+}
+
+// Moves row i of `values` to rank[i]: reads run in order and the scattered writes retire
+// without waiting, where a gather waits on each random read.
+template <typename T>
+void scatter(std::vector<T>& values, const std::vector<uint32_t>& rank) {
+    std::vector<T> out(rank.size());
+    for (size_t i = 0; i < rank.size(); ++i) {
+        out[rank[i]] = values[i];
     }
     values.swap(out);
 }
@@ -1153,7 +1171,20 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     // Sort transactions by (customer, date) and index each customer's rows.
     auto& t = ctx.transactions;
     std::vector<uint64_t> offsets;
-    {
+    // Retailers export transactions in date order (the H&M file is): the stable counting sort
+    // alone then gives (customer, date) order, and the per-customer date sort, whose reads jump
+    // around memory, is skipped after one sequential check.
+    if (std::is_sorted(t.dates.begin(), t.dates.end())) {
+        std::vector<uint32_t> rank = counting_ranks(t, ctx.customers.ids.size(), &offsets);
+        scatter(t.customers, rank);
+        scatter(t.articles, rank);
+        scatter(t.dates, rank);
+        scatter(t.prices, rank);
+        scatter(t.channels, rank);
+        if (t.has_orders) {
+            scatter(t.orders, rank);
+        }
+    } else {
         std::vector<uint32_t> order = sort_order(t, ctx.customers.ids.size(), &offsets);
         permute(t.customers, order);
         permute(t.articles, order);
