@@ -994,6 +994,19 @@ void scatter(std::vector<T>& values, const std::vector<uint32_t>& rank) {
     values.swap(out);
 }
 
+// Calls `fn` on each column of the transaction table, one after the other.
+template <typename Fn>
+void for_each_column(TransactionBuilder& t, Fn&& fn) {
+    fn(t.customers);
+    fn(t.articles);
+    fn(t.dates);
+    fn(t.prices);
+    fn(t.channels);
+    if (t.has_orders) {
+        fn(t.orders);
+    }
+}
+
 // Seeds the builders from an existing store so that --append keeps every code as it was.
 Status load_existing(Context& ctx) {
     LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(ctx.options.store));
@@ -1176,24 +1189,10 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     // around memory, is skipped after one sequential check.
     if (std::is_sorted(t.dates.begin(), t.dates.end())) {
         std::vector<uint32_t> rank = counting_ranks(t, ctx.customers.ids.size(), &offsets);
-        scatter(t.customers, rank);
-        scatter(t.articles, rank);
-        scatter(t.dates, rank);
-        scatter(t.prices, rank);
-        scatter(t.channels, rank);
-        if (t.has_orders) {
-            scatter(t.orders, rank);
-        }
+        for_each_column(t, [&rank](auto& column) { scatter(column, rank); });
     } else {
         std::vector<uint32_t> order = sort_order(t, ctx.customers.ids.size(), &offsets);
-        permute(t.customers, order);
-        permute(t.articles, order);
-        permute(t.dates, order);
-        permute(t.prices, order);
-        permute(t.channels, order);
-        if (t.has_orders) {
-            permute(t.orders, order);
-        }
+        for_each_column(t, [&order](auto& column) { permute(column, order); });
     }
 
     timer.lap("sorting transactions");
