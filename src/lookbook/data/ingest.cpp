@@ -561,9 +561,10 @@ Status read_customers(Context& ctx) {
         });
 }
 
-// TODO: ingest reaches about 2 million transaction rows/s per core (target 5 million); the id
-// lookups still wait on cache misses for catalogs of 100k+ articles. Parsing on one thread and
-// encoding on the other would use the second core; not done yet, so large files take ~2x longer.
+// TODO: ingest reaches about 2.5-2.9 million transaction rows/s per core (target 5 million).
+// A third of the time is id lookups waiting on memory (prefetched in batches, still bound by
+// misses on tables of millions of slots). Parsing on one thread and encoding on the other would
+// use the second core; not done yet, so large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
 // of the cost of ingesting a large file with many articles and customers.
