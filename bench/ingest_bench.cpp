@@ -5,7 +5,8 @@
 //   - the whole ingest: parse, validate, dictionary-encode, sort, write (rows/s, MB/s),
 //   - peak resident memory of the ingest against the size of the store it wrote,
 //   - the time to open the store (and to verify every checksum).
-// Usage: ingest_bench [--rows N] [--dir DIR] [--keep]
+// Usage: ingest_bench [--rows N] [--dir DIR] [--keep] [--verbose]
+// --verbose logs the wall and CPU time of each ingest step (debug level) on stderr.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
     uint64_t rows = 5'000'000;
     fs::path dir = fs::temp_directory_path() / "lookbook_ingest_bench";
     bool keep = false;
+    bool verbose = false;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--rows") && i + 1 < argc) {
             rows = std::stoull(argv[++i]);
@@ -165,9 +167,12 @@ int main(int argc, char** argv) {
             dir = argv[++i];
         } else if (!std::strcmp(argv[i], "--keep")) {
             keep = true;
+        } else if (!std::strcmp(argv[i], "--verbose")) {
+            verbose = true;
         }
     }
-    lookbook::log::init_logging(lookbook::log::Level::kError);
+    lookbook::log::init_logging(verbose ? lookbook::log::Level::kDebug
+                                        : lookbook::log::Level::kError);
     fs::path tx = dir / "transactions.csv";
     if (!fs::exists(tx) || !keep) {
         auto start = Clock::now();

@@ -573,5 +573,37 @@ TEST_F(IngestTest, ChannelWrittenAsAFloatIsAccepted) {
     EXPECT_EQ(open_store()->transactions().channel()[0], 2);
 }
 
+// A file already in date order skips the per-customer date sort; the counting sort alone must
+// still give each customer's rows in date order and keep file order within a day.
+TEST_F(IngestTest, DateOrderedFileKeepsFileOrderWithinEachCustomer) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-01-01,B,0000000003,0.1,1\n"
+                                  "2020-01-01,A,0000000001,0.1,1\n"
+                                  "2020-01-02,B,0000000004,0.1,1\n"
+                                  "2020-01-02,A,0000000002,0.1,1\n"
+                                  "2020-01-02,B,0000000005,0.1,1\n"
+                                  "2020-01-05,A,0000000006,0.1,1\n");
+    options_.customers.clear();
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    const TransactionTable& t = store->transactions();
+    std::vector<std::string> rows;
+    for (size_t r = 0; r < t.size(); ++r) {
+        rows.push_back(std::string(store->customers().id(t.customer()[r])) + ":" +
+                       std::string(store->articles().id(t.article()[r])));
+    }
+    // B is coded first (first seen), then A.
+    EXPECT_EQ(rows,
+              (std::vector<std::string>{"B:0000000003",
+                                        "B:0000000004",
+                                        "B:0000000005",
+                                        "A:0000000001",
+                                        "A:0000000002",
+                                        "A:0000000006"}));
+    EXPECT_EQ(std::vector<uint64_t>(t.customer_offsets().begin(), t.customer_offsets().end()),
+              (std::vector<uint64_t>{0, 3, 6}));
+}
+
 }  // namespace
 }  // namespace lookbook

@@ -3,6 +3,8 @@
 #include <map>
 #include <random>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -59,5 +61,98 @@ TEST(StringDictionary, AgreesWithStdMapOnManyRandomKeys) {
     }
 }
 
+std::string random_hex_id(std::mt19937_64& rng) {
+    static const char* kHex = "0123456789abcdef";
+    std::string id(64, '0');
+    for (char& c : id) {
+        c = kHex[rng() & 15];
+    }
+    return id;
+}
+
+// H&M-shaped ids: 64-hex customer ids (long keys) and 10-digit article ids with a leading zero
+// (short keys), some of which differ only by that zero, checked against std::unordered_map.
+TEST(StringDictionary, AgreesWithUnorderedMapOnHexAndDigitIds) {
+    std::mt19937_64 rng(11);
+    StringDictionary d;
+    std::unordered_map<std::string, uint32_t> reference;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 50000; ++i) {
+        keys.push_back(random_hex_id(rng));
+        std::string digits = std::to_string(100000000 + rng() % 900000000);
+        keys.push_back("0" + digits);
+        if (i % 10 == 0) {
+            keys.push_back(digits);  // the same article without its leading zero
+        }
+    }
+    for (int round = 0; round < 2; ++round) {
+        for (const std::string& key : keys) {
+            auto [it, added] = reference.emplace(key, static_cast<uint32_t>(reference.size()));
+            ASSERT_EQ(d.intern(key), it->second) << key;
+        }
+    }
+    EXPECT_EQ(d.size(), reference.size());
+    for (const auto& [key, code] : reference) {
+        ASSERT_EQ(d.at(code), key);
+        uint64_t h = hash_bytes(key);
+        d.prefetch(h);
+        d.prefetch_text(key, h);
+        ASSERT_EQ(d.find(key, h), code) << key;
+    }
+    // Keys never added, including one that differs from a stored id in its last character.
+    std::string near = keys[0];
+    near.back() = near.back() == 'a' ? 'b' : 'a';
+    for (const std::string& absent : {near, random_hex_id(rng), std::string("0000000000")}) {
+        EXPECT_EQ(d.find(absent).has_value(), reference.count(absent) > 0) << absent;
+    }
+}
+
+// Two long keys that start their probe at the same slot of a fresh table and carry the same 24
+// hash bits, found by brute force over the same hash: the dictionary must compare their text.
+TEST(StringDictionary, TellsApartLongKeysWithTheSameSlotAndTag) {
+    constexpr uint64_t kFreshSlots = 1024;  // the table size of a new dictionary
+    std::mt19937_64 rng(5);
+    std::unordered_map<uint64_t, std::string> seen;
+    std::string first;
+    std::string second;
+    for (int i = 0; i < 4'000'000 && first.empty(); ++i) {
+        std::string id = random_hex_id(rng);
+        uint64_t h = hash_bytes(id);
+        uint64_t bucket = (h >> 40) << 10 | (h & (kFreshSlots - 1));
+        auto [it, added] = seen.emplace(bucket, id);
+        if (!added && it->second != id) {
+            first = it->second;
+            second = id;
+        }
+    }
+    ASSERT_FALSE(first.empty()) << "no colliding pair found; the test needs more draws";
+    StringDictionary d;
+    EXPECT_EQ(d.intern(first), 0u);
+    EXPECT_FALSE(d.find(second));
+    EXPECT_EQ(d.intern(second), 1u);
+    EXPECT_EQ(d.find(first), 0u);
+    EXPECT_EQ(d.find(second), 1u);
+    EXPECT_EQ(d.at(1), second);
+}
+
+// Keys longer than the slot's 16-bit length field are compared through the offsets instead.
+TEST(StringDictionary, KeepsKeysLongerThanTheSlotLengthField) {
+    StringDictionary d;
+    std::string a(70000, 'x');
+    std::string b = a;
+    b.back() = 'y';
+    std::string c(65535, 'x');
+    std::string e(65534, 'x');
+    EXPECT_EQ(d.intern(a), 0u);
+    EXPECT_EQ(d.intern(b), 1u);
+    EXPECT_EQ(d.intern(c), 2u);
+    EXPECT_EQ(d.intern(e), 3u);
+    EXPECT_EQ(d.intern(a), 0u);
+    EXPECT_EQ(d.find(b), 1u);
+    EXPECT_EQ(d.find(c), 2u);
+    EXPECT_EQ(d.find(e), 3u);
+    EXPECT_FALSE(d.find(std::string(65536, 'x')));
+    EXPECT_EQ(d.at(1), b);
+}
 }  // namespace
 }  // namespace lookbook

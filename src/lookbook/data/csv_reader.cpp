@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@ CsvReader::CsvReader(std::string name, const CsvOptions& options)
 }
 
 CsvReader::~CsvReader() {
+    if (map_ != nullptr) {
+        ::munmap(map_, map_size_);
+    }
     if (fd_ >= 0) {
         ::close(fd_);
     }
@@ -49,7 +53,21 @@ Result<std::unique_ptr<CsvReader>> CsvReader::open(const std::filesystem::path& 
     std::unique_ptr<CsvReader> reader(new CsvReader(path.string(), options));
     reader->fd_ = fd;
     reader->input_size_ = static_cast<uint64_t>(st.st_size);
-    reader->buf_.resize(reader->options_.buffer_size);
+    reader->capacity_ = reader->options_.buffer_size;
+    if (options.map_file && st.st_size > 0) {
+        // Reading the mapping in place saves copying every byte out of the page cache, which
+        // took about a tenth of an ingest's CPU time. Where mapping fails, read() still works.
+        void* map = ::mmap(nullptr, reader->input_size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map != MAP_FAILED) {
+            ::madvise(map, reader->input_size_, MADV_SEQUENTIAL);
+            reader->map_ = static_cast<char*>(map);
+            reader->map_size_ = reader->input_size_;
+            reader->data_ = reader->map_;
+            return reader;
+        }
+    }
+    reader->buf_.resize(reader->capacity_);
+    reader->data_ = reader->buf_.data();
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return reader;
 }
@@ -60,6 +78,8 @@ std::unique_ptr<CsvReader> CsvReader::from_string(std::string text,
     std::unique_ptr<CsvReader> reader(new CsvReader(std::move(name), options));
     reader->input_size_ = text.size();
     reader->buf_.assign(text.begin(), text.end());
+    reader->data_ = reader->buf_.data();
+    reader->capacity_ = text.size();
     reader->end_ = text.size();
     reader->eof_ = true;
     return reader;
@@ -69,18 +89,25 @@ bool CsvReader::refill(size_t* keep_from, size_t* from) {
     if (eof_) {
         return false;
     }
-    // Drop consumed bytes, then grow if the kept part fills the buffer.
+    // Drop consumed bytes, then grow if the kept part fills the buffer. A mapped file has no
+    // buffer: the window into the mapping moves and widens the same way, so records longer
+    // than max_record_bytes fail alike.
     size_t keep = *keep_from;
     if (keep > 0) {
-        std::memmove(buf_.data(), buf_.data() + keep, end_ - keep);
+        if (map_ != nullptr) {
+            data_ += keep;
+        } else {
+            std::memmove(buf_.data(), buf_.data() + keep, end_ - keep);
+        }
         end_ -= keep;
         consumed_before_ += keep;
         pos_ -= std::min(pos_, keep);
         *from -= keep;
         *keep_from = 0;
+        release_consumed();
     }
-    if (end_ == buf_.size()) {
-        if (buf_.size() >= options_.max_record_bytes) {
+    if (end_ == capacity_) {
+        if (capacity_ >= options_.max_record_bytes) {
             status_ = Status::invalid_data(fmt::format(
                 "{}:{}: a record is longer than {} MiB. Is this a CSV file with line ends (LF or "
                 "CRLF)?",
@@ -90,10 +117,23 @@ bool CsvReader::refill(size_t* keep_from, size_t* from) {
             eof_ = true;
             return false;
         }
-        buf_.resize(std::min(buf_.size() * 2, options_.max_record_bytes));
+        capacity_ = std::min(capacity_ * 2, options_.max_record_bytes);
+        if (map_ == nullptr) {
+            buf_.resize(capacity_);
+            data_ = buf_.data();
+        }
+    }
+    if (map_ != nullptr) {
+        uint64_t left = map_size_ - consumed_before_ - end_;
+        if (left == 0) {
+            eof_ = true;
+            return false;
+        }
+        end_ += static_cast<size_t>(std::min<uint64_t>(left, capacity_ - end_));
+        return true;
     }
     while (true) {
-        ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+        ssize_t n = ::read(fd_, buf_.data() + end_, capacity_ - end_);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -111,6 +151,19 @@ bool CsvReader::refill(size_t* keep_from, size_t* from) {
     }
 }
 
+void CsvReader::release_consumed() {
+    // Pages behind the window are never read again; unmapping them keeps the resident memory
+    // of a multi-gigabyte file at a few megabytes (the data stays in the page cache).
+    constexpr uint64_t kReleaseBytes = uint64_t{8} << 20;
+    uint64_t page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    uint64_t upto = consumed_before_ / page_size * page_size;
+    if (map_ == nullptr || upto < released_ + kReleaseBytes) {
+        return;
+    }
+    ::madvise(map_ + released_, upto - released_, MADV_DONTNEED);
+    released_ = upto;
+}
+
 bool CsvReader::next() {
     fields_.clear();
     if (!status_.is_ok()) {
@@ -125,7 +178,7 @@ bool CsvReader::next() {
             if (!status_.is_ok()) {
                 return false;
             }
-            if (end_ - pos_ >= 3 && std::memcmp(buf_.data() + pos_, "\xEF\xBB\xBF", 3) == 0) {
+            if (end_ - pos_ >= 3 && std::memcmp(data_ + pos_, "\xEF\xBB\xBF", 3) == 0) {
                 pos_ += 3;
             }
             at_start_ = false;
@@ -136,7 +189,7 @@ bool CsvReader::next() {
         while (true) {
             // An empty in-memory input has no buffer at all; memchr must not see a null pointer.
             nl = end_ > scan
-                     ? static_cast<const char*>(std::memchr(buf_.data() + scan, '\n', end_ - scan))
+                     ? static_cast<const char*>(std::memchr(data_ + scan, '\n', end_ - scan))
                      : nullptr;
             if (nl != nullptr) {
                 break;
@@ -153,18 +206,18 @@ bool CsvReader::next() {
         if (pos_ == end_ && nl == nullptr) {
             return false;  // clean end of input
         }
-        size_t line_end = nl != nullptr ? static_cast<size_t>(nl - buf_.data()) : end_;
+        size_t line_end = nl != nullptr ? static_cast<size_t>(nl - data_) : end_;
         size_t start = pos_;
         record_line_ = next_line_;
-        const char* quote = static_cast<const char*>(
-            std::memchr(buf_.data() + start, options_.quote, line_end - start));
+        const char* quote =
+            static_cast<const char*>(std::memchr(data_ + start, options_.quote, line_end - start));
         if (quote != nullptr) {
             // Quoted fields may hold delimiters, doubled quotes and newlines: slow path.
             return parse_quoted_record(start);
         }
         // Fast path: no quote on this line, split at delimiters.
         size_t content_end = line_end;
-        if (content_end > start && buf_[content_end - 1] == '\r') {
+        if (content_end > start && data_[content_end - 1] == '\r') {
             --content_end;
         }
         pos_ = nl != nullptr ? line_end + 1 : end_;
@@ -172,8 +225,8 @@ bool CsvReader::next() {
         if (content_end == start) {
             continue;  // blank line
         }
-        const char* p = buf_.data() + start;
-        const char* stop = buf_.data() + content_end;
+        const char* p = data_ + start;
+        const char* stop = data_ + content_end;
         raw_record_ = std::string_view(p, static_cast<size_t>(stop - p));
         while (true) {
             const char* d = static_cast<const char*>(std::memchr(p, options_.delimiter, stop - p));
@@ -201,20 +254,20 @@ bool CsvReader::parse_quoted_record(size_t start) {
         while (!done) {
             // Start of a field.
             size_t field_start = scratch_.size();
-            if (i < end_ && buf_[i] == quote) {
+            if (i < end_ && data_[i] == quote) {
                 ++i;
                 while (true) {
                     if (i >= end_) {
                         need_more = true;
                         break;
                     }
-                    char c = buf_[i];
+                    char c = data_[i];
                     if (c == quote) {
                         if (i + 1 >= end_ && !eof_) {
                             need_more = true;
                             break;
                         }
-                        if (i + 1 < end_ && buf_[i + 1] == quote) {
+                        if (i + 1 < end_ && data_[i + 1] == quote) {
                             scratch_.push_back(quote);
                             i += 2;
                             continue;
@@ -232,31 +285,31 @@ bool CsvReader::parse_quoted_record(size_t start) {
                     break;
                 }
                 // After a closing quote: a delimiter, a line end, or the end of input.
-                if (i < end_ && buf_[i] == '\r' && (i + 1 >= end_ || buf_[i + 1] == '\n')) {
+                if (i < end_ && data_[i] == '\r' && (i + 1 >= end_ || data_[i + 1] == '\n')) {
                     if (i + 1 >= end_ && !eof_) {
                         need_more = true;
                         break;
                     }
                     ++i;
                 }
-                if (i < end_ && buf_[i] != delim && buf_[i] != '\n') {
+                if (i < end_ && data_[i] != delim && data_[i] != '\n') {
                     status_ = Status::invalid_data(
                         name_ + ":" + std::to_string(record_line_ + newlines) + ": field " +
                         std::to_string(spans_.size() + 1) + " has text after its closing quote ('" +
-                        std::string(1, buf_[i]) +
+                        std::string(1, data_[i]) +
                         "'). Quote the whole field and double any quote inside it (\"\").");
                     return false;
                 }
             } else {
-                while (i < end_ && buf_[i] != delim && buf_[i] != '\n') {
-                    scratch_.push_back(buf_[i]);
+                while (i < end_ && data_[i] != delim && data_[i] != '\n') {
+                    scratch_.push_back(data_[i]);
                     ++i;
                 }
                 if (i >= end_ && !eof_) {
                     need_more = true;
                     break;
                 }
-                if (i < end_ && buf_[i] == '\n' && !scratch_.empty() &&
+                if (i < end_ && data_[i] == '\n' && !scratch_.empty() &&
                     scratch_.size() > field_start && scratch_.back() == '\r') {
                     scratch_.pop_back();
                 }
@@ -267,7 +320,7 @@ bool CsvReader::parse_quoted_record(size_t start) {
             spans_.emplace_back(field_start, scratch_.size() - field_start);
             if (i >= end_) {
                 done = true;  // end of input ends the record
-            } else if (buf_[i] == delim) {
+            } else if (data_[i] == delim) {
                 ++i;
                 if (i >= end_ && eof_) {
                     spans_.emplace_back(scratch_.size(), 0);
@@ -298,10 +351,10 @@ bool CsvReader::parse_quoted_record(size_t start) {
             continue;
         }
         size_t raw_end = i;
-        while (raw_end > start && (buf_[raw_end - 1] == '\n' || buf_[raw_end - 1] == '\r')) {
+        while (raw_end > start && (data_[raw_end - 1] == '\n' || data_[raw_end - 1] == '\r')) {
             --raw_end;
         }
-        raw_record_ = std::string_view(buf_.data() + start, raw_end - start);
+        raw_record_ = std::string_view(data_ + start, raw_end - start);
         pos_ = i;
         next_line_ = record_line_ + (newlines > 0 ? newlines : 1);
         for (const auto& [offset, length] : spans_) {

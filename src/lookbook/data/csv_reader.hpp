@@ -20,6 +20,9 @@ struct CsvOptions {
     // A record longer than this is an error rather than a reason to keep growing the buffer
     // (a binary file or a file without line ends would otherwise fill memory).
     size_t max_record_bytes = size_t{256} << 20;
+    // Reads a file through a memory mapping instead of read() calls when the system allows it;
+    // records and errors are the same either way. Tests turn it off to cover the read() path.
+    bool map_file = true;
 };
 
 // A streaming RFC 4180 reader: fields separated by the delimiter, fields optionally quoted,
@@ -28,7 +31,10 @@ struct CsvOptions {
 // empty line is harmless). A quote inside an unquoted field is kept as a literal character
 // (5" heels); text after a closing quote (`"a"b`) is an error.
 //
-// Memory stays bounded by the buffer and the longest record: the file is read in chunks.
+// Memory stays bounded by the buffer and the longest record: the file is read in chunks (or
+// mapped and walked in windows of the same size, unmapping what lies behind).
+// TODO: a mapped file that another program truncates while it is read ends the process with
+// SIGBUS rather than an I/O error; read() would report it. Rare for an export, so not handled.
 // Field views stay valid until the next call to next().
 class CsvReader {
   public:
@@ -63,15 +69,22 @@ class CsvReader {
     // onwards. Returns false at the end of the input. Positions may move; they are adjusted.
     bool refill(size_t* keep_from, size_t* from);
     bool parse_quoted_record(size_t start);
+    // Unmaps the mapped pages already consumed, in steps of a few megabytes.
+    void release_consumed();
 
     std::string name_;
     CsvOptions options_;
     int fd_ = -1;
     bool eof_ = false;
-    std::vector<char> buf_;
-    size_t pos_ = 0;                // start of the next record in buf_
-    size_t end_ = 0;                // end of valid data in buf_
-    uint64_t consumed_before_ = 0;  // bytes dropped from the front of buf_ so far
+    std::vector<char> buf_;       // the read() buffer; unused for a mapped file
+    const char* data_ = nullptr;  // buf_.data(), or the window's start in the mapping
+    size_t capacity_ = 0;         // bytes the buffer or window may hold
+    char* map_ = nullptr;         // the whole file when mapped
+    uint64_t map_size_ = 0;
+    uint64_t released_ = 0;         // mapped bytes already unmapped from the front
+    size_t pos_ = 0;                // start of the next record in data_
+    size_t end_ = 0;                // end of valid data in data_
+    uint64_t consumed_before_ = 0;  // bytes dropped from the front of data_ so far
     uint64_t input_size_ = 0;
     uint64_t next_line_ = 1;
     uint64_t record_line_ = 0;

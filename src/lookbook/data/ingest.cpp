@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
 #include "lookbook/data/csv_reader.hpp"
 #include "lookbook/data/fields.hpp"
@@ -30,6 +31,35 @@ std::string shorten(std::string_view text, size_t limit = 80) {
 }
 
 constexpr const char* kSkipHint = " Fix the row, or rerun with --on-bad-row skip to set it aside.";
+
+// Logs the wall and CPU time of each step of an ingest at debug level: on a shared machine the
+// CPU time says where one core's time goes, which the wall clock does not.
+class StepTimer {
+  public:
+    StepTimer() : wall_(std::chrono::steady_clock::now()), cpu_(cpu_seconds()) {}
+
+    void lap(const char* step) {
+        auto now = std::chrono::steady_clock::now();
+        double cpu = cpu_seconds();
+        log::debug("ingest: {} took {:.3f}s wall, {:.3f}s CPU",
+                   step,
+                   std::chrono::duration<double>(now - wall_).count(),
+                   cpu - cpu_);
+        wall_ = now;
+        cpu_ = cpu;
+    }
+
+  private:
+    static double cpu_seconds() {
+        struct rusage usage {};
+        getrusage(RUSAGE_SELF, &usage);
+        return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    }
+
+    std::chrono::steady_clock::time_point wall_;
+    double cpu_;
+};
 
 // Strings appended one after another, as a store string column.
 struct TextColumn {
@@ -334,8 +364,13 @@ struct Context {
     DateFormat date_format;
     std::string based_on;  // the generation an append read, to detect concurrent writers
     // The last day a transaction may carry: tomorrow by this machine's clock (one day of slack
-    // for time zones). Last, so the brace initialisation below leaves it at this value.
+    // for time zones). After the braced members, so the initialisation below keeps this value.
     int32_t latest_day = static_cast<int32_t>(std::time(nullptr) / 86'400) + 1;
+    // Codes below these all have metadata (catalog rows are coded before any stub), so counting
+    // the rows that name unknown ids reads has_metadata only for the few codes above them: a
+    // random read per row of a large table costs a cache miss.
+    uint32_t articles_described = 0;
+    uint32_t customers_described = 0;
 };
 
 // Applies the bad-row policy to the row at `file`:`line`: under kFail returns the error; under
@@ -526,15 +561,18 @@ Status read_customers(Context& ctx) {
         });
 }
 
-// TODO: ingest reaches about 2 million transaction rows/s per core (target 5 million); the id
-// lookups still wait on cache misses for catalogs of 100k+ articles. Parsing on one thread and
-// encoding on the other would use the second core; not done yet, so large files take ~2x longer.
+// TODO: ingest reaches about 2.5-2.9 million transaction rows/s per core (target 5 million).
+// A third of the time is id lookups waiting on memory (prefetched in batches, still bound by
+// misses on tables of millions of slots). Parsing on one thread and encoding on the other would
+// use the second core; not done yet, so large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
 // of the cost of ingesting a large file with many articles and customers.
 class PendingTransactions {
   public:
     static constexpr size_t kBatchSize = 256;
+
+    explicit PendingTransactions(bool keep_raw) : keep_raw_(keep_raw) {}
 
     struct Row {
         uint64_t line;
@@ -561,7 +599,8 @@ class PendingTransactions {
         c.spans[0] = append(customer_id);
         c.spans[1] = append(article_id);
         c.spans[2] = append(order_id);
-        c.spans[3] = append(raw);
+        // The raw row is only quoted when an id turns out unknown under --unknown-ids bad-row.
+        c.spans[3] = keep_raw_ ? append(raw) : std::pair<size_t, size_t>{0, 0};
         copies_.push_back(c);
     }
     bool full() const { return copies_.size() >= kBatchSize; }
@@ -604,16 +643,24 @@ class PendingTransactions {
         return std::string_view(text_.data() + span.first, span.second);
     }
 
+    bool keep_raw_;
     std::string text_;
     std::vector<Copy> copies_;
     std::vector<Row> rows_;
+};
+
+// The customer of the previous transaction and a copy of its id: rows of one basket name the
+// same customer, and comparing with this copy spares a dictionary read (a cache miss) per row.
+struct LastCustomer {
+    std::optional<uint32_t> code;
+    std::string id;
 };
 
 // Looks up (or adds) the ids of a batch of valid transactions and appends them to the table.
 Status resolve_transactions(Context& ctx,
                             const std::string& file,
                             PendingTransactions& pending,
-                            std::optional<uint32_t>* last_customer) {
+                            LastCustomer* last_customer) {
     auto& t = ctx.transactions;
     auto& report = ctx.report;
     const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
@@ -637,8 +684,8 @@ Status resolve_transactions(Context& ctx,
     for (size_t i = 0; i < rows.size(); ++i) {
         const auto& row = rows[i];
         std::optional<uint32_t> customer;
-        if (*last_customer && row.customer_id == ctx.customers.ids.at(**last_customer)) {
-            customer = *last_customer;
+        if (last_customer->code && row.customer_id == last_customer->id) {
+            customer = last_customer->code;
         } else {
             uint64_t h = (i == 0 || row.customer_id != rows[i - 1].customer_id)
                              ? customer_hash[i]
@@ -664,15 +711,18 @@ Status resolve_transactions(Context& ctx,
             customer = ctx.customers.add_stub(row.customer_id);
             ++report.unknown_customers;
         }
-        *last_customer = customer;
-        if (!ctx.customers.has_metadata[*customer]) {
+        if (last_customer->code != customer) {
+            last_customer->code = customer;
+            last_customer->id.assign(row.customer_id);
+        }
+        if (*customer >= ctx.customers_described && !ctx.customers.has_metadata[*customer]) {
             ++report.unknown_customer_rows;
         }
         if (!article) {
             article = ctx.articles.add_stub(row.article_id);
             ++report.unknown_articles;
         }
-        if (!ctx.articles.has_metadata[*article]) {
+        if (*article >= ctx.articles_described && !ctx.articles.has_metadata[*article]) {
             ++report.unknown_article_rows;
         }
         if (t.has_orders) {
@@ -686,6 +736,12 @@ Status resolve_transactions(Context& ctx,
     }
     pending.clear();
     return Status::ok();
+}
+
+// The length of the run of codes with metadata at the start of the table.
+uint32_t described_prefix(const std::vector<uint8_t>& has_metadata) {
+    auto first_stub = std::find(has_metadata.begin(), has_metadata.end(), uint8_t{0});
+    return static_cast<uint32_t>(first_stub - has_metadata.begin());
 }
 
 Status read_transactions(Context& ctx) {
@@ -711,8 +767,12 @@ Status read_transactions(Context& ctx) {
         t.prices.reserve(most_rows);
         t.channels.reserve(most_rows);
     }
-    PendingTransactions pending;
-    std::optional<uint32_t> last_customer;
+    ctx.articles_described = described_prefix(ctx.articles.has_metadata);
+    ctx.customers_described = described_prefix(ctx.customers.has_metadata);
+    PendingTransactions pending(ctx.options.unknown_ids == UnknownIdPolicy::kBadRow);
+    LastCustomer last_customer;
+    std::string last_date_text;  // the last valid date text and its day number
+    std::optional<int32_t> last_date;
     LOOKBOOK_RETURN_IF_ERROR(for_each_row(
         ctx,
         ctx.options.transactions,
@@ -728,7 +788,15 @@ Status read_transactions(Context& ctx) {
             };
             const auto& f = reader.fields();
             std::string_view date_text = b.get(f, kDate);
-            auto date = ctx.date_format.to_days(date_text);
+            // Rows of one day come together: reuse the last parse while the text repeats.
+            std::optional<int32_t> date = last_date;
+            if (date_text != last_date_text) {
+                date = ctx.date_format.to_days(date_text);
+                if (date) {
+                    last_date_text.assign(date_text);
+                    last_date = date;
+                }
+            }
             if (!date) {
                 return reject(value_message(b, kDate, date_text, date_hint));
             }
@@ -847,14 +915,12 @@ void resolve_images(Context& ctx) {
     a.image_paths = std::move(resolved);
 }
 
-// Orders transactions by (customer, date), keeping file order among equal keys. Customer codes
-// are dense, so a counting sort places each customer's rows (stable, linear time, one index
-// array of memory); each customer's few rows are then put in date order by a stable insertion
-// sort. Fills `offsets` (customers + 1 entries) with where each customer's rows start.
-std::vector<uint32_t> sort_order(const TransactionBuilder& t,
-                                 uint32_t customer_count,
-                                 std::vector<uint64_t>* offsets) {
-    size_t n = t.customers.size();
+// Customer codes are dense, so a stable counting sort places each customer's rows in linear
+// time. Returns each row's destination and fills `offsets` (customers + 1 entries) with where
+// each customer's rows start. Rows already in date order need nothing more.
+std::vector<uint32_t> counting_ranks(const TransactionBuilder& t,
+                                     uint32_t customer_count,
+                                     std::vector<uint64_t>* offsets) {
     offsets->assign(size_t{customer_count} + 1, 0);
     for (uint32_t c : t.customers) {
         ++(*offsets)[c + 1];
@@ -862,12 +928,27 @@ std::vector<uint32_t> sort_order(const TransactionBuilder& t,
     for (size_t c = 1; c < offsets->size(); ++c) {
         (*offsets)[c] += (*offsets)[c - 1];
     }
-    std::vector<uint32_t> order(n);
+    std::vector<uint32_t> rank(t.customers.size());
     std::vector<uint64_t> next(offsets->begin(), offsets->end() - 1);
-    for (size_t i = 0; i < n; ++i) {
-        order[next[t.customers[i]]++] = static_cast<uint32_t>(i);
+    for (size_t i = 0; i < rank.size(); ++i) {
+        rank[i] = static_cast<uint32_t>(next[t.customers[i]]++);
     }
-    next = {};
+    return rank;
+}
+
+// Orders transactions by (customer, date), keeping file order among equal keys: the counting
+// sort groups each customer's rows, then a stable insertion sort puts each customer's few rows
+// in date order. Returns for each output row the input row it comes from; fills `offsets`.
+std::vector<uint32_t> sort_order(const TransactionBuilder& t,
+                                 uint32_t customer_count,
+                                 std::vector<uint64_t>* offsets) {
+    std::vector<uint32_t> order(t.customers.size());
+    {
+        std::vector<uint32_t> rank = counting_ranks(t, customer_count, offsets);
+        for (size_t i = 0; i < rank.size(); ++i) {
+            order[rank[i]] = static_cast<uint32_t>(i);
+        }
+    }
     for (uint32_t c = 0; c < customer_count; ++c) {
         auto first = order.begin() + static_cast<ptrdiff_t>((*offsets)[c]);
         auto last = order.begin() + static_cast<ptrdiff_t>((*offsets)[c + 1]);
@@ -901,6 +982,30 @@ void permute(std::vector<T>& values, const std::vector<uint32_t>& order) {
         out[i] = values[order[i]];
     }
     values.swap(out);
+}
+
+// Moves row i of `values` to rank[i]: reads run in order and the scattered writes retire
+// without waiting, where a gather waits on each random read.
+template <typename T>
+void scatter(std::vector<T>& values, const std::vector<uint32_t>& rank) {
+    std::vector<T> out(rank.size());
+    for (size_t i = 0; i < rank.size(); ++i) {
+        out[rank[i]] = values[i];
+    }
+    values.swap(out);
+}
+
+// Calls `fn` on each column of the transaction table, one after the other.
+template <typename Fn>
+void for_each_column(TransactionBuilder& t, Fn&& fn) {
+    fn(t.customers);
+    fn(t.articles);
+    fn(t.dates);
+    fn(t.prices);
+    fn(t.channels);
+    if (t.has_orders) {
+        fn(t.orders);
+    }
 }
 
 // Seeds the builders from an existing store so that --append keeps every code as it was.
@@ -1025,6 +1130,7 @@ Status check_options(const IngestOptions& o) {
 Result<IngestReport> ingest(const IngestOptions& options) {
     LOOKBOOK_RETURN_IF_ERROR(check_options(options));
     auto start = std::chrono::steady_clock::now();
+    StepTimer timer;
     fs::path rejects = options.rejects.empty() ? options.store / "rejects.csv" : options.rejects;
     Context ctx{options, RejectSink(rejects), {}, {}, {}, {}, {}, {}};
     LOOKBOOK_ASSIGN_OR_RETURN(ctx.date_format, DateFormat::parse(options.mapping.date_format));
@@ -1043,6 +1149,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
         }
     } else {
         LOOKBOOK_RETURN_IF_ERROR(read_articles(ctx));
+        timer.lap("reading articles");
         if (ctx.report.articles.rows_kept == 0) {
             return Status::invalid_data(fmt::format(
                 "{}: no usable article rows; lookbook needs a catalog to recommend from.",
@@ -1050,11 +1157,13 @@ Result<IngestReport> ingest(const IngestOptions& options) {
         }
         if (!options.customers.empty()) {
             LOOKBOOK_RETURN_IF_ERROR(read_customers(ctx));
+            timer.lap("reading customers");
         }
     }
     size_t old_rows = ctx.transactions.dates.size();
     if (!options.transactions.empty()) {
         LOOKBOOK_RETURN_IF_ERROR(read_transactions(ctx));
+        timer.lap("reading transactions");
     }
     if (options.append) {
         for (size_t i = old_rows; i < ctx.transactions.dates.size(); ++i) {
@@ -1076,18 +1185,18 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     // Sort transactions by (customer, date) and index each customer's rows.
     auto& t = ctx.transactions;
     std::vector<uint64_t> offsets;
-    {
+    // Retailers export transactions in date order (the H&M file is): the stable counting sort
+    // alone then gives (customer, date) order, and the per-customer date sort, whose reads jump
+    // around memory, is skipped after one sequential check.
+    if (std::is_sorted(t.dates.begin(), t.dates.end())) {
+        std::vector<uint32_t> rank = counting_ranks(t, ctx.customers.ids.size(), &offsets);
+        for_each_column(t, [&rank](auto& column) { scatter(column, rank); });
+    } else {
         std::vector<uint32_t> order = sort_order(t, ctx.customers.ids.size(), &offsets);
-        permute(t.customers, order);
-        permute(t.articles, order);
-        permute(t.dates, order);
-        permute(t.prices, order);
-        permute(t.channels, order);
-        if (t.has_orders) {
-            permute(t.orders, order);
-        }
+        for_each_column(t, [&order](auto& column) { permute(column, order); });
     }
 
+    timer.lap("sorting transactions");
     nlohmann::json meta;
     meta["format"] = "lookbook store 1";
     meta["articles_file"] = options.articles.string();
@@ -1137,6 +1246,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
                                             /*keep_others=*/options.append,
                                             ctx.based_on));
     LOOKBOOK_RETURN_IF_ERROR(ctx.rejects.publish());
+    timer.lap("writing the store");
     if (ctx.rejects.count() > 0) {
         ctx.report.rejects_file = ctx.rejects.path();
         log::warn("{} bad rows were skipped; each is in {} with its reason",

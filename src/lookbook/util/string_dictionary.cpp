@@ -1,5 +1,7 @@
 #include "lookbook/util/string_dictionary.hpp"
 
+#include <algorithm>
+
 namespace lookbook {
 
 uint64_t hash_bytes(std::string_view text) {
@@ -25,10 +27,22 @@ uint64_t hash_bytes(std::string_view text) {
     return h ^ (h >> 31);
 }
 
+namespace {
+
 constexpr size_t kInlineBytes = 11;
 constexpr uint32_t kLongKeyMarker = 0xFF000000u;
+// A long key's length field; this value means "look the length up in the offsets".
+constexpr uint64_t kLengthUnknown = 0xFFFF;
 
-StringDictionary::Slot StringDictionary::make_key(std::string_view text, uint64_t hash) {
+// The slot index uses the low hash bits, the tag the high ones, so keys that share a probe
+// chain still differ in their tags.
+uint32_t long_key_tag(uint64_t hash) { return kLongKeyMarker | static_cast<uint32_t>(hash >> 40); }
+
+}  // namespace
+
+StringDictionary::Slot StringDictionary::make_key(std::string_view text,
+                                                  uint64_t hash,
+                                                  uint64_t offset) {
     Slot slot;
     if (text.size() <= kInlineBytes) {
         char bytes[12] = {};
@@ -39,8 +53,8 @@ StringDictionary::Slot StringDictionary::make_key(std::string_view text, uint64_
         std::memcpy(&slot.key_lo, bytes, 8);
         std::memcpy(&slot.key_hi, bytes + 8, 4);
     } else {
-        slot.key_lo = hash;
-        slot.key_hi = kLongKeyMarker;
+        slot.key_lo = offset << 16 | std::min<uint64_t>(text.size(), kLengthUnknown);
+        slot.key_hi = long_key_tag(hash);
     }
     return slot;
 }
@@ -54,21 +68,42 @@ void StringDictionary::reserve(size_t strings) {
     }
 }
 
-std::optional<uint32_t> StringDictionary::find(std::string_view text, uint64_t h) const {
-    Slot key = make_key(text, h);
-    bool is_long = key.key_hi == kLongKeyMarker;
+size_t StringDictionary::probe(std::string_view text, uint64_t h) const {
+    const bool is_long = text.size() > kInlineBytes;
+    const Slot key = make_key(text, h, 0);
     for (uint64_t slot = h & mask_;; slot = (slot + 1) & mask_) {
         const Slot& entry = slots_[slot];
         if (entry.code_plus_one == 0) {
-            return std::nullopt;
+            return slot;
         }
-        if (entry.key_lo == key.key_lo && entry.key_hi == key.key_hi) {
-            uint32_t code = entry.code_plus_one - 1;
-            if (!is_long || at(code) == text) {
-                return code;
+        if (entry.key_hi != key.key_hi) {
+            continue;
+        }
+        if (!is_long) {
+            if (entry.key_lo == key.key_lo) {
+                return slot;
             }
+            continue;
+        }
+        // Same tag: compare the text, straight from the arena when the slot knows its length.
+        uint64_t length = entry.key_lo & kLengthUnknown;
+        if (length != kLengthUnknown) {
+            if (length == text.size() &&
+                std::memcmp(arena_.data() + (entry.key_lo >> 16), text.data(), length) == 0) {
+                return slot;
+            }
+        } else if (at(entry.code_plus_one - 1) == text) {
+            return slot;
         }
     }
+}
+
+std::optional<uint32_t> StringDictionary::find(std::string_view text, uint64_t h) const {
+    const Slot& entry = slots_[probe(text, h)];
+    if (entry.code_plus_one == 0) {
+        return std::nullopt;
+    }
+    return entry.code_plus_one - 1;
 }
 
 void StringDictionary::prefetch_text(std::string_view text, uint64_t h) const {
@@ -76,31 +111,22 @@ void StringDictionary::prefetch_text(std::string_view text, uint64_t h) const {
         return;
     }
     const Slot& entry = slots_[h & mask_];
-    if (entry.code_plus_one != 0 && entry.key_lo == h) {
-        const uint64_t* offset = &offsets_[entry.code_plus_one - 1];
-        __builtin_prefetch(offset);
-        __builtin_prefetch(arena_.data() + *offset);
+    if (entry.code_plus_one != 0 && entry.key_hi == long_key_tag(h)) {
+        // The first and last byte: a 64-byte id usually spans two cache lines.
+        const char* stored = arena_.data() + (entry.key_lo >> 16);
+        __builtin_prefetch(stored);
+        __builtin_prefetch(stored + text.size() - 1);
     }
 }
 
 uint32_t StringDictionary::intern(std::string_view text) {
     uint64_t h = hash_bytes(text);
-    Slot key = make_key(text, h);
-    bool is_long = key.key_hi == kLongKeyMarker;
-    uint64_t slot = h & mask_;
-    for (;; slot = (slot + 1) & mask_) {
-        const Slot& entry = slots_[slot];
-        if (entry.code_plus_one == 0) {
-            break;
-        }
-        if (entry.key_lo == key.key_lo && entry.key_hi == key.key_hi) {
-            uint32_t code = entry.code_plus_one - 1;
-            if (!is_long || at(code) == text) {
-                return code;
-            }
-        }
+    size_t slot = probe(text, h);
+    if (slots_[slot].code_plus_one != 0) {
+        return slots_[slot].code_plus_one - 1;
     }
     uint32_t code = size();
+    Slot key = make_key(text, h, arena_.size());
     arena_.append(text);
     offsets_.push_back(arena_.size());
     key.code_plus_one = code + 1;
@@ -115,16 +141,31 @@ uint32_t StringDictionary::intern(std::string_view text) {
 void StringDictionary::grow() {
     std::vector<Slot> slots(slots_.size() * 2);
     uint64_t mask = slots.size() - 1;
-    for (const Slot& entry : slots_) {
-        if (entry.code_plus_one == 0) {
-            continue;
+    // Walk the strings in code order: the arena and offsets are read front to back, which the
+    // hardware prefetcher follows, where walking the old slots would jump around the arena.
+    // Hashes run kAhead strings in front, so that the slot each lands in is already on its way
+    // from memory when it is written.
+    constexpr uint32_t kAhead = 16;
+    uint64_t ahead[kAhead];
+    const uint32_t n = size();
+    for (uint32_t code = 0; code < std::min(n, kAhead); ++code) {
+        ahead[code] = hash_bytes(at(code));
+        __builtin_prefetch(&slots[ahead[code] & mask]);
+    }
+    for (uint32_t code = 0; code < n; ++code) {
+        std::string_view text = at(code);
+        uint64_t h = ahead[code % kAhead];
+        if (code + kAhead < n) {
+            uint64_t later = hash_bytes(at(code + kAhead));
+            ahead[code % kAhead] = later;
+            __builtin_prefetch(&slots[later & mask]);
         }
-        uint64_t h = hash_bytes(at(entry.code_plus_one - 1));
         uint64_t slot = h & mask;
         while (slots[slot].code_plus_one != 0) {
             slot = (slot + 1) & mask;
         }
-        slots[slot] = entry;
+        slots[slot] = make_key(text, h, offsets_[code]);
+        slots[slot].code_plus_one = code + 1;
     }
     slots_.swap(slots);
     mask_ = mask;

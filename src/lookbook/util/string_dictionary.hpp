@@ -16,8 +16,9 @@ uint64_t hash_bytes(std::string_view text);
 // Assigns dense codes 0, 1, 2, ... to distinct strings in order of first appearance.
 // Strings are copied into one arena; lookups use open addressing with linear probing. Strings
 // of up to 11 bytes (article ids, SKUs) are also kept inside the slot itself, so looking one up
-// touches one cache line and never the arena; longer ones keep 64 hash bits in the slot and are
-// compared against the arena only when those match.
+// touches one cache line and never the arena. Longer ones (64-hex customer ids) keep 24 hash
+// bits, their length and their place in the arena in the slot: a lookup reads the slot and,
+// when the hash bits match, the stored text itself, with no offsets table in between.
 class StringDictionary {
   public:
     StringDictionary();
@@ -50,19 +51,23 @@ class StringDictionary {
     void reserve(size_t strings);
 
   private:
-    void grow();
-
-    std::string arena_;
-    std::vector<uint64_t> offsets_;
-    // 16 bytes: bytes 0-10 hold a short key zero-padded, or for a long key 8 hash bytes;
-    // byte 11 holds the short key's length, or 0xFF for a long key; then code + 1 (0 = empty).
+    // 16 bytes. Short key: bytes 0-10 hold the key zero-padded, byte 11 its length. Long key:
+    // key_lo holds (arena offset << 16 | length, or 0xFFFF when the length does not fit) and
+    // key_hi holds 0xFF in its top byte and 24 hash bits below. Then code + 1 (0 = empty).
     struct Slot {
         uint64_t key_lo = 0;
         uint32_t key_hi = 0;
         uint32_t code_plus_one = 0;
     };
-    static Slot make_key(std::string_view text, uint64_t hash);
+    // The slot `text` is stored in; `offset` is where its copy starts in the arena.
+    static Slot make_key(std::string_view text, uint64_t hash, uint64_t offset);
+    // The slot holding `text`'s code, or the empty slot where it would go.
+    size_t probe(std::string_view text, uint64_t hash) const;
+    // Rebuilds the table at twice the size, reading the arena in order (no random reads).
+    void grow();
 
+    std::string arena_;
+    std::vector<uint64_t> offsets_;
     std::vector<Slot> slots_;
     uint64_t mask_ = 0;
 };
