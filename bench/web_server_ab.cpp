@@ -11,9 +11,10 @@
 // cpp-httplib runs as lookbook's server does (web/server.cpp): a thread pool of THREADS workers,
 // each holding one keep-alive connection, TCP_NODELAY, the listen backlog widened to SOMAXCONN.
 // Beast runs the usual asynchronous design: one io_context run by THREADS threads, async accept,
-// read and write, keep-alive, a strand per connection.
+// read and write, keep-alive, a strand per connection. `beast-per-thread` gives each thread its
+// own io_context instead (no strands; Asio takes no locks with one thread per context).
 //
-// Usage: web_server_ab httplib|beast PORT THREADS
+// Usage: web_server_ab httplib|beast|beast-per-thread PORT THREADS
 // Listens on 127.0.0.1:PORT until killed; prints the two body sizes on stderr at start.
 #include <atomic>
 #include <charconv>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
@@ -213,17 +215,30 @@ class BeastSession : public std::enable_shared_from_this<BeastSession> {
     const std::string& page_;
 };
 
-// Accepts connections forever, each on its own strand of the shared io_context.
+// Accepts connections forever. With one io_context run by several threads, each connection
+// gets a strand of it; with an io_context per thread, connections are dealt out in turn and
+// need no strand (each context has a single thread).
 class BeastListener : public std::enable_shared_from_this<BeastListener> {
   public:
-    BeastListener(asio::io_context& io, tcp::acceptor acceptor, const std::string& page)
-        : io_(io), acceptor_(std::move(acceptor)), page_(page) {}
+    BeastListener(std::vector<std::unique_ptr<asio::io_context>>& contexts,
+                  bool strand_per_connection,
+                  tcp::acceptor acceptor,
+                  const std::string& page)
+        : contexts_(contexts),
+          strand_per_connection_(strand_per_connection),
+          acceptor_(std::move(acceptor)),
+          page_(page) {}
 
     void accept() {
-        acceptor_.async_accept(asio::make_strand(io_),
-                               [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
-                                   self->on_accept(ec, std::move(sock));
-                               });
+        asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+        auto on_accept = [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
+            self->on_accept(ec, std::move(sock));
+        };
+        if (strand_per_connection_) {
+            acceptor_.async_accept(asio::make_strand(target), std::move(on_accept));
+        } else {
+            acceptor_.async_accept(target.get_executor(), std::move(on_accept));
+        }
     }
 
   private:
@@ -235,14 +250,21 @@ class BeastListener : public std::enable_shared_from_this<BeastListener> {
         accept();
     }
 
-    asio::io_context& io_;
+    std::vector<std::unique_ptr<asio::io_context>>& contexts_;
+    bool strand_per_connection_;
     tcp::acceptor acceptor_;
     const std::string& page_;
+    size_t next_context_ = 0;
 };
 
-int run_beast(int port, int threads, const std::string& page) {
-    asio::io_context io(threads);
-    tcp::acceptor acceptor(io);
+// `shared`: one io_context run by `threads` threads (Beast's examples); otherwise one
+// single-threaded io_context per thread, which takes no locks inside Asio.
+int run_beast(int port, int threads, bool shared, const std::string& page) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (int context_idx = 0; context_idx < (shared ? 1 : threads); ++context_idx) {
+        contexts.push_back(std::make_unique<asio::io_context>(shared ? threads : 1));
+    }
+    tcp::acceptor acceptor(*contexts[0]);
     tcp::endpoint endpoint(asio::ip::make_address(kHost), static_cast<unsigned short>(port));
     beast::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -261,12 +283,20 @@ int run_beast(int port, int threads, const std::string& page) {
             stderr, "cannot listen on {}:{}: {}; choose another port\n", kHost, port, ec.message());
         return 1;
     }
-    std::make_shared<BeastListener>(io, std::move(acceptor), page)->accept();
+    std::make_shared<BeastListener>(contexts, shared && threads > 1, std::move(acceptor), page)
+        ->accept();
+    // An io_context with nothing to do returns from run() at once; a context that has not been
+    // dealt a connection yet must keep its thread.
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+    for (auto& context : contexts) {
+        keep_running.push_back(asio::make_work_guard(*context));
+    }
     std::vector<std::thread> workers;
     for (int thread_idx = 1; thread_idx < threads; ++thread_idx) {
+        asio::io_context& io = *contexts[shared ? 0 : thread_idx];
         workers.emplace_back([&io] { io.run(); });
     }
-    io.run();
+    contexts[0]->run();
     for (auto& worker : workers) {
         worker.join();
     }
@@ -284,10 +314,10 @@ int main(int argc, char** argv) {
     int port = 0;
     int threads = 0;
     std::string_view library = argc == 4 ? argv[1] : "";
-    if ((library != "httplib" && library != "beast") || !parse_int(argv[2], 1, 65535, port) ||
-        !parse_int(argv[3], 1, 1024, threads)) {
+    if ((library != "httplib" && library != "beast" && library != "beast-per-thread") ||
+        !parse_int(argv[2], 1, 65535, port) || !parse_int(argv[3], 1, 1024, threads)) {
         fmt::print(stderr,
-                   "usage: web_server_ab httplib|beast PORT THREADS\n"
+                   "usage: web_server_ab httplib|beast|beast-per-thread PORT THREADS\n"
                    "  PORT in 1-65535 on 127.0.0.1, THREADS in 1-1024\n");
         return 2;
     }
@@ -303,5 +333,8 @@ int main(int argc, char** argv) {
                threads,
                bought_together_json().size(),
                page.size());
-    return library == "httplib" ? run_httplib(port, threads, page) : run_beast(port, threads, page);
+    if (library == "httplib") {
+        return run_httplib(port, threads, page);
+    }
+    return run_beast(port, threads, library == "beast", page);
 }

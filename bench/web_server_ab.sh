@@ -3,19 +3,19 @@
 # its two routes with wrk (64 connections, 2 threads) and prints requests/s, p50, p99, errors and
 # the server's CPU time per request, then the median over the runs.
 #
-# Usage: bench/web_server_ab.sh WEB_SERVER_AB_BINARY [RUNS] [SECONDS]
+# Usage: [AB_CONFIGS="httplib 64,beast 2,..."] bench/web_server_ab.sh BINARY [RUNS] [SECONDS]
 #   e.g. bash bench/web_server_ab.sh build/bench/web_server_ab 5 10
-# Configurations: httplib with 64 workers (what `lookbook serve` runs), httplib with 2 workers
-# and Beast with 2 threads (the same thread count, one per core); Beast with 64 threads is the
-# control for the scheduler: on a loaded machine 64 runnable threads get a larger share of the
-# cores than 2 do, whatever the library. Each run goes through every
-# configuration in turn, so a change in the machine's load reaches all of them. Servers listen
-# on 127.0.0.1 and are stopped at the end.
+# Default configurations: httplib with 64 workers (what `lookbook serve` runs), httplib with 2
+# workers, and Beast with 2 threads (one per core) both as one io_context run by 2 threads and as
+# an io_context per thread. Each run goes through every configuration in turn, so a change in
+# the machine's load reaches all of them. CPU time per request is the figure that survives a
+# shared machine: requests/s also depend on how much of the cores the other jobs leave. Servers
+# listen on 127.0.0.1 and are stopped at the end.
 set -euo pipefail
 binary=$1
 runs=${2:-3}
 seconds=${3:-10}
-configs=("httplib 64" "httplib 2" "beast 2" "beast 64")
+IFS=, read -ra configs <<<"${AB_CONFIGS:-httplib 64,httplib 2,beast 2,beast-per-thread 2}"
 routes=("json /api/bought-together" "html /page")
 results=$(mktemp /tmp/web-server-ab.XXXXXX)
 ticks_per_second=$(getconf CLK_TCK)
@@ -59,7 +59,7 @@ stop_server() {
 
 echo "wrk: 64 connections, 2 threads, ${seconds}s per route, $runs runs, $(nproc) cores (shared)"
 echo "load before: $(uptime)"
-printf "%-3s %-12s %-5s %10s %9s %9s %8s %10s\n" \
+printf "%-3s %-18s %-5s %10s %9s %9s %8s %10s\n" \
     run config route "req/s" "p50 ms" "p99 ms" errors "cpu us/req"
 for run in $(seq "$runs"); do
     for config in "${configs[@]}"; do
@@ -80,7 +80,7 @@ for run in $(seq "$runs"); do
             cpu_us=$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$requests" \
                 'BEGIN {printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0)}')
             label="$library-$threads"
-            printf "%-3s %-12s %-5s %10s %9s %9s %8s %10s\n" \
+            printf "%-3s %-18s %-5s %10s %9s %9s %8s %10s\n" \
                 "$run" "$label" "$route_name" "$rps" "$p50" "$p99" "$errors" "$cpu_us"
             echo "$label $route_name $rps $p50 $p99 $errors $cpu_us" >>"$results"
         done
@@ -93,7 +93,7 @@ echo "load after: $(uptime)"
 if [ "$runs" -gt 0 ]; then
     echo
     echo "median of $runs runs"
-    printf "%-12s %-5s %10s %9s %9s %8s %10s\n" config route "req/s" "p50 ms" "p99 ms" errors "cpu us/req"
+    printf "%-18s %-5s %10s %9s %9s %8s %10s\n" config route "req/s" "p50 ms" "p99 ms" errors "cpu us/req"
     for config in "${configs[@]}"; do
         read -r library threads <<<"$config"
         for route in "${routes[@]}"; do
@@ -104,7 +104,7 @@ if [ "$runs" -gt 0 ]; then
                     '$1 == c && $2 == r {print $k}' "$results" | sort -g | awk '{v[NR] = $1}
                     END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')")
             done
-            printf "%-12s %-5s %10s %9s %9s %8s %10s\n" "${row[@]}"
+            printf "%-18s %-5s %10s %9s %9s %8s %10s\n" "${row[@]}"
         done
     done
 fi
@@ -117,7 +117,7 @@ fi
 #    request takes (both servers here end a silent connection after 10 s).
 echo
 echo "robustness checks"
-printf "%-12s %-20s %-14s %s\n" config "pipelined answers" "16 KB header" "request behind 80 slow clients"
+printf "%-18s %-20s %-14s %s\n" config "pipelined answers" "16 KB header" "request behind 80 slow clients"
 big_header=$(head -c 16384 /dev/zero | tr '\0' 'a')
 for config in "httplib 64" "beast 2"; do
     read -r library threads <<<"$config"
@@ -138,6 +138,6 @@ for config in "httplib 64" "beast 2"; do
     behind=$(curl -s -o /dev/null -m 30 -w '%{http_code} in %{time_total} s' \
         "http://127.0.0.1:$port/page" || true)
     for slow_fd in "${slow_fds[@]}"; do exec {slow_fd}>&-; done
-    printf "%-12s %-20s %-14s %s\n" "$library-$threads" "$pipelined of 3" "$header_status" "$behind"
+    printf "%-18s %-20s %-14s %s\n" "$library-$threads" "$pipelined of 3" "$header_status" "$behind"
     stop_server
 done
