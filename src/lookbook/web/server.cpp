@@ -1,3 +1,25 @@
+// cpp-httplib or Boost.Beast (issue 7: "choose by measurement"). bench/web_server_ab.sh serves
+// the same 1 KB JSON route and 25 KB page with each library and drives them with wrk (64
+// connections, 10 s); median of 5 runs on the 2 shared cores (load average 12-19, other builds):
+//
+//   configuration                     JSON req/s  p99    CPU/req   page req/s  p99    CPU/req
+//   httplib, 64 workers (this server)  44,300    4.0 ms   34 us      51,300    1.8 ms   24 us
+//   Beast, one io_context, 2 threads   26,500     17 ms   26 us      36,700     15 ms   14 us
+//   Beast, an io_context per thread    28,800     29 ms   23 us      44,500     13 ms  8.7 us
+//
+// Kept cpp-httplib. On this loaded machine it answers more requests with a lower p99: 64
+// threads get more of the cores than Beast's 2, and a preempted thread stalls one connection,
+// not half of them (Beast on 64 threads was slower still: 11,000 JSON req/s, 45 us each). Beast
+// needs 11-15 us less CPU per request, small beside a real route (bought-together runs at 12-18k
+// requests/s on these cores, over 100 us each). httplib with 2 workers is no choice: it serves
+// 2 connections at a time while the other 62 wait (wrk saw timeouts in every run).
+// TODO: cpp-httplib's thread per connection and per-read timeout let 80 clients that send a
+// header byte every 2 s hold every worker (a request behind them got no answer in 25 s; Beast
+// answered in 3 ms); it answers 1-2 of 3 pipelined requests and closes after 5 s; it accepted a
+// 200 KB header (Beast stops at 8 KB). Harmless on loopback; on an open port, put a reverse
+// proxy in front. Moving to Beast fixes these but means writing a router with path parameters,
+// query and multipart parsing (photo upload), the rate-limit hook, the access log and 413/431
+// answers: an estimated 500 lines and a rerun of every web test.
 #include "lookbook/web/server.hpp"
 
 #include <algorithm>

@@ -49,14 +49,9 @@ struct ServerOptions {
 // store. Serves an immutable Snapshot of the store's live generation and swaps in a new one,
 // between requests, when the store's CURRENT changes.
 //
-// Built on Debian's cpp-httplib (a thread per open connection) rather than Boost.Beast:
-// on the H&M sample it serves the bought-together API at 12-18k requests/s and the article page
-// at 34-37k requests/s with 64 connections on 2 shared cores (bench/web_bench.sh), 2-7x the
-// issue's throughput targets, so an asynchronous Beast server (several hundred more lines) was
-// not built to compare against.
-// TODO: p99 latency at 64 connections varies between runs from 3 ms to 0.7 s on the shared
-// 2-core machine (load average 18-27); 64 runnable threads are what Beast's few-threads model
-// would avoid. Measure both on a quiet machine before deciding that httplib is enough.
+// Built on Debian's cpp-httplib (a thread per open connection) rather than Boost.Beast: the
+// measurement behind that choice (bench/web_server_ab.sh) and what cpp-httplib lacks against
+// slow clients are at the top of server.cpp.
 class WebServer {
   public:
     // Loads the store at `store_dir` and opens its events database. kNotFound when there is no
