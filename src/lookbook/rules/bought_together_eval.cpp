@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,9 +30,10 @@ class Tally {
     Tally(size_t k, const std::vector<uint32_t>& product_type, const std::vector<uint32_t>& rank)
         : k_(k), product_type_(product_type), rank_(rank) {}
 
-    void add(const std::vector<uint32_t>& ranked, const Case& c) {
+    // Scores one list; returns whether it holds the hidden article within k.
+    bool add(const std::vector<uint32_t>& ranked, const Case& c) {
         std::span<const uint32_t> hidden(&c.hidden, 1);
-        add_to(&all_, ranked, hidden);
+        bool hit = add_to(&all_, ranked, hidden);
         if (!c.variant_of_cart) {
             add_to(&not_variant_, ranked, hidden);
         }
@@ -43,6 +46,7 @@ class Tally {
         diversity_sum_ += eval::intra_list_diversity(ranked, k_, [&](uint32_t a, uint32_t b) {
             return product_type_[a] == product_type_[b] ? 0.0 : 1.0;
         });
+        return hit;
     }
 
     void finish(size_t article_count, BoughtTogetherScore* score) const {
@@ -57,19 +61,24 @@ class Tally {
     }
 
   private:
-    void add_to(HitRates* rates,
+    bool add_to(HitRates* rates,
                 const std::vector<uint32_t>& ranked,
                 std::span<const uint32_t> hidden) {
         ++rates->cases;
-        rates->hit_at_5 += eval::hit_at_k(ranked, hidden, 5);
-        rates->hit_at_k += eval::hit_at_k(ranked, hidden, k_);
+        bool hit_5 = eval::hit_at_k(ranked, hidden, 5) > 0;
+        bool hit_k = eval::hit_at_k(ranked, hidden, k_) > 0;
+        rates->hits_at_5 += hit_5 ? 1 : 0;
+        rates->hits_at_k += hit_k ? 1 : 0;
         rates->mrr += eval::reciprocal_rank(ranked, hidden, k_);
+        return hit_k;
     }
     static HitRates average(HitRates sums) {
         double n = static_cast<double>(std::max<size_t>(sums.cases, 1));
-        sums.hit_at_5 /= n;
-        sums.hit_at_k /= n;
+        sums.hit_at_5 = static_cast<double>(sums.hits_at_5) / n;
+        sums.hit_at_k = static_cast<double>(sums.hits_at_k) / n;
         sums.mrr /= n;
+        std::tie(sums.hit_at_k_low, sums.hit_at_k_high) =
+            wilson_interval(sums.hits_at_k, sums.cases);
         return sums;
     }
 
@@ -205,16 +214,35 @@ nlohmann::json rates_json(const HitRates& rates, size_t k) {
     return {{"cases", rates.cases},
             {"hit_rate_at_5", rates.hit_at_5},
             {fmt::format("hit_rate_at_{}", k), rates.hit_at_k},
-            {"mrr", rates.mrr}};
+            {"mrr", rates.mrr},
+            {"hits_at_5", rates.hits_at_5},
+            {fmt::format("hits_at_{}", k), rates.hits_at_k},
+            {fmt::format("hit_rate_at_{}_ci95", k),
+             nlohmann::json::array({rates.hit_at_k_low, rates.hit_at_k_high})}};
 }
 
 }  // namespace
 
+std::pair<double, double> wilson_interval(size_t hits, size_t cases) {
+    if (cases == 0) {
+        return {0.0, 0.0};
+    }
+    // z for a two-sided 95% interval. Wilson's interval stays inside [0, 1] and is not empty at
+    // 0 hits, unlike the normal approximation, which matters at 2 hits in 200.
+    constexpr double kZ = 1.959963984540054;
+    double n = static_cast<double>(cases);
+    double p = static_cast<double>(hits) / n;
+    double z2 = kZ * kZ;
+    double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+    double half = kZ * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n);
+    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
 Result<BoughtTogetherEvaluation> evaluate_bought_together(
     const Store& store, const BoughtTogetherEvalOptions& options) {
     auto start = std::chrono::steady_clock::now();
-    if (options.test_weeks < 1 || options.k < 5 || options.min_supports.empty() ||
-        options.confidence_priors.empty()) {
+    if (options.test_weeks < 1 || options.skip_last_weeks < 0 || options.k < 5 ||
+        options.min_supports.empty() || options.confidence_priors.empty()) {
         return Status::invalid_argument(fmt::format(
             "bought-together evaluation: test weeks {} and list length {} must be at least 1 and "
             "5, with at least one support and prior",
@@ -229,7 +257,9 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
                         store.dir().string()));
     }
     int32_t first_day = *std::min_element(dates.begin(), dates.end());
-    int32_t last_day = *std::max_element(dates.begin(), dates.end());
+    // The window ends skip_last_weeks before the last transaction (a validation run).
+    int32_t last_sale = *std::max_element(dates.begin(), dates.end());
+    int32_t last_day = last_sale - 7 * options.skip_last_weeks;
     int32_t first_test_day = last_day - 7 * options.test_weeks + 1;
     if (first_test_day <= first_day) {
         return Status::invalid_data(fmt::format(
@@ -237,8 +267,8 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
             "to train on; evaluate on fewer test weeks",
             store.dir().string(),
             format_iso_date(first_day),
-            format_iso_date(last_day),
-            options.test_weeks));
+            format_iso_date(last_sale),
+            options.test_weeks + options.skip_last_weeks));
     }
 
     BoughtTogetherEvaluation evaluation;
@@ -252,6 +282,7 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     train_options.last_day = first_test_day - 1;
     StoreBasketOptions test_options;
     test_options.first_day = first_test_day;
+    test_options.last_day = last_day;
     LOOKBOOK_ASSIGN_OR_RETURN(BasketSet train, baskets_from_store(store, train_options));
     LOOKBOOK_ASSIGN_OR_RETURN(BasketSet test, baskets_from_store(store, test_options));
     size_t n_articles = store.articles().size();
@@ -274,12 +305,14 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     auto pairs = pair_counts(train, n_articles);
     Tally popularity_tally(options.k, types, rank);
     Tally pair_tally(options.k, types, rank);
+    std::vector<bool> pair_hit;  // per case, for the paired comparison
     for (const Case& c : cases) {
         std::unordered_set<uint32_t> cart(c.cart.begin(), c.cart.end());
         std::vector<uint32_t> ranked;
         fill_popular(popular, cart, options.k, &ranked);
         popularity_tally.add(ranked, c);
-        pair_tally.add(cooccurrence_list(pairs, popular, c, cart, options.k), c);
+        pair_hit.push_back(
+            pair_tally.add(cooccurrence_list(pairs, popular, c, cart, options.k), c));
     }
     BoughtTogetherScore popularity_score{
         .name = "global_popularity", .kind = "baseline", .label = "global popularity"};
@@ -302,7 +335,11 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
             Tally tally(options.k, types, rank);
             size_t by_rule = 0;
             size_t shown = 0;
-            for (const Case& c : cases) {
+            std::array<size_t, 4> hits_by_source{};
+            size_t wins = 0;
+            size_t losses = 0;
+            for (size_t case_idx = 0; case_idx < cases.size(); ++case_idx) {
+                const Case& c = cases[case_idx];
                 LOOKBOOK_ASSIGN_OR_RETURN(auto suggestions,
                                           complete_the_look(model, c.cart, recommend));
                 std::vector<uint32_t> ranked;
@@ -311,7 +348,14 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
                     by_rule += s.source == SuggestionSource::kArticleRule ? 1 : 0;
                 }
                 shown += ranked.size();
-                tally.add(ranked, c);
+                bool hit = tally.add(ranked, c);
+                wins += hit && !pair_hit[case_idx] ? 1 : 0;
+                losses += !hit && pair_hit[case_idx] ? 1 : 0;
+                for (size_t pos = 0; hit && pos < suggestions.size(); ++pos) {
+                    if (suggestions[pos].article == c.hidden) {
+                        ++hits_by_source[static_cast<size_t>(suggestions[pos].source)];
+                    }
+                }
             }
             BoughtTogetherScore score{
                 .name = "complete_the_look",
@@ -322,7 +366,10 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
                 .article_rules = model.article_rules.size(),
                 .product_code_rules = model.code_rules.size(),
                 .article_rule_share =
-                    static_cast<double>(by_rule) / static_cast<double>(std::max<size_t>(1, shown))};
+                    static_cast<double>(by_rule) / static_cast<double>(std::max<size_t>(1, shown)),
+                .hits_by_source = hits_by_source,
+                .wins_over_pairs = wins,
+                .losses_to_pairs = losses};
             tally.finish(n_articles, &score);
             evaluation.scores.push_back(std::move(score));
         }
@@ -346,6 +393,7 @@ nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation) {
         {"test_start", evaluation.test_start},
         {"test_end", evaluation.test_end},
         {"test_weeks", evaluation.test_weeks},
+        {"skipped_last_weeks", evaluation.options.skip_last_weeks},
         {"k", evaluation.k},
         {"train_baskets", evaluation.train_baskets},
         {"test_baskets", evaluation.test_baskets},
@@ -371,6 +419,13 @@ nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation) {
             row["article_rules"] = s.article_rules;
             row["product_code_rules"] = s.product_code_rules;
             row["article_rule_share"] = s.article_rule_share;
+            for (size_t source = 0; source < s.hits_by_source.size(); ++source) {
+                row["hits_by_source"]
+                   [suggestion_source_name(static_cast<SuggestionSource>(source))] =
+                       s.hits_by_source[source];
+            }
+            row["wins_over_pair_cooccurrence"] = s.wins_over_pairs;
+            row["losses_to_pair_cooccurrence"] = s.losses_to_pairs;
         }
         out["scores"].push_back(std::move(row));
     }

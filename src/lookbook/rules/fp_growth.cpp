@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <time.h>
 
 #include "lookbook/util/assert.hpp"
 #include "lookbook/util/log.hpp"
@@ -116,6 +117,11 @@ void sort_baskets_by_ranks(const std::vector<uint32_t>& ranks,
     std::vector<Group> pending{{0, order.size(), 0}};
     std::vector<uint32_t> buffer(order.size());
     std::vector<size_t> starts(n_ranks + 2);
+    std::vector<size_t> next(n_ranks + 1);
+    // Each basket's digit is read once per pass and kept here: reading it means two random
+    // loads (offsets, then ranks), which miss the cache once the baskets outgrow it; the
+    // scatter below then reads the digits sequentially.
+    std::vector<uint32_t> digits(order.size());
     while (!pending.empty()) {
         Group group = pending.back();
         pending.pop_back();
@@ -133,16 +139,19 @@ void sort_baskets_by_ranks(const std::vector<uint32_t>& ranks,
             continue;
         }
         std::fill(starts.begin(), starts.end(), 0);
+        uint32_t* group_digits = digits.data() + group.begin;
         for (auto it = first; it != last; ++it) {
-            ++starts[digit(*it, group.depth) + 1];
+            uint32_t value = digit(*it, group.depth);
+            group_digits[it - first] = value;
+            ++starts[value + 1];
         }
         for (size_t bucket = 1; bucket < starts.size(); ++bucket) {
             starts[bucket] += starts[bucket - 1];
         }
         // starts[b] is now where digit b's run begins inside the group.
-        std::vector<size_t> next(starts.begin(), starts.end() - 1);
+        std::copy(starts.begin(), starts.end() - 1, next.begin());
         for (auto it = first; it != last; ++it) {
-            buffer[group.begin + next[digit(*it, group.depth)]++] = *it;
+            buffer[group.begin + next[group_digits[it - first]]++] = *it;
         }
         std::copy(buffer.begin() + static_cast<ptrdiff_t>(group.begin),
                   buffer.begin() + static_cast<ptrdiff_t>(group.end),
@@ -283,6 +292,10 @@ struct Output {
     ItemsetTable table;
     std::vector<uint64_t> by_length;
     uint64_t emitted = 0;
+    // Work done, for MiningWork: conditional trees built, their nodes, prefix-path items read.
+    uint64_t trees = 0;
+    uint64_t tree_nodes = 0;
+    uint64_t path_items = 0;
     // Table ranges per top-level item, to put the threads' results back in a fixed order.
     struct Segment {
         uint32_t task;
@@ -506,6 +519,7 @@ class Worker {
         std::vector<uint32_t>& walked = next->walked;
         std::vector<uint32_t>& touched = next->touched;
         std::vector<std::pair<size_t, Count>>& paths = next->paths;
+        out_->path_items += walked.size();
 
         // TODO: conditional trees keep the global item order instead of re-ranking items by their
         // conditional support — re-ranking gives smaller trees on dense data (T10I4D100K at low
@@ -554,6 +568,8 @@ class Worker {
                 }
                 begin = end;
             }
+            ++out_->trees;
+            out_->tree_nodes += cond.node_count();
         } else if (pairs_only) {
             for (uint32_t up_item : touched) {
                 if (to_local[up_item] != kNone) {
@@ -589,7 +605,15 @@ struct Prepared {
     Count min_count = 0;
     std::vector<ItemId> rank_to_item;
     Projection top;
+    double cpu_seconds = 0;  // CPU time prepare() took
 };
+
+// CPU time of the calling thread: what prepare() costs, whatever else runs on the machine.
+double thread_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
 
 Status validate(const MiningOptions& options) {
     const MinSupport& support = options.min_support;
@@ -807,7 +831,9 @@ Status mine(const BasketSet& baskets,
             baskets.occurrence_count()));
     }
     LOOKBOOK_RETURN_IF_ERROR(validate(options));
+    double start = thread_cpu_seconds();
     *prep = prepare(baskets, options);
+    prep->cpu_seconds = thread_cpu_seconds() - start;
     return run_workers(*prep, options, collect, outputs);
 }
 
@@ -858,6 +884,10 @@ Result<ItemsetCounts> count_frequent_itemsets(const BasketSet& baskets,
     ItemsetCounts counts;
     counts.total_weight = prep.total_weight;
     counts.min_count = prep.min_count;
+    counts.work.frequent_items = prep.rank_to_item.size();
+    counts.work.distinct_baskets = prep.top.weight.size();
+    counts.work.occurrences = prep.top.occurrences.size();
+    counts.work.prepare_cpu_seconds = prep.cpu_seconds;
     for (const Output& out : outputs) {
         counts.total += out.emitted;
         if (counts.by_length.size() < out.by_length.size()) {
@@ -866,6 +896,9 @@ Result<ItemsetCounts> count_frequent_itemsets(const BasketSet& baskets,
         for (size_t length = 0; length < out.by_length.size(); ++length) {
             counts.by_length[length] += out.by_length[length];
         }
+        counts.work.conditional_trees += out.trees;
+        counts.work.tree_nodes += out.tree_nodes;
+        counts.work.path_items += out.path_items;
     }
     return counts;
 }

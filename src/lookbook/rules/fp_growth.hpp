@@ -90,12 +90,25 @@ struct FrequentItemsets {
     std::vector<ItemId> item_order;
 };
 
+// How much work a mining run did, so that timings at different sizes can be compared per unit
+// of work rather than per basket (a larger input can hold more frequent itemsets).
+struct MiningWork {
+    uint64_t frequent_items = 0;
+    uint64_t distinct_baskets = 0;   // recoded baskets after merging identical ones
+    uint64_t occurrences = 0;        // frequent-item occurrences in the distinct baskets
+    uint64_t conditional_trees = 0;  // conditional FP-trees built
+    uint64_t tree_nodes = 0;         // nodes of those trees, summed
+    uint64_t path_items = 0;         // items read on prefix paths, summed over all trees
+    double prepare_cpu_seconds = 0;  // counting, recoding and sorting the baskets (thread CPU)
+};
+
 // Itemset counts only, for benchmarks and dry runs: no itemset is stored.
 struct ItemsetCounts {
     Count total_weight = 0;
     Count min_count = 0;
     uint64_t total = 0;
     std::vector<uint64_t> by_length;  // by_length[k] = number of frequent k-itemsets
+    MiningWork work;
 };
 
 // Mines every frequent itemset of `baskets` with FP-Growth. An item repeated in a basket counts
