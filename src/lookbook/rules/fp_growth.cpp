@@ -91,79 +91,94 @@ void ItemsetTable::remap(std::span<const ItemId> map) {
 
 namespace detail {
 
-// Sorts basket indices so their rank sequences are in lexicographic order (a shorter basket
-// before its extensions), in time linear in the total number of ranks: a comparison sort of n
-// baskets costs n log n random reads of the baskets and was 40% of the mining time on 800k
-// synthetic baskets, growing with n. Most-significant-digit radix passes (a counting sort on
-// the rank at one depth) split large groups; groups smaller than a bound independent of n are
-// finished by a comparison sort, so their log factor is a constant.
-void sort_baskets_by_ranks(const std::vector<uint32_t>& ranks,
-                           const std::vector<uint64_t>& offsets,
-                           size_t n_ranks,
-                           std::vector<uint32_t>& order) {
+// Sorts the basket records by rank sequence in time linear in their size: a comparison sort of n
+// baskets costs n log n, and sorting indices costs two cache misses per basket and pass once
+// the baskets outgrow the cache (16x the synthetic scaling case: 28 MB of ranks). So the records
+// themselves move: each most-significant-digit radix pass (a counting sort on the rank at one
+// depth) reads its group sequentially and writes one run per digit. Groups smaller than a bound
+// independent of n are finished by a comparison sort within the group, so their log factor is a
+// constant and their records sit in a few cache lines.
+void sort_basket_records(std::vector<uint32_t>& records, size_t n_ranks) {
+    auto record_words = [&](size_t pos) { return kRecordHeader + records[pos]; };
     // Digit at `depth`: rank + 1, or 0 when the basket has ended, so shorter baskets come first.
-    auto digit = [&](uint32_t idx, size_t depth) -> uint32_t {
-        size_t position = offsets[idx] + depth;
-        return position < offsets[idx + 1] ? ranks[position] + 1 : 0;
+    auto digit = [&](size_t pos, size_t depth) -> uint32_t {
+        return depth < records[pos] ? records[pos + kRecordHeader + depth] + 1 : 0;
     };
-    // Below this size a counting pass (which clears n_ranks + 1 counters) costs more than a
-    // comparison sort of the group.
+    // Below this many records a counting pass (which clears n_ranks + 1 counters) costs more
+    // than a comparison sort of the group.
     const size_t small_group = std::max<size_t>(64, n_ranks / 4);
     struct Group {
-        size_t begin;
+        size_t begin;  // word range in `records`
         size_t end;
+        size_t count;  // records in it
         size_t depth;
     };
-    std::vector<Group> pending{{0, order.size(), 0}};
-    std::vector<uint32_t> buffer(order.size());
+    size_t n_records = 0;
+    for (size_t pos = 0; pos < records.size(); pos += record_words(pos)) {
+        ++n_records;
+    }
+    std::vector<Group> pending{{0, records.size(), n_records, 0}};
+    std::vector<uint32_t> buffer(records.size());
     std::vector<size_t> starts(n_ranks + 2);
+    std::vector<size_t> counts(n_ranks + 1);
     std::vector<size_t> next(n_ranks + 1);
-    // Each basket's digit is read once per pass and kept here: reading it means two random
-    // loads (offsets, then ranks), which miss the cache once the baskets outgrow it; the
-    // scatter below then reads the digits sequentially.
-    std::vector<uint32_t> digits(order.size());
+    std::vector<size_t> positions;
     while (!pending.empty()) {
         Group group = pending.back();
         pending.pop_back();
-        auto first = order.begin() + static_cast<ptrdiff_t>(group.begin);
-        auto last = order.begin() + static_cast<ptrdiff_t>(group.end);
-        if (group.end - group.begin < small_group) {
-            std::sort(first, last, [&](uint32_t a, uint32_t b) {
-                auto lhs = ranks.begin() + static_cast<ptrdiff_t>(offsets[a] + group.depth);
-                auto rhs = ranks.begin() + static_cast<ptrdiff_t>(offsets[b] + group.depth);
-                auto lhs_end = ranks.begin() + static_cast<ptrdiff_t>(offsets[a + 1]);
-                auto rhs_end = ranks.begin() + static_cast<ptrdiff_t>(offsets[b + 1]);
-                return std::lexicographical_compare(
-                    std::min(lhs, lhs_end), lhs_end, std::min(rhs, rhs_end), rhs_end);
+        if (group.count < small_group) {
+            positions.clear();
+            for (size_t pos = group.begin; pos < group.end; pos += record_words(pos)) {
+                positions.push_back(pos);
+            }
+            std::sort(positions.begin(), positions.end(), [&](size_t a, size_t b) {
+                const uint32_t* lhs = records.data() + a + kRecordHeader;
+                const uint32_t* rhs = records.data() + b + kRecordHeader;
+                return std::lexicographical_compare(lhs + std::min<size_t>(group.depth, records[a]),
+                                                    lhs + records[a],
+                                                    rhs + std::min<size_t>(group.depth, records[b]),
+                                                    rhs + records[b]);
             });
-            continue;
-        }
-        std::fill(starts.begin(), starts.end(), 0);
-        uint32_t* group_digits = digits.data() + group.begin;
-        for (auto it = first; it != last; ++it) {
-            uint32_t value = digit(*it, group.depth);
-            group_digits[it - first] = value;
-            ++starts[value + 1];
-        }
-        for (size_t bucket = 1; bucket < starts.size(); ++bucket) {
-            starts[bucket] += starts[bucket - 1];
-        }
-        // starts[b] is now where digit b's run begins inside the group.
-        std::copy(starts.begin(), starts.end() - 1, next.begin());
-        for (auto it = first; it != last; ++it) {
-            buffer[group.begin + next[group_digits[it - first]]++] = *it;
+            size_t out = group.begin;
+            for (size_t pos : positions) {
+                std::copy_n(records.begin() + static_cast<ptrdiff_t>(pos),
+                            record_words(pos),
+                            buffer.begin() + static_cast<ptrdiff_t>(out));
+                out += record_words(pos);
+            }
+        } else {
+            std::fill(starts.begin(), starts.end(), 0);
+            std::fill(counts.begin(), counts.end(), 0);
+            for (size_t pos = group.begin; pos < group.end; pos += record_words(pos)) {
+                uint32_t value = digit(pos, group.depth);
+                starts[value + 1] += record_words(pos);
+                ++counts[value];
+            }
+            for (size_t bucket = 1; bucket < starts.size(); ++bucket) {
+                starts[bucket] += starts[bucket - 1];
+            }
+            // starts[d] is now where digit d's run begins inside the group (in words).
+            std::copy(starts.begin(), starts.end() - 1, next.begin());
+            for (size_t pos = group.begin; pos < group.end; pos += record_words(pos)) {
+                size_t out = group.begin + next[digit(pos, group.depth)];
+                std::copy_n(records.begin() + static_cast<ptrdiff_t>(pos),
+                            record_words(pos),
+                            buffer.begin() + static_cast<ptrdiff_t>(out));
+                next[digit(pos, group.depth)] += record_words(pos);
+            }
+            // Digit 0 (ended baskets) holds equal sequences; every other run is sorted deeper.
+            for (size_t bucket = 1; bucket < counts.size(); ++bucket) {
+                if (counts[bucket] > 1) {
+                    pending.push_back(Group{group.begin + starts[bucket],
+                                            group.begin + starts[bucket + 1],
+                                            counts[bucket],
+                                            group.depth + 1});
+                }
+            }
         }
         std::copy(buffer.begin() + static_cast<ptrdiff_t>(group.begin),
                   buffer.begin() + static_cast<ptrdiff_t>(group.end),
-                  first);
-        // Digit 0 (ended baskets) holds equal sequences; every other run is sorted one deeper.
-        for (size_t bucket = 1; bucket + 1 < starts.size(); ++bucket) {
-            if (starts[bucket + 1] - starts[bucket] > 1) {
-                pending.push_back(Group{group.begin + starts[bucket],
-                                        group.begin + starts[bucket + 1],
-                                        group.depth + 1});
-            }
-        }
+                  records.begin() + static_cast<ptrdiff_t>(group.begin));
     }
 }
 
@@ -494,6 +509,10 @@ class Worker {
 
     // Prefix paths at the top level, read backwards from each occurrence of the item to the
     // marker that opens its basket: sequential reads instead of a pointer walk.
+    // TODO: each occurrence is one cache line fetched out of order once `flat` outgrows the L2
+    // cache (about 4x the synthetic scaling case); the mining phase then costs 1.3x per basket
+    // at 64x what it costs at 1x. Writing the prefix paths of a block of items in one
+    // sequential pass over `flat` would avoid it, at the price of a buffer per block.
     void collect_top_paths(uint32_t item, Level* next) const {
         start_paths(top_.item_support.size(), next);
         const uint32_t* flat = top_.flat.data();
@@ -665,34 +684,37 @@ Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
         rank_of[prep.rank_to_item[rank]] = rank;
     }
 
-    // Recoded baskets: frequent items only, once each, ascending rank, capped in length.
-    std::vector<uint64_t> offsets{0};
-    std::vector<uint32_t> ranks;
+    // Recoded baskets: frequent items only, once each, ascending rank, capped in length; one
+    // record each (see detail::sort_basket_records), the payload its index in `weights`.
+    std::vector<uint32_t> records;
     std::vector<Count> weights;
-    ranks.reserve(baskets.occurrence_count());
+    records.reserve(baskets.occurrence_count() + detail::kRecordHeader * baskets.size());
     std::fill(stamp.begin(), stamp.end(), UINT64_MAX);
     size_t capped = 0;
     size_t largest = 0;
     for (size_t basket_idx = 0; basket_idx < baskets.size(); ++basket_idx) {
-        size_t begin = ranks.size();
+        size_t header = records.size();
+        records.push_back(0);
+        records.push_back(static_cast<uint32_t>(weights.size()));
+        size_t begin = records.size();
         for (ItemId item : baskets.basket(basket_idx)) {
             if (rank_of[item] != kNone && stamp[item] != basket_idx) {
                 stamp[item] = basket_idx;
-                ranks.push_back(rank_of[item]);
+                records.push_back(rank_of[item]);
             }
         }
-        if (ranks.size() == begin || baskets.weight(basket_idx) == 0) {
-            ranks.resize(begin);
+        if (records.size() == begin || baskets.weight(basket_idx) == 0) {
+            records.resize(header);
             continue;
         }
-        std::sort(ranks.begin() + static_cast<ptrdiff_t>(begin), ranks.end());
-        size_t length = ranks.size() - begin;
+        std::sort(records.begin() + static_cast<ptrdiff_t>(begin), records.end());
+        size_t length = records.size() - begin;
         if (options.max_basket_size != 0 && length > options.max_basket_size) {
             ++capped;
             largest = std::max(largest, length);
-            ranks.resize(begin + options.max_basket_size);
+            records.resize(begin + options.max_basket_size);
         }
-        offsets.push_back(ranks.size());
+        records[header] = static_cast<uint32_t>(records.size() - begin);
         weights.push_back(baskets.weight(basket_idx));
     }
     if (capped > 0) {
@@ -709,29 +731,25 @@ Prepared prepare(const BasketSet& baskets, const MiningOptions& options) {
     // Lexicographic order puts baskets with the same first items together, so the prefix paths
     // of an item arrive nearly sorted and conditional trees reuse the previous path; identical
     // baskets become one with their weights summed.
-    size_t n_recoded = weights.size();
-    auto view = [&](uint32_t idx) {
-        return std::span<const uint32_t>(ranks.data() + offsets[idx],
-                                         ranks.data() + offsets[idx + 1]);
-    };
-    std::vector<uint32_t> order(n_recoded);
-    std::iota(order.begin(), order.end(), 0u);
-    detail::sort_baskets_by_ranks(ranks, offsets, prep.rank_to_item.size(), order);
+    detail::sort_basket_records(records, prep.rank_to_item.size());
     Projection& top = prep.top;
-    top.flat.reserve(ranks.size() + n_recoded);
-    for (size_t pos = 0; pos < n_recoded; ++pos) {
-        auto current = view(order[pos]);
-        if (pos > 0 && std::ranges::equal(current, view(order[pos - 1]))) {
-            top.weight.back() += weights[order[pos]];
+    top.flat.reserve(records.size());
+    std::span<const uint32_t> previous;
+    for (size_t pos = 0; pos < records.size(); pos += detail::kRecordHeader + records[pos]) {
+        std::span<const uint32_t> current(records.data() + pos + detail::kRecordHeader,
+                                          records[pos]);
+        Count weight = weights[records[pos + 1]];
+        if (pos > 0 && std::ranges::equal(current, previous)) {
+            top.weight.back() += weight;
             continue;
         }
         top.flat.push_back(kMarkBit | static_cast<uint32_t>(top.weight.size()));
         top.flat.insert(top.flat.end(), current.begin(), current.end());
-        top.weight.push_back(weights[order[pos]]);
+        top.weight.push_back(weight);
+        previous = current;
     }
-    ranks = {};
-    offsets = {};
-    order = {};
+    records = {};
+    weights = {};
 
     // Occurrences by rank (a counting sort of the positions), and the supports after capping.
     size_t n_ranks = prep.rank_to_item.size();

@@ -123,14 +123,14 @@ Result<ItemsetCounts> count_frequent_itemsets(const BasketSet& baskets,
                                               const MiningOptions& options);
 
 namespace detail {
-// Reorders `order` (basket indices) so that the baskets' rank sequences, basket b being
-// ranks[offsets[b] .. offsets[b + 1]), are in lexicographic order, a basket before its
-// extensions; ranks are below n_ranks. Linear in the number of ranks (radix passes). Exposed
-// for its test.
-void sort_baskets_by_ranks(const std::vector<uint32_t>& ranks,
-                           const std::vector<uint64_t>& offsets,
-                           size_t n_ranks,
-                           std::vector<uint32_t>& order);
+// Words before the ranks in a basket record: the number of ranks, then a payload.
+constexpr size_t kRecordHeader = 2;
+
+// Sorts the basket records laid out back to back in `records`, each [length, payload, rank 0,
+// ..., rank length-1], so that their rank sequences are in lexicographic order, a basket before
+// its extensions; ranks are below n_ranks. Records move whole, payload included. Linear in the
+// size of `records` (radix passes). Exposed for its test.
+void sort_basket_records(std::vector<uint32_t>& records, size_t n_ranks);
 }  // namespace detail
 
 }  // namespace lookbook::rules
