@@ -29,8 +29,9 @@ TEST_F(BoughtTogetherEval, BaselinesMatchHandComputedRanks) {
     EXPECT_EQ(evaluation->test_baskets, 3u);
     EXPECT_EQ(evaluation->cases, 2u);
     EXPECT_EQ(evaluation->not_variant_cases, 2u);
-    ASSERT_EQ(evaluation->scores.size(), 3u);
-    for (size_t idx = 0; idx < 2; ++idx) {
+    ASSERT_EQ(evaluation->scores.size(), 4u);
+    // The recent best sellers are those of all training here: the fixture spans ten days.
+    for (size_t idx = 0; idx < 3; ++idx) {
         const BoughtTogetherScore& baseline = evaluation->scores[idx];
         EXPECT_EQ(baseline.kind, "baseline");
         EXPECT_EQ(baseline.all.cases, 2u);
@@ -45,7 +46,8 @@ TEST_F(BoughtTogetherEval, BaselinesMatchHandComputedRanks) {
     }
     EXPECT_EQ(evaluation->scores[0].name, "global_popularity");
     EXPECT_EQ(evaluation->scores[1].name, "pair_cooccurrence");
-    const BoughtTogetherScore& recommender = evaluation->scores[2];
+    EXPECT_EQ(evaluation->scores[2].name, "recent_popularity");
+    const BoughtTogetherScore& recommender = evaluation->scores[3];
     EXPECT_EQ(recommender.kind, "recommender");
     EXPECT_EQ(recommender.min_support, 2u);
     EXPECT_EQ(recommender.all.cases, 2u);

@@ -18,6 +18,9 @@
 namespace lookbook::rules {
 namespace {
 
+// The window of the recent-popularity baseline, in weeks before the test window.
+constexpr int kRecentWeeks = 4;
+
 struct Case {
     std::vector<uint32_t> cart;
     uint32_t hidden = 0;
@@ -301,16 +304,39 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     }
     const std::vector<uint32_t>& types = catalog.product_type;
 
+    // Best sellers of the last weeks before the test window, then of all training: fashion sales
+    // follow the season, so this tells whether the recommender's all-time best-seller fallback
+    // is what loses.
+    StoreBasketOptions recent_options;
+    recent_options.first_day = first_test_day - 7 * kRecentWeeks;
+    recent_options.last_day = first_test_day - 1;
+    LOOKBOOK_ASSIGN_OR_RETURN(BasketSet recent, baskets_from_store(store, recent_options));
+    std::vector<uint32_t> recent_popular = popularity_order(recent, n_articles);
+    // Articles unsold in those weeks tie at zero; the all-time order ranks them instead.
+    std::vector<bool> sold_recently(n_articles, false);
+    for (size_t basket_idx = 0; basket_idx < recent.size(); ++basket_idx) {
+        for (ItemId item : recent.basket(basket_idx)) {
+            sold_recently[item] = true;
+        }
+    }
+    recent_popular.resize(
+        static_cast<size_t>(std::count(sold_recently.begin(), sold_recently.end(), true)));
+
     // Baselines.
     auto pairs = pair_counts(train, n_articles);
     Tally popularity_tally(options.k, types, rank);
     Tally pair_tally(options.k, types, rank);
+    Tally recent_tally(options.k, types, rank);
     std::vector<bool> pair_hit;  // per case, for the paired comparison
     for (const Case& c : cases) {
         std::unordered_set<uint32_t> cart(c.cart.begin(), c.cart.end());
         std::vector<uint32_t> ranked;
         fill_popular(popular, cart, options.k, &ranked);
         popularity_tally.add(ranked, c);
+        std::vector<uint32_t> recent_ranked;
+        fill_popular(recent_popular, cart, options.k, &recent_ranked);
+        fill_popular(popular, cart, options.k, &recent_ranked);
+        recent_tally.add(recent_ranked, c);
         pair_hit.push_back(
             pair_tally.add(cooccurrence_list(pairs, popular, c, cart, options.k), c));
     }
@@ -320,7 +346,12 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     BoughtTogetherScore pair_score{
         .name = "pair_cooccurrence", .kind = "baseline", .label = "pair co-occurrence counts"};
     pair_tally.finish(n_articles, &pair_score);
-    evaluation.scores = {popularity_score, pair_score};
+    BoughtTogetherScore recent_score{
+        .name = "recent_popularity",
+        .kind = "baseline",
+        .label = fmt::format("best sellers of the last {} training weeks", kRecentWeeks)};
+    recent_tally.finish(n_articles, &recent_score);
+    evaluation.scores = {popularity_score, pair_score, recent_score};
 
     // The recommender at each configuration; one model per support, reused for every prior.
     for (Count min_count : options.min_supports) {
@@ -381,7 +412,7 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
         "{:.1f} s",
         evaluation.train_baskets,
         evaluation.cases,
-        evaluation.scores.size() - 2,
+        evaluation.scores.size() - 3,
         evaluation.seconds);
     return evaluation;
 }

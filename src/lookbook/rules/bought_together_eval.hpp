@@ -17,8 +17,9 @@
 // baskets (customer, day) before the last `test_weeks` weeks train the model; in every later
 // basket of two or more distinct articles one article, chosen at random with a fixed seed, is
 // hidden and the rest is the cart. A list of `k` suggestions for the cart is scored on whether
-// it finds the hidden article (hit rate@5, @k, reciprocal rank within k), beside two
-// baselines: global popularity and raw pair co-occurrence counts.
+// it finds the hidden article (hit rate@5, @k, reciprocal rank within k), beside three
+// baselines: global popularity, raw pair co-occurrence counts and the best sellers of the last
+// weeks before the test window.
 namespace lookbook::rules {
 
 struct BoughtTogetherEvalOptions {
@@ -54,7 +55,8 @@ std::pair<double, double> wilson_interval(size_t hits, size_t cases);
 
 // One row of the evaluation: the recommender at one setting, or a baseline.
 struct BoughtTogetherScore {
-    std::string name;             // "complete_the_look", "pair_cooccurrence", "global_popularity"
+    // "complete_the_look", "pair_cooccurrence", "global_popularity", "recent_popularity"
+    std::string name;
     std::string kind;             // "recommender" or "baseline"
     std::string label;            // for people: "complete the look (support 2, prior 2)"
     Count min_support = 0;        // recommender rows only
