@@ -359,6 +359,10 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
         train_settings.mining.min_support = MinSupport::of_count(min_count);
         LOOKBOOK_ASSIGN_OR_RETURN(auto model,
                                   train_complete_the_look(train, catalog, train_settings));
+        Count pairs_from = train_settings.pair_min_support;
+        std::string support_text = pairs_from > 0 && pairs_from < min_count
+                                       ? fmt::format("{}, pairs {}", min_count, pairs_from)
+                                       : std::to_string(min_count);
         for (double prior : options.confidence_priors) {
             RecommendOptions recommend;
             recommend.k = options.k;
@@ -391,7 +395,8 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
             BoughtTogetherScore score{
                 .name = "complete_the_look",
                 .kind = "recommender",
-                .label = fmt::format("complete the look (support {}, prior {})", min_count, prior),
+                .label =
+                    fmt::format("complete the look (support {}, prior {})", support_text, prior),
                 .min_support = min_count,
                 .confidence_prior = prior,
                 .article_rules = model.article_rules.size(),
@@ -464,6 +469,7 @@ nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation) {
     out["settings"] = {{"min_supports", options.min_supports},
                        {"confidence_priors", options.confidence_priors},
                        {"max_itemset_length", options.train.mining.max_length},
+                       {"pair_min_support", options.train.pair_min_support},
                        {"max_basket_size", options.train.mining.max_basket_size},
                        {"min_confidence", options.train.rules.min_confidence},
                        {"min_lift", options.train.rules.min_lift},
