@@ -4,12 +4,13 @@
 // `--weeks` weeks before the last `--weeks` weeks, trained on what precedes it) to choose a
 // configuration, then on the test window (the last `--weeks` weeks). The choice is made on
 // validation only, so the test figures are not tuned on. Prints hit rate@5, @10 (with hits and
-// a 95% interval) and MRR@10 for the recommender and two baselines: global popularity and raw
-// pair co-occurrence counts.
+// a 95% interval) and MRR@10 for the recommender and three baselines: global popularity, raw
+// pair co-occurrence counts and the best sellers of the weeks just before the test window.
 //
 //   rules_eval [--weeks N] [--store DIR]   (DIR: an existing store to use instead of ingesting)
 //   rules_eval --rolling N [--store DIR]   N one-week windows, each trained on all before it,
-//                                          pooled; N validation weeks before them
+//                                          pooled; N validation weeks before them;
+//                                          --max-length L caps the itemsets mined
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -170,16 +171,14 @@ void print_pooled(const char* window, const std::vector<Pooled>& rows) {
 
 // Rolling origin: `weeks` one-week test windows (the last weeks) and as many validation
 // windows before them; the configuration is chosen on the pooled validation hits.
-int run_rolling(const lookbook::Store& store, int weeks) {
+int run_rolling(const lookbook::Store& store, int weeks, int max_length) {
     lookbook::rules::BoughtTogetherEvalOptions options;
     options.k = 10;
     options.min_supports = {1, 2, 3};
     options.confidence_priors = {0.0, 2.0, 20.0};
-    // LOOKBOOK_EVAL_MAX_LENGTH=2 mines pairs only, to see what the 3-article itemsets add.
-    if (const char* max_length = std::getenv("LOOKBOOK_EVAL_MAX_LENGTH")) {
-        options.train.mining.max_length = static_cast<size_t>(std::atoi(max_length));
-        options.min_supports = {1, 2};
-        options.confidence_priors = {2.0, 20.0};
+    // --max-length 2 mines pairs only, to see what the 3-article itemsets add.
+    if (max_length > 0) {
+        options.train.mining.max_length = static_cast<size_t>(max_length);
     }
     std::vector<Pooled> validation;
     std::vector<Pooled> test;
@@ -210,7 +209,7 @@ int run_rolling(const lookbook::Store& store, int weeks) {
     return 0;
 }
 
-int run(int weeks, int rolling, const std::string& given_store) {
+int run(int weeks, int rolling, int max_length, const std::string& given_store) {
     fs::path store_dir = given_store;
     if (store_dir.empty()) {
         store_dir = fs::temp_directory_path() / "lookbook_rules_eval_store";
@@ -224,7 +223,7 @@ int run(int weeks, int rolling, const std::string& given_store) {
         return 1;
     }
     if (rolling > 0) {
-        int status = run_rolling(**store, rolling);
+        int status = run_rolling(**store, rolling, max_length);
         if (given_store.empty()) {
             fs::remove_all(store_dir);
         }
@@ -270,16 +269,19 @@ int main(int argc, char** argv) {
     lookbook::log::init_logging(lookbook::log::Level::kWarn);
     int weeks = 4;
     int rolling = 0;
+    int max_length = 0;
     std::string store;
     for (int idx = 1; idx + 1 < argc; idx += 2) {
         std::string flag = argv[idx];
         if (flag == "--weeks") {
             weeks = std::max(1, std::atoi(argv[idx + 1]));
+        } else if (flag == "--max-length") {
+            max_length = std::max(0, std::atoi(argv[idx + 1]));
         } else if (flag == "--rolling") {
             rolling = std::max(1, std::atoi(argv[idx + 1]));
         } else if (flag == "--store") {
             store = argv[idx + 1];
         }
     }
-    return run(weeks, rolling, store);
+    return run(weeks, rolling, max_length, store);
 }
