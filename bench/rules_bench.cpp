@@ -283,6 +283,8 @@ void bench_scaling(std::vector<size_t> factors) {
         double best = 1e30;
         double best_cpu = 1e30;
         uint64_t found = 0;
+        lookbook::rules::MiningWork work;
+        double best_prepare = 1e30;
         for (int run = 0; run < 3; ++run) {
             auto start = Clock::now();
             double cpu_start = thread_cpu_seconds();
@@ -290,6 +292,10 @@ void bench_scaling(std::vector<size_t> factors) {
             best = std::min(best, seconds_since(start));
             best_cpu = std::min(best_cpu, thread_cpu_seconds() - cpu_start);
             found = counts.is_ok() ? counts->total : 0;
+            if (counts.is_ok()) {
+                work = counts->work;
+                best_prepare = std::min(best_prepare, work.prepare_cpu_seconds);
+            }
         }
         // Per-basket CPU time is the figure compared across sizes: wall time on a shared
         // machine also measures the neighbours.
@@ -307,6 +313,24 @@ void bench_scaling(std::vector<size_t> factors) {
             best_cpu,
             per_basket * 1e6,
             per_basket / base_per_basket);
+        // The work behind the time: if a larger input yields more or bigger conditional trees,
+        // a higher cost per basket is more work, not a slower miner.
+        auto per = [&](uint64_t total) {
+            return static_cast<double>(total) / static_cast<double>(n_baskets);
+        };
+        std::printf(
+            "      work: %llu frequent items, %llu distinct baskets (%.3f per basket), %.2f "
+            "occurrences per basket, %llu conditional trees, %.3f tree nodes and %.3f "
+            "prefix-path items per basket; prepare %.3f s cpu, %.1f ns cpu per path item\n",
+            static_cast<unsigned long long>(work.frequent_items),
+            static_cast<unsigned long long>(work.distinct_baskets),
+            per(work.distinct_baskets),
+            per(work.occurrences),
+            static_cast<unsigned long long>(work.conditional_trees),
+            per(work.tree_nodes),
+            per(work.path_items),
+            best_prepare,
+            1e9 * best_cpu / static_cast<double>(std::max<uint64_t>(1, work.path_items)));
         std::fflush(stdout);
     }
 }

@@ -28,6 +28,7 @@ struct MineArgs {
     std::string min_support;  // empty: 0.01 for a file, 2 baskets for a store
     size_t max_length = 0;
     bool max_length_given = false;
+    rules::Count pair_min_support = 1;  // store: pair rules from this many baskets
     std::string basket_key = "customer-day";
     std::string output;
     std::string rules;
@@ -195,6 +196,7 @@ int run_mine_store(const MineArgs& args) {
     options.mining.max_itemsets = args.max_itemsets;
     options.mining.threads = args.threads;
     options.rules = rules::RuleOptions{args.min_confidence, args.min_lift};
+    options.pair_min_support = args.pair_min_support;
 
     auto store = Store::open(args.store);
     if (!store.is_ok()) {
@@ -214,6 +216,7 @@ int run_mine_store(const MineArgs& args) {
         {"min_support", options.mining.min_support.describe(baskets->total_weight())},
         {"min_support_count", options.mining.min_support.to_count(baskets->total_weight())},
         {"max_length", options.mining.max_length},
+        {"pair_min_support", options.pair_min_support},
         {"min_confidence", options.rules.min_confidence},
         {"min_lift", options.rules.min_lift}};
     Status saved =
@@ -260,6 +263,11 @@ void add_mine_command(CLI::App& app, CommandRun* selected) {
                     "ceil(f * baskets). Default: 0.01 for a file, 2 baskets for a store");
     CLI::Option* max_length = cmd->add_option(
         "--max-length", args->max_length, "Longest itemset, 0 for no limit (store: 3)");
+    cmd->add_option("--pair-min-support",
+                    args->pair_min_support,
+                    "Store: keep pair rules (one-article body) from this many baskets when below "
+                    "--min-support; 0 mines pairs at --min-support")
+        ->capture_default_str();
     cmd->add_option("--basket",
                     args->basket_key,
                     "Store baskets: customer-day, customer-day-channel or order")

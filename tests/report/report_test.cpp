@@ -88,7 +88,8 @@ TEST_F(ReportTest, WritesPageAndMetricsWithGivenEvaluation) {
     EXPECT_EQ(metrics["personal"], fixture_evaluation());
     EXPECT_EQ(metrics["data_profile"]["transactions"], 11);
     EXPECT_EQ(metrics["bought_together"]["protocol"]["cases"], 2);
-    EXPECT_EQ(metrics["bought_together"]["scores"].size(), 3u);
+    // Three baselines (global and recent best sellers, pair co-occurrence) and one setting.
+    EXPECT_EQ(metrics["bought_together"]["scores"].size(), 4u);
 }
 
 TEST_F(ReportTest, ShowsEveryPersonalRecommenderAsNotBuiltWithoutEvaluation) {

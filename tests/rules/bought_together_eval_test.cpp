@@ -1,6 +1,7 @@
 #include "lookbook/rules/bought_together_eval.hpp"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -28,21 +29,38 @@ TEST_F(BoughtTogetherEval, BaselinesMatchHandComputedRanks) {
     EXPECT_EQ(evaluation->test_baskets, 3u);
     EXPECT_EQ(evaluation->cases, 2u);
     EXPECT_EQ(evaluation->not_variant_cases, 2u);
-    ASSERT_EQ(evaluation->scores.size(), 3u);
-    for (size_t idx = 0; idx < 2; ++idx) {
+    ASSERT_EQ(evaluation->scores.size(), 4u);
+    // The recent best sellers are those of all training here: the fixture spans ten days.
+    for (size_t idx = 0; idx < 3; ++idx) {
         const BoughtTogetherScore& baseline = evaluation->scores[idx];
         EXPECT_EQ(baseline.kind, "baseline");
         EXPECT_EQ(baseline.all.cases, 2u);
         EXPECT_DOUBLE_EQ(baseline.all.hit_at_5, 1.0) << baseline.name;
         EXPECT_DOUBLE_EQ(baseline.all.hit_at_k, 1.0) << baseline.name;
         EXPECT_NEAR(baseline.all.mrr, (1.0 + 1.0 / 3.0) / 2.0, 1e-12) << baseline.name;
+        EXPECT_EQ(baseline.all.hits_at_5, 2u) << baseline.name;
+        EXPECT_EQ(baseline.all.hits_at_k, 2u) << baseline.name;
+        // Wilson at 2 of 2: the upper end is 1, the lower end z^2 / (n + z^2) below 1.
+        EXPECT_NEAR(baseline.all.hit_at_k_low, 2.0 / (2.0 + 3.841459), 1e-6) << baseline.name;
+        EXPECT_NEAR(baseline.all.hit_at_k_high, 1.0, 1e-12) << baseline.name;
     }
     EXPECT_EQ(evaluation->scores[0].name, "global_popularity");
     EXPECT_EQ(evaluation->scores[1].name, "pair_cooccurrence");
-    const BoughtTogetherScore& recommender = evaluation->scores[2];
+    EXPECT_EQ(evaluation->scores[2].name, "recent_popularity");
+    const BoughtTogetherScore& recommender = evaluation->scores[3];
     EXPECT_EQ(recommender.kind, "recommender");
     EXPECT_EQ(recommender.min_support, 2u);
     EXPECT_EQ(recommender.all.cases, 2u);
+    // The paired comparison counts only cases where exactly one of the two hits, and each hit
+    // is put down to one source.
+    EXPECT_LE(recommender.wins_over_pairs + recommender.losses_to_pairs, 2u);
+    EXPECT_EQ(recommender.losses_to_pairs + recommender.all.hits_at_k,
+              recommender.wins_over_pairs + evaluation->scores[1].all.hits_at_k);
+    size_t by_source = 0;
+    for (size_t hits : recommender.hits_by_source) {
+        by_source += hits;
+    }
+    EXPECT_EQ(by_source, recommender.all.hits_at_k);
     // Every list shows at most the 4 articles outside a cart; the store has 5.
     EXPECT_GT(recommender.catalog_coverage, 0.0);
     EXPECT_LE(recommender.catalog_coverage, 1.0);
@@ -50,19 +68,36 @@ TEST_F(BoughtTogetherEval, BaselinesMatchHandComputedRanks) {
     nlohmann::json json = to_json(*evaluation);
     EXPECT_EQ(json["protocol"]["cases"], 2);
     EXPECT_EQ(json["scores"][1]["all"]["hit_rate_at_10"], 1.0);
+    EXPECT_EQ(json["scores"][1]["all"]["hits_at_10"], 2);
+    EXPECT_EQ(json["protocol"]["skipped_last_weeks"], 0);
     EXPECT_EQ(json["settings"]["min_supports"], nlohmann::json::array({2}));
 }
 
-TEST_F(BoughtTogetherEval, RefusesTestWeeksThatLeaveNoTraining) {
-    BoughtTogetherEvalOptions options;
-    options.test_weeks = 2;
-    auto evaluation = evaluate_bought_together(*store_, options);
-    ASSERT_FALSE(evaluation.is_ok());
-    EXPECT_NE(evaluation.status().message().find(
-                  "its transactions span 2020-09-01 to 2020-09-10, leaving nothing before the "
-                  "last 2 weeks to train on; evaluate on fewer test weeks"),
-              std::string::npos)
-        << evaluation.status().message();
+// Two test weeks, or one validation week moved back by one skipped week, leave no training day.
+TEST_F(BoughtTogetherEval, RefusesWindowsThatLeaveNoTraining) {
+    for (auto [test_weeks, skipped] : {std::pair{2, 0}, std::pair{1, 1}}) {
+        BoughtTogetherEvalOptions options;
+        options.test_weeks = test_weeks;
+        options.skip_last_weeks = skipped;
+        auto evaluation = evaluate_bought_together(*store_, options);
+        ASSERT_FALSE(evaluation.is_ok());
+        EXPECT_NE(evaluation.status().message().find(
+                      "its transactions span 2020-09-01 to 2020-09-10, leaving nothing before "
+                      "the last 2 weeks to train on; evaluate on fewer test weeks"),
+                  std::string::npos)
+            << evaluation.status().message();
+    }
+}
+
+// Known values: 0 of 10 gives [0, 0.2775], 5 of 10 gives [0.2366, 0.7634] (Wilson 1927).
+TEST(WilsonInterval, MatchesPublishedValues) {
+    auto [low0, high0] = wilson_interval(0, 10);
+    EXPECT_DOUBLE_EQ(low0, 0.0);
+    EXPECT_NEAR(high0, 0.2775, 1e-4);
+    auto [low5, high5] = wilson_interval(5, 10);
+    EXPECT_NEAR(low5, 0.2366, 1e-4);
+    EXPECT_NEAR(high5, 0.7634, 1e-4);
+    EXPECT_EQ(wilson_interval(0, 0), std::make_pair(0.0, 0.0));
 }
 
 TEST_F(BoughtTogetherEval, RefusesShortLists) {

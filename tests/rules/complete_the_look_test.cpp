@@ -54,7 +54,11 @@ CompleteTheLookModel small_model() {
     add({4, 2}, 1);
     add({5}, 2);
     add({7}, 1);
-    auto model = train_complete_the_look(baskets, catalog, default_train_options());
+    // Every itemset at support 2, pairs included: the tests below count on {0,3} and {4,2}
+    // (seen once) giving no rule, so that the fallbacks answer.
+    TrainOptions options = default_train_options();
+    options.pair_min_support = 0;
+    auto model = train_complete_the_look(baskets, catalog, options);
     EXPECT_TRUE(model.is_ok()) << model.status().to_string();
     return std::move(model).value();
 }
@@ -206,6 +210,42 @@ TEST(CompleteTheLook, RejectsEmptyCartAndUnknownArticle) {
     std::vector<uint32_t> unknown = {99};
     EXPECT_EQ(complete_the_look(model, unknown, RecommendOptions{}).status().message(),
               "article number 99 is outside the catalog of 8 articles.");
+}
+
+// Default training keeps pairs seen once ({0,3} and {4,2} in the small model's baskets) but not
+// the longer itemsets seen once: {0,3,5} below is one basket, so no rule has the body {0, 3}.
+TEST(CompleteTheLook, KeepsPairsSeenOnceButNotTriples) {
+    CatalogView catalog = small_catalog();
+    BasketSet baskets;
+    for (const auto& id : catalog.article_ids) {
+        baskets.intern(id);
+    }
+    baskets.add_basket(std::vector<ItemId>{0, 2}, 3);
+    baskets.add_basket(std::vector<ItemId>{0, 3, 5}, 1);
+    auto model = train_complete_the_look(baskets, catalog, default_train_options());
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    // Pairs {0,2} (3 baskets), {0,3}, {0,5}, {3,5} (1 each): two rules each way.
+    EXPECT_EQ(model->article_rules.size(), 8u);
+    for (size_t rule_idx = 0; rule_idx < model->article_rules.size(); ++rule_idx) {
+        EXPECT_EQ(model->article_rules.body(rule_idx).size(), 1u);
+    }
+    std::vector<uint32_t> cart = {3};
+    auto suggestions = complete_the_look(*model, cart, RecommendOptions{});
+    ASSERT_TRUE(suggestions.is_ok());
+    ASSERT_GE(suggestions->size(), 2u);
+    // c3 -> e5 and c3 -> a0 both 1 of 1, shrunk to 1 / (1 + 2); the tie goes to lift: e5 is in 1
+    // of 4 baskets (lift 4), a0 in all 4 (lift 1).
+    EXPECT_EQ((*suggestions)[0].article, 5u);
+    EXPECT_EQ((*suggestions)[1].article, 0u);
+    EXPECT_EQ((*suggestions)[0].source, SuggestionSource::kArticleRule);
+    EXPECT_DOUBLE_EQ((*suggestions)[0].score, 1.0 / 3.0);
+    EXPECT_EQ((*suggestions)[1].source, SuggestionSource::kArticleRule);
+
+    TrainOptions every_itemset = default_train_options();
+    every_itemset.pair_min_support = 0;
+    auto strict = train_complete_the_look(baskets, catalog, every_itemset);
+    ASSERT_TRUE(strict.is_ok());
+    EXPECT_EQ(strict->article_rules.size(), 2u);  // only a0 <-> b2
 }
 
 }  // namespace

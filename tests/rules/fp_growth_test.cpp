@@ -245,42 +245,39 @@ TEST(FpGrowth, ItemsListedByDescendingSupport) {
     EXPECT_EQ(mined->item_order, (std::vector<ItemId>{1, 0}));
 }
 
-TEST(SortBasketsByRanks, MatchesComparisonSortOnRandomBaskets) {
+TEST(SortBasketRecords, MatchesComparisonSortOnRandomBaskets) {
     // Many baskets over few ranks force radix passes several levels deep; few ranks over many
     // baskets leave long runs of identical and prefix baskets.
     for (uint32_t seed : {1u, 2u, 3u}) {
         std::mt19937 rng(seed);
         for (size_t n_ranks : {3u, 40u, 2000u}) {
-            std::vector<uint32_t> ranks;
-            std::vector<uint64_t> offsets{0};
+            std::vector<std::vector<uint32_t>> baskets(5000);
             std::uniform_int_distribution<int> length(0, 6);
             std::uniform_int_distribution<uint32_t> rank(0, static_cast<uint32_t>(n_ranks - 1));
-            for (int basket = 0; basket < 5000; ++basket) {
+            std::vector<uint32_t> records;
+            for (uint32_t basket = 0; basket < baskets.size(); ++basket) {
                 for (int pos = length(rng); pos > 0; --pos)
-                    ranks.push_back(rank(rng));
-                offsets.push_back(ranks.size());
+                    baskets[basket].push_back(rank(rng));
+                records.push_back(static_cast<uint32_t>(baskets[basket].size()));
+                records.push_back(basket);  // the payload: which basket this is
+                records.insert(records.end(), baskets[basket].begin(), baskets[basket].end());
             }
-            auto view = [&](uint32_t b) {
-                return std::vector<uint32_t>(
-                    ranks.begin() + static_cast<ptrdiff_t>(offsets[b]),
-                    ranks.begin() + static_cast<ptrdiff_t>(offsets[b + 1]));
-            };
-            std::vector<uint32_t> order(offsets.size() - 1);
-            for (uint32_t b = 0; b < order.size(); ++b)
-                order[b] = b;
-            std::shuffle(order.begin(), order.end(), rng);
-            detail::sort_baskets_by_ranks(ranks, offsets, n_ranks, order);
+            detail::sort_basket_records(records, n_ranks);
             std::vector<std::vector<uint32_t>> got;
-            std::vector<std::vector<uint32_t>> expected;
-            for (uint32_t b : order)
-                got.push_back(view(b));
-            for (uint32_t b = 0; b < order.size(); ++b)
-                expected.push_back(view(b));
+            std::vector<uint32_t> payloads;
+            for (size_t pos = 0; pos < records.size(); pos += 2 + records[pos]) {
+                got.emplace_back(records.begin() + static_cast<ptrdiff_t>(pos + 2),
+                                 records.begin() + static_cast<ptrdiff_t>(pos + 2 + records[pos]));
+                // Each payload still travels with its own ranks.
+                ASSERT_EQ(got.back(), baskets[records[pos + 1]]);
+                payloads.push_back(records[pos + 1]);
+            }
+            std::vector<std::vector<uint32_t>> expected = baskets;
             std::sort(expected.begin(), expected.end());
             ASSERT_EQ(got, expected) << "seed " << seed << ", " << n_ranks << " ranks";
-            std::sort(order.begin(), order.end());
-            for (uint32_t b = 0; b < order.size(); ++b)
-                ASSERT_EQ(order[b], b);
+            std::sort(payloads.begin(), payloads.end());
+            for (uint32_t b = 0; b < payloads.size(); ++b)
+                ASSERT_EQ(payloads[b], b);
         }
     }
 }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -16,6 +18,9 @@
 namespace lookbook::rules {
 namespace {
 
+// The window of the recent-popularity baseline, in weeks before the test window.
+constexpr int kRecentWeeks = 4;
+
 struct Case {
     std::vector<uint32_t> cart;
     uint32_t hidden = 0;
@@ -28,9 +33,10 @@ class Tally {
     Tally(size_t k, const std::vector<uint32_t>& product_type, const std::vector<uint32_t>& rank)
         : k_(k), product_type_(product_type), rank_(rank) {}
 
-    void add(const std::vector<uint32_t>& ranked, const Case& c) {
+    // Scores one list; returns whether it holds the hidden article within k.
+    bool add(const std::vector<uint32_t>& ranked, const Case& c) {
         std::span<const uint32_t> hidden(&c.hidden, 1);
-        add_to(&all_, ranked, hidden);
+        bool hit = add_to(&all_, ranked, hidden);
         if (!c.variant_of_cart) {
             add_to(&not_variant_, ranked, hidden);
         }
@@ -43,6 +49,7 @@ class Tally {
         diversity_sum_ += eval::intra_list_diversity(ranked, k_, [&](uint32_t a, uint32_t b) {
             return product_type_[a] == product_type_[b] ? 0.0 : 1.0;
         });
+        return hit;
     }
 
     void finish(size_t article_count, BoughtTogetherScore* score) const {
@@ -57,19 +64,24 @@ class Tally {
     }
 
   private:
-    void add_to(HitRates* rates,
+    bool add_to(HitRates* rates,
                 const std::vector<uint32_t>& ranked,
                 std::span<const uint32_t> hidden) {
         ++rates->cases;
-        rates->hit_at_5 += eval::hit_at_k(ranked, hidden, 5);
-        rates->hit_at_k += eval::hit_at_k(ranked, hidden, k_);
+        bool hit_5 = eval::hit_at_k(ranked, hidden, 5) > 0;
+        bool hit_k = eval::hit_at_k(ranked, hidden, k_) > 0;
+        rates->hits_at_5 += hit_5 ? 1 : 0;
+        rates->hits_at_k += hit_k ? 1 : 0;
         rates->mrr += eval::reciprocal_rank(ranked, hidden, k_);
+        return hit_k;
     }
     static HitRates average(HitRates sums) {
         double n = static_cast<double>(std::max<size_t>(sums.cases, 1));
-        sums.hit_at_5 /= n;
-        sums.hit_at_k /= n;
+        sums.hit_at_5 = static_cast<double>(sums.hits_at_5) / n;
+        sums.hit_at_k = static_cast<double>(sums.hits_at_k) / n;
         sums.mrr /= n;
+        std::tie(sums.hit_at_k_low, sums.hit_at_k_high) =
+            wilson_interval(sums.hits_at_k, sums.cases);
         return sums;
     }
 
@@ -205,16 +217,35 @@ nlohmann::json rates_json(const HitRates& rates, size_t k) {
     return {{"cases", rates.cases},
             {"hit_rate_at_5", rates.hit_at_5},
             {fmt::format("hit_rate_at_{}", k), rates.hit_at_k},
-            {"mrr", rates.mrr}};
+            {"mrr", rates.mrr},
+            {"hits_at_5", rates.hits_at_5},
+            {fmt::format("hits_at_{}", k), rates.hits_at_k},
+            {fmt::format("hit_rate_at_{}_ci95", k),
+             nlohmann::json::array({rates.hit_at_k_low, rates.hit_at_k_high})}};
 }
 
 }  // namespace
 
+std::pair<double, double> wilson_interval(size_t hits, size_t cases) {
+    if (cases == 0) {
+        return {0.0, 0.0};
+    }
+    // z for a two-sided 95% interval. Wilson's interval stays inside [0, 1] and is not empty at
+    // 0 hits, unlike the normal approximation, which matters at 2 hits in 200.
+    constexpr double kZ = 1.959963984540054;
+    double n = static_cast<double>(cases);
+    double p = static_cast<double>(hits) / n;
+    double z2 = kZ * kZ;
+    double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+    double half = kZ * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n);
+    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
 Result<BoughtTogetherEvaluation> evaluate_bought_together(
     const Store& store, const BoughtTogetherEvalOptions& options) {
     auto start = std::chrono::steady_clock::now();
-    if (options.test_weeks < 1 || options.k < 5 || options.min_supports.empty() ||
-        options.confidence_priors.empty()) {
+    if (options.test_weeks < 1 || options.skip_last_weeks < 0 || options.k < 5 ||
+        options.min_supports.empty() || options.confidence_priors.empty()) {
         return Status::invalid_argument(fmt::format(
             "bought-together evaluation: test weeks {} and list length {} must be at least 1 and "
             "5, with at least one support and prior",
@@ -229,7 +260,9 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
                         store.dir().string()));
     }
     int32_t first_day = *std::min_element(dates.begin(), dates.end());
-    int32_t last_day = *std::max_element(dates.begin(), dates.end());
+    // The window ends skip_last_weeks before the last transaction (a validation run).
+    int32_t last_sale = *std::max_element(dates.begin(), dates.end());
+    int32_t last_day = last_sale - 7 * options.skip_last_weeks;
     int32_t first_test_day = last_day - 7 * options.test_weeks + 1;
     if (first_test_day <= first_day) {
         return Status::invalid_data(fmt::format(
@@ -237,8 +270,8 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
             "to train on; evaluate on fewer test weeks",
             store.dir().string(),
             format_iso_date(first_day),
-            format_iso_date(last_day),
-            options.test_weeks));
+            format_iso_date(last_sale),
+            options.test_weeks + options.skip_last_weeks));
     }
 
     BoughtTogetherEvaluation evaluation;
@@ -252,6 +285,7 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     train_options.last_day = first_test_day - 1;
     StoreBasketOptions test_options;
     test_options.first_day = first_test_day;
+    test_options.last_day = last_day;
     LOOKBOOK_ASSIGN_OR_RETURN(BasketSet train, baskets_from_store(store, train_options));
     LOOKBOOK_ASSIGN_OR_RETURN(BasketSet test, baskets_from_store(store, test_options));
     size_t n_articles = store.articles().size();
@@ -270,16 +304,41 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     }
     const std::vector<uint32_t>& types = catalog.product_type;
 
+    // Best sellers of the last weeks before the test window, then of all training: fashion sales
+    // follow the season, so this tells whether the recommender's all-time best-seller fallback
+    // is what loses.
+    StoreBasketOptions recent_options;
+    recent_options.first_day = first_test_day - 7 * kRecentWeeks;
+    recent_options.last_day = first_test_day - 1;
+    LOOKBOOK_ASSIGN_OR_RETURN(BasketSet recent, baskets_from_store(store, recent_options));
+    std::vector<uint32_t> recent_popular = popularity_order(recent, n_articles);
+    // Articles unsold in those weeks tie at zero; the all-time order ranks them instead.
+    std::vector<bool> sold_recently(n_articles, false);
+    for (size_t basket_idx = 0; basket_idx < recent.size(); ++basket_idx) {
+        for (ItemId item : recent.basket(basket_idx)) {
+            sold_recently[item] = true;
+        }
+    }
+    recent_popular.resize(
+        static_cast<size_t>(std::count(sold_recently.begin(), sold_recently.end(), true)));
+
     // Baselines.
     auto pairs = pair_counts(train, n_articles);
     Tally popularity_tally(options.k, types, rank);
     Tally pair_tally(options.k, types, rank);
+    Tally recent_tally(options.k, types, rank);
+    std::vector<bool> pair_hit;  // per case, for the paired comparison
     for (const Case& c : cases) {
         std::unordered_set<uint32_t> cart(c.cart.begin(), c.cart.end());
         std::vector<uint32_t> ranked;
         fill_popular(popular, cart, options.k, &ranked);
         popularity_tally.add(ranked, c);
-        pair_tally.add(cooccurrence_list(pairs, popular, c, cart, options.k), c);
+        std::vector<uint32_t> recent_ranked;
+        fill_popular(recent_popular, cart, options.k, &recent_ranked);
+        fill_popular(popular, cart, options.k, &recent_ranked);
+        recent_tally.add(recent_ranked, c);
+        pair_hit.push_back(
+            pair_tally.add(cooccurrence_list(pairs, popular, c, cart, options.k), c));
     }
     BoughtTogetherScore popularity_score{
         .name = "global_popularity", .kind = "baseline", .label = "global popularity"};
@@ -287,7 +346,12 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
     BoughtTogetherScore pair_score{
         .name = "pair_cooccurrence", .kind = "baseline", .label = "pair co-occurrence counts"};
     pair_tally.finish(n_articles, &pair_score);
-    evaluation.scores = {popularity_score, pair_score};
+    BoughtTogetherScore recent_score{
+        .name = "recent_popularity",
+        .kind = "baseline",
+        .label = fmt::format("best sellers of the last {} training weeks", kRecentWeeks)};
+    recent_tally.finish(n_articles, &recent_score);
+    evaluation.scores = {popularity_score, pair_score, recent_score};
 
     // The recommender at each configuration; one model per support, reused for every prior.
     for (Count min_count : options.min_supports) {
@@ -295,6 +359,10 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
         train_settings.mining.min_support = MinSupport::of_count(min_count);
         LOOKBOOK_ASSIGN_OR_RETURN(auto model,
                                   train_complete_the_look(train, catalog, train_settings));
+        Count pairs_from = train_settings.pair_min_support;
+        std::string support_text = pairs_from > 0 && pairs_from < min_count
+                                       ? fmt::format("{}, pairs {}", min_count, pairs_from)
+                                       : std::to_string(min_count);
         for (double prior : options.confidence_priors) {
             RecommendOptions recommend;
             recommend.k = options.k;
@@ -302,7 +370,11 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
             Tally tally(options.k, types, rank);
             size_t by_rule = 0;
             size_t shown = 0;
-            for (const Case& c : cases) {
+            std::array<size_t, 4> hits_by_source{};
+            size_t wins = 0;
+            size_t losses = 0;
+            for (size_t case_idx = 0; case_idx < cases.size(); ++case_idx) {
+                const Case& c = cases[case_idx];
                 LOOKBOOK_ASSIGN_OR_RETURN(auto suggestions,
                                           complete_the_look(model, c.cart, recommend));
                 std::vector<uint32_t> ranked;
@@ -311,18 +383,29 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
                     by_rule += s.source == SuggestionSource::kArticleRule ? 1 : 0;
                 }
                 shown += ranked.size();
-                tally.add(ranked, c);
+                bool hit = tally.add(ranked, c);
+                wins += hit && !pair_hit[case_idx] ? 1 : 0;
+                losses += !hit && pair_hit[case_idx] ? 1 : 0;
+                for (size_t pos = 0; hit && pos < suggestions.size(); ++pos) {
+                    if (suggestions[pos].article == c.hidden) {
+                        ++hits_by_source[static_cast<size_t>(suggestions[pos].source)];
+                    }
+                }
             }
             BoughtTogetherScore score{
                 .name = "complete_the_look",
                 .kind = "recommender",
-                .label = fmt::format("complete the look (support {}, prior {})", min_count, prior),
+                .label =
+                    fmt::format("complete the look (support {}, prior {})", support_text, prior),
                 .min_support = min_count,
                 .confidence_prior = prior,
                 .article_rules = model.article_rules.size(),
                 .product_code_rules = model.code_rules.size(),
                 .article_rule_share =
-                    static_cast<double>(by_rule) / static_cast<double>(std::max<size_t>(1, shown))};
+                    static_cast<double>(by_rule) / static_cast<double>(std::max<size_t>(1, shown)),
+                .hits_by_source = hits_by_source,
+                .wins_over_pairs = wins,
+                .losses_to_pairs = losses};
             tally.finish(n_articles, &score);
             evaluation.scores.push_back(std::move(score));
         }
@@ -334,7 +417,7 @@ Result<BoughtTogetherEvaluation> evaluate_bought_together(
         "{:.1f} s",
         evaluation.train_baskets,
         evaluation.cases,
-        evaluation.scores.size() - 2,
+        evaluation.scores.size() - 3,
         evaluation.seconds);
     return evaluation;
 }
@@ -346,6 +429,7 @@ nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation) {
         {"test_start", evaluation.test_start},
         {"test_end", evaluation.test_end},
         {"test_weeks", evaluation.test_weeks},
+        {"skipped_last_weeks", evaluation.options.skip_last_weeks},
         {"k", evaluation.k},
         {"train_baskets", evaluation.train_baskets},
         {"test_baskets", evaluation.test_baskets},
@@ -371,6 +455,13 @@ nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation) {
             row["article_rules"] = s.article_rules;
             row["product_code_rules"] = s.product_code_rules;
             row["article_rule_share"] = s.article_rule_share;
+            for (size_t source = 0; source < s.hits_by_source.size(); ++source) {
+                row["hits_by_source"]
+                   [suggestion_source_name(static_cast<SuggestionSource>(source))] =
+                       s.hits_by_source[source];
+            }
+            row["wins_over_pair_cooccurrence"] = s.wins_over_pairs;
+            row["losses_to_pair_cooccurrence"] = s.losses_to_pairs;
         }
         out["scores"].push_back(std::move(row));
     }
@@ -378,6 +469,7 @@ nlohmann::json to_json(const BoughtTogetherEvaluation& evaluation) {
     out["settings"] = {{"min_supports", options.min_supports},
                        {"confidence_priors", options.confidence_priors},
                        {"max_itemset_length", options.train.mining.max_length},
+                       {"pair_min_support", options.train.pair_min_support},
                        {"max_basket_size", options.train.mining.max_basket_size},
                        {"min_confidence", options.train.rules.min_confidence},
                        {"min_lift", options.train.rules.min_lift},

@@ -86,10 +86,15 @@ constexpr double kDefaultConfidencePrior = 2.0;
 struct TrainOptions {
     MiningOptions mining;  // min_support, max_length (defaults below)
     RuleOptions rules;
+    // Rules with a one-article body (pairs) are kept from this many baskets when that is below
+    // mining.min_support. On the H&M sample, pairs seen once found 50% more hidden articles
+    // than the fallbacks they replace (bench/rules_eval --rolling), while longer itemsets at
+    // that support only multiplied the rules. 0 mines pairs like every other itemset.
+    Count pair_min_support = 0;
 };
 
-// Default training options for shop baskets: support of 2 baskets, itemsets of up to 3 articles
-// (bodies of up to 2), no confidence or lift floor (the score ranks instead).
+// Default training options for shop baskets: support of 2 baskets, pairs from 1 basket, itemsets
+// of up to 3 articles (bodies of up to 2), no confidence or lift floor (the score ranks instead).
 TrainOptions default_train_options();
 
 // Mines `baskets` (items are article numbers of `catalog`) at article level and, with variants

@@ -90,12 +90,25 @@ struct FrequentItemsets {
     std::vector<ItemId> item_order;
 };
 
+// How much work a mining run did, so that timings at different sizes can be compared per unit
+// of work rather than per basket (a larger input can hold more frequent itemsets).
+struct MiningWork {
+    uint64_t frequent_items = 0;
+    uint64_t distinct_baskets = 0;   // recoded baskets after merging identical ones
+    uint64_t occurrences = 0;        // frequent-item occurrences in the distinct baskets
+    uint64_t conditional_trees = 0;  // conditional FP-trees built
+    uint64_t tree_nodes = 0;         // nodes of those trees, summed
+    uint64_t path_items = 0;         // items read on prefix paths, summed over all trees
+    double prepare_cpu_seconds = 0;  // counting, recoding and sorting the baskets (thread CPU)
+};
+
 // Itemset counts only, for benchmarks and dry runs: no itemset is stored.
 struct ItemsetCounts {
     Count total_weight = 0;
     Count min_count = 0;
     uint64_t total = 0;
     std::vector<uint64_t> by_length;  // by_length[k] = number of frequent k-itemsets
+    MiningWork work;
 };
 
 // Mines every frequent itemset of `baskets` with FP-Growth. An item repeated in a basket counts
@@ -110,14 +123,14 @@ Result<ItemsetCounts> count_frequent_itemsets(const BasketSet& baskets,
                                               const MiningOptions& options);
 
 namespace detail {
-// Reorders `order` (basket indices) so that the baskets' rank sequences, basket b being
-// ranks[offsets[b] .. offsets[b + 1]), are in lexicographic order, a basket before its
-// extensions; ranks are below n_ranks. Linear in the number of ranks (radix passes). Exposed
-// for its test.
-void sort_baskets_by_ranks(const std::vector<uint32_t>& ranks,
-                           const std::vector<uint64_t>& offsets,
-                           size_t n_ranks,
-                           std::vector<uint32_t>& order);
+// Words before the ranks in a basket record: the number of ranks, then a payload.
+constexpr size_t kRecordHeader = 2;
+
+// Sorts the basket records laid out back to back in `records`, each [length, payload, rank 0,
+// ..., rank length-1], so that their rank sequences are in lexicographic order, a basket before
+// its extensions; ranks are below n_ranks. Records move whole, payload included. Linear in the
+// size of `records` (radix passes). Exposed for its test.
+void sort_basket_records(std::vector<uint32_t>& records, size_t n_ranks);
 }  // namespace detail
 
 }  // namespace lookbook::rules
