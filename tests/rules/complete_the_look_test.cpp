@@ -246,6 +246,15 @@ TEST(CompleteTheLook, KeepsPairsSeenOnceButNotTriples) {
     auto strict = train_complete_the_look(baskets, catalog, every_itemset);
     ASSERT_TRUE(strict.is_ok());
     EXPECT_EQ(strict->article_rules.size(), 2u);  // only a0 <-> b2
+
+    // More rare pairs than the cap: they are dropped instead of failing, and the pairs of the
+    // support-2 run remain (the pair run finds 4 items + 4 pairs, above a cap of 3).
+    TrainOptions capped = default_train_options();
+    capped.pair_max_itemsets = 3;
+    auto fallback = train_complete_the_look(baskets, catalog, capped);
+    ASSERT_TRUE(fallback.is_ok()) << fallback.status().to_string();
+    ASSERT_EQ(fallback->article_rules.size(), 2u);
+    EXPECT_EQ(fallback->article_rules.body(0).size(), 1u);
 }
 
 }  // namespace

@@ -57,9 +57,9 @@ TrainOptions default_train_options() {
     options.mining.min_support = MinSupport::of_count(2);
     options.mining.max_length = 3;
     // TODO: pairs from 1 basket suit a store the size of the H&M sample (146k article rules);
-    // on millions of baskets every pair bought once becomes a rule and mining can hit
-    // max_itemsets, so `lookbook mine` fails until --pair-min-support is raised. A default that
-    // follows the number of baskets is not chosen yet: only the sample was evaluated.
+    // on millions of baskets they can exceed pair_max_itemsets and are then dropped (support 2
+    // for pairs, with a warning). A default that follows the number of baskets is not chosen
+    // yet: only the sample was evaluated.
     options.pair_min_support = 1;
     return options;
 }
@@ -91,23 +91,35 @@ Result<RuleSet> mine_rule_set(const BasketSet& baskets, const TrainOptions& opti
     bool pairs_apart =
         options.pair_min_support > 0 && options.mining.max_length != 1 &&
         options.pair_min_support < options.mining.min_support.to_count(baskets.total_weight());
+    std::vector<AssociationRule> pair_rules;
+    if (pairs_apart) {
+        MiningOptions pair_mining = options.mining;
+        pair_mining.min_support = MinSupport::of_count(options.pair_min_support);
+        pair_mining.max_length = 2;
+        pair_mining.max_itemsets = std::min(pair_mining.max_itemsets, options.pair_max_itemsets);
+        auto pairs = mine_frequent_itemsets(baskets, pair_mining);
+        if (!pairs.is_ok() && pairs.status().code() == StatusCode::kResourceExhausted) {
+            // Too many rare pairs to keep: the first run's pairs serve instead.
+            log::warn(
+                "pairs bought together in {} basket(s) are left out: there are more than {}; "
+                "pairs need the minimum support of longer itemsets (raise --pair-min-support "
+                "to keep some rarer pairs)",
+                options.pair_min_support,
+                pair_mining.max_itemsets);
+            pairs_apart = false;
+        } else {
+            LOOKBOOK_RETURN_IF_ERROR(pairs.status());
+            LOOKBOOK_ASSIGN_OR_RETURN(pair_rules, derive_rules(*pairs, options.rules));
+        }
+    }
     RuleSet set;
     for (const auto& rule : found) {
         if (!pairs_apart || rule.body.size() > 1) {
             set.add(rule);
         }
     }
-    if (pairs_apart) {
-        MiningOptions pair_mining = options.mining;
-        pair_mining.min_support = MinSupport::of_count(options.pair_min_support);
-        pair_mining.max_length = 2;
-        LOOKBOOK_ASSIGN_OR_RETURN(FrequentItemsets pairs,
-                                  mine_frequent_itemsets(baskets, pair_mining));
-        LOOKBOOK_ASSIGN_OR_RETURN(std::vector<AssociationRule> pair_rules,
-                                  derive_rules(pairs, options.rules));
-        for (const auto& rule : pair_rules) {
-            set.add(rule);
-        }
+    for (const auto& rule : pair_rules) {
+        set.add(rule);
     }
     return set;
 }

@@ -91,6 +91,10 @@ struct TrainOptions {
     // than the fallbacks they replace (bench/rules_eval --rolling), while longer itemsets at
     // that support only multiplied the rules. 0 mines pairs like every other itemset.
     Count pair_min_support = 0;
+    // Cap on the itemsets of that pair run. Above it (every pair bought once, on millions of
+    // baskets) the low-support pairs are dropped with a warning and pairs come from
+    // mining.min_support like longer itemsets, instead of failing the whole mining.
+    uint64_t pair_max_itemsets = 5'000'000;
 };
 
 // Default training options for shop baskets: support of 2 baskets, pairs from 1 basket, itemsets
