@@ -286,6 +286,19 @@ Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& 
     return std::shared_ptr<const ContentVectors>(std::move(vectors));
 }
 
+ProfileSource::ProfileSource(std::shared_ptr<const ContentVectors> vectors,
+                             ArticleNamer namer,
+                             float half_life_days)
+    : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {
+    for (uint32_t article = 0; article < vectors_->present.size(); ++article) {
+        if (vectors_->present[article]) {
+            present_.push_back(article);
+            auto row = vectors_->row(article);
+            packed_.insert(packed_.end(), row.begin(), row.end());
+        }
+    }
+}
+
 std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, size_t k) const {
     const ContentVectors& vectors = *vectors_;
     auto n_articles = static_cast<Eigen::Index>(vectors.present.size());
@@ -301,13 +314,18 @@ std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, siz
         return {};
     }
     // Exact scan: [articles] = [articles, dim] x [dim]; cosine up to the profile's norm.
+    // Rows without a vector keep their exact 0, as the full product gives them.
     Eigen::VectorXf unit = profile / profile.norm();
-    std::vector<float> scores(static_cast<size_t>(n_articles));
-    dot_rows(vectors.data.data(),
-             scores.size(),
+    std::vector<float> packed_scores(present_.size());
+    dot_rows(packed_.data(),
+             present_.size(),
              static_cast<size_t>(vectors.dim),
              unit.data(),
-             scores.data());
+             packed_scores.data());
+    std::vector<float> scores(static_cast<size_t>(n_articles), 0.0f);
+    for (size_t pos = 0; pos < present_.size(); ++pos) {
+        scores[present_[pos]] = packed_scores[pos];
+    }
     std::vector<uint32_t> bought = history_articles(context);
     std::vector<Candidate> out;
     for (auto [article, score] : top_scores(scores, k, bought)) {

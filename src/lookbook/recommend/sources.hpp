@@ -157,8 +157,7 @@ class ProfileSource : public CandidateSource {
   public:
     ProfileSource(std::shared_ptr<const ContentVectors> vectors,
                   ArticleNamer namer,
-                  float half_life_days = 60.0f)
-        : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {}
+                  float half_life_days = 60.0f);
     std::string_view name() const override { return "profile"; }
     std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
         return explain_all(context, ranked(context, k));
@@ -170,6 +169,11 @@ class ProfileSource : public CandidateSource {
     std::shared_ptr<const ContentVectors> vectors_;
     ArticleNamer namer_;
     float half_life_days_;
+    // The rows that have a vector, packed [present_.size(), dim]: an article without one scores
+    // exactly 0 and is never a candidate, so the scan skips those rows (on the H&M store
+    // about half of them are articles known only from transactions).
+    std::vector<uint32_t> present_;
+    std::vector<float> packed_;
 };
 
 }  // namespace lookbook
