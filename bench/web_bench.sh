@@ -2,8 +2,12 @@
 # Load test of `lookbook serve` with wrk (64 connections, 2 threads): requests/s and p50/p99
 # latency of the bought-together API, the health API, and a full article page (HTML plus its
 # thumbnails), the page also served by the minimal Flask reference (web_reference_flask.py).
+# With CUSTOMER_IDS (a file, one customer id a line; `recommend_cost STORE --write-ids FILE`
+# writes every customer with purchases) it also loads the recommendations API, cycling through
+# those customers: once with the server's answer cache and once with --recommend-cache 0, where
+# every request computes its answer (the cold path).
 #
-# Usage: bench/web_bench.sh LOOKBOOK_BINARY STORE [ARTICLE_ID] [SECONDS]
+# Usage: bench/web_bench.sh LOOKBOOK_BINARY STORE [ARTICLE_ID] [SECONDS] [CUSTOMER_IDS]
 # The server adds STORE/events.sqlite and caches thumbnails under STORE/cache. Servers listen on
 # 127.0.0.1 and are stopped at the end.
 set -euo pipefail
@@ -11,10 +15,12 @@ lookbook=$1
 store=$2
 article=${3:-0108775001}
 seconds=${4:-10}
+customer_ids=${5:-}
 here="$(cd "$(dirname "$0")" && pwd)"
 work=$(mktemp -d /tmp/lookbook-web-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 flask_port=$((port + 1))
+cold_port=$((port + 2))
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -24,7 +30,7 @@ trap cleanup EXIT
 
 "$lookbook" --log-level warn serve "$store" --port "$port" --rate-limit 0 --threads 72 >"$work/serve.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
     sleep 0.1
 done
@@ -58,7 +64,7 @@ json.dump(data, open(work + "/page.json", "w"))
 PY
 /usr/bin/python3 "$here/web_reference_flask.py" "$work/page.json" "$flask_port" >"$work/flask.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$flask_port/articles/$article" >/dev/null 2>&1 && break
     sleep 0.1
 done
@@ -111,3 +117,37 @@ run "article page html (lookbook)" "$base/articles/$article"
 run "article page html (flask)" "http://127.0.0.1:$flask_port/articles/$article"
 run "full article page (lookbook)" "$base" "$work/page.lua"
 run "full article page (flask)" "http://127.0.0.1:$flask_port" "$work/page.lua"
+
+if [ -n "$customer_ids" ]; then
+    # Each wrk thread starts at its own place in the list and walks it in order, so a run asks
+    # for every customer in turn rather than for a few over and over.
+    cat >"$work/recommend.lua" <<LUA
+local ids = {}
+for line in io.lines("$customer_ids") do
+    if #line > 0 then ids[#ids + 1] = line end
+end
+local next_offset = 0
+setup = function(thread)
+    thread:set("offset", next_offset)
+    next_offset = next_offset + 7919
+end
+local i = nil
+request = function()
+    if i == nil then i = offset or 0 end
+    i = i % #ids + 1
+    return wrk.format("GET", "/api/customers/" .. ids[i] .. "/recommendations?k=12")
+end
+LUA
+    echo "recommendations API over $(grep -c . "$customer_ids") distinct customers:"
+    # The first pass over the list fills the cache (cold answers); the second measures it warm.
+    run "recommendations (cache, 1st run)" "$base" "$work/recommend.lua"
+    run "recommendations (cache, warm)" "$base" "$work/recommend.lua"
+    "$lookbook" --log-level warn serve "$store" --port "$cold_port" --rate-limit 0 --threads 72 \
+        --recommend-cache 0 >"$work/serve-cold.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 300); do
+        curl -sf "http://127.0.0.1:$cold_port/api/health" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    run "recommendations (no cache)" "http://127.0.0.1:$cold_port" "$work/recommend.lua"
+fi

@@ -20,6 +20,8 @@ namespace {
 struct ServeArgs {
     std::string store;
     web::ServerOptions options;
+    // Whole personal-recommendation answers kept per generation (~2 KB each for k = 12).
+    size_t recommend_cache = 10000;
 };
 
 int run_serve(ServeArgs args) {
@@ -33,7 +35,7 @@ int run_serve(ServeArgs args) {
         log::warn("--host {} is not a loopback address: the service is reachable from the network",
                   args.options.host);
     }
-    args.options.services_factory = make_services_factory();
+    args.options.services_factory = make_services_factory(args.recommend_cache);
 
     // One malloc arena per worker thread: glibc's default (8 per core) makes 64 threads on 2
     // cores share 16 arena locks, and a preempted lock holder stalled requests for up to a
@@ -98,6 +100,11 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
                     "Requests per second per client address (0: no limit)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1e9));
+    cmd->add_option("--recommend-cache",
+                    args->recommend_cache,
+                    "Personal-recommendation answers kept in memory; a live event or a new "
+                    "generation makes a customer's answer be computed again (0: no cache)")
+        ->capture_default_str();
     cmd->callback([args, selected] { *selected = [args] { return run_serve(*args); }; });
 }
 

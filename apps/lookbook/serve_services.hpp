@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+
 #include "lookbook/web/snapshot.hpp"
 
 // The server's hooks (web/services.hpp) joined to the recommender libraries: personal
@@ -8,6 +10,8 @@ namespace lookbook::cli {
 
 // A factory the server calls once per store generation. A recommender the store has not built
 // yet leaves its hook empty, so its API answers 503 and its page section says "not built yet".
-web::ServicesFactory make_services_factory();
+// Personal recommendations keep up to `recommend_cache_entries` whole answers per generation
+// (AnswerCache; 0 = compute every request).
+web::ServicesFactory make_services_factory(size_t recommend_cache_entries);
 
 }  // namespace lookbook::cli

@@ -1,8 +1,10 @@
 #include "lookbook/models/two_tower.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
@@ -231,6 +233,62 @@ TEST_F(TwoTowerStoreTest, SaveAndLoadGiveIdenticalScores) {
     EXPECT_EQ(in_memory.article_vectors(), (*loaded)->article_vectors());
     EXPECT_EQ(in_memory.scores(in_memory.query(context)),
               (*loaded)->scores((*loaded)->query(context)));
+}
+
+// Issue 7: query() runs the customer tower with plain loops; it must give libtorch's vector.
+TEST_F(TwoTowerStoreTest, PlainQueryMatchesTheTorchForward) {
+    TwoTowerSource source(*store_, random_net());
+    std::vector<Interaction> views = {{3, 18299, Interaction::Kind::kView},
+                                      {40, 18300, Interaction::Kind::kPurchase}};
+    std::vector<CustomerContext> contexts;
+    std::vector<std::vector<Interaction>> histories;
+    for (uint32_t row = 0; row < 8; ++row) {
+        histories.push_back(history_of(row));
+    }
+    for (uint32_t row = 0; row < 8; ++row) {
+        contexts.push_back({.customer = row, .today = 18300, .history = histories[row]});
+    }
+    contexts.push_back({.customer = customer("newb"), .today = 18300});
+    contexts.push_back({.customer = kNoRow, .today = 18300, .history = views});
+    for (const CustomerContext& context : contexts) {
+        std::vector<float> plain = source.query(context);
+        std::vector<float> torch_query = source.query_with_torch(context);
+        ASSERT_EQ(plain.size(), torch_query.size());
+        for (size_t d = 0; d < plain.size(); ++d) {
+            EXPECT_NEAR(plain[d], torch_query[d], 1e-5) << "customer " << context.customer;
+        }
+    }
+}
+
+// The bounded heap of ranked() against a full sort of every article's score.
+TEST_F(TwoTowerStoreTest, RankedListIsTheTopOfAFullSort) {
+    TwoTowerSource source(*store_, random_net());
+    const uint32_t row = customer("c25");
+    std::vector<Interaction> history = history_of(row);
+    CustomerContext context{.customer = row, .today = 18300, .history = history};
+    std::vector<float> scores = source.scores(source.query(context));
+    std::vector<uint32_t> order(scores.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(
+        order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+    for (size_t k : {size_t{1}, size_t{7}, size_t{60}, size_t{500}}) {
+        std::vector<Candidate> list = source.ranked(context, k);
+        ASSERT_EQ(list.size(), std::min(k, scores.size()));
+        for (size_t pos = 0; pos < list.size(); ++pos) {
+            EXPECT_EQ(list[pos].article, order[pos]) << "k " << k << " pos " << pos;
+            EXPECT_EQ(list[pos].score, scores[order[pos]]);
+            EXPECT_TRUE(list[pos].reason.empty());
+        }
+    }
+    // explain() then gives what candidates() gives.
+    std::vector<Candidate> explained = source.ranked(context, 10);
+    std::vector<Candidate> full = source.candidates(context, 10);
+    for (size_t pos = 0; pos < explained.size(); ++pos) {
+        source.explain(context, &explained[pos]);
+        EXPECT_EQ(explained[pos].reason, full[pos].reason);
+        EXPECT_EQ(explained[pos].because_of, full[pos].because_of);
+        EXPECT_FALSE(full[pos].reason.empty());
+    }
 }
 
 TEST_F(TwoTowerStoreTest, LiveEventChangesTheQueryAtOnce) {

@@ -58,8 +58,8 @@ class HandMadeStore : public ::testing::Test {
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         IngestOptions options;
-        options.articles = write("articles.csv", kArticles);
-        options.customers = write("customers.csv", kCustomers);
+        options.articles = write("articles.csv", articles());
+        options.customers = write("customers.csv", customers());
         options.transactions = write("transactions.csv", transactions());
         options.store = dir_ / "store";
         auto report = ingest(options);
@@ -68,6 +68,9 @@ class HandMadeStore : public ::testing::Test {
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
+    // The CSVs ingested; a derived fixture may bring its own.
+    virtual std::string articles() const { return kArticles; }
+    virtual std::string customers() const { return kCustomers; }
     virtual std::string transactions() const { return kTransactions; }
 
     void reopen() {

@@ -162,6 +162,45 @@ TEST_F(EventsTest, FoldWithNoEventsWritesNothing) {
     EXPECT_EQ(Store::open(store_).value()->generation(), generation);
 }
 
+// Issue 7: customers without unfolded events are answered from memory, not SQLite. The set
+// must follow this connection's writes and those of another (a build, another process).
+TEST_F(EventsTest, EventLogSeesEventsOfEveryConnectionAndForgetsFoldedOnes) {
+    auto server = EventLog::open(event_log_path(store_));
+    auto other = EventLog::open(event_log_path(store_));
+    ASSERT_TRUE(server.is_ok() && other.is_ok());
+    auto events_of = [](EventLog& log, const char* customer) {
+        auto events = log.unfolded_for_customer(customer);
+        EXPECT_TRUE(events.is_ok()) << events.status().to_string();
+        return events.is_ok() ? events->size() : size_t{999};
+    };
+    EXPECT_EQ(events_of(**server, "c1"), 0u);
+
+    CustomerEvent event;
+    event.customer_id = "c1";
+    event.article_id = "0108775015";
+    ASSERT_TRUE((*server)->record(event).is_ok());
+    EXPECT_EQ(events_of(**server, "c1"), 1u);
+    EXPECT_EQ(events_of(**server, "c2"), 0u);
+
+    // Recorded through the other connection: seen at once all the same.
+    event.customer_id = "c2";
+    auto id = (*other)->record(event);
+    ASSERT_TRUE(id.is_ok());
+    EXPECT_EQ(events_of(**server, "c2"), 1u);
+
+    // Folded by the other connection (what a build does): gone for the server too.
+    ASSERT_TRUE((*other)->mark_folded(*id, "gen-000009").is_ok());
+    EXPECT_EQ(events_of(**server, "c1"), 0u);
+    EXPECT_EQ(events_of(**server, "c2"), 0u);
+
+    // A log opened on a file with pending events knows them from the start.
+    event.customer_id = "c3";
+    ASSERT_TRUE((*other)->record(event).is_ok());
+    auto reopened = EventLog::open(event_log_path(store_));
+    ASSERT_TRUE(reopened.is_ok());
+    EXPECT_EQ(events_of(**reopened, "c3"), 1u);
+}
+
 // The real binary: an answered event survives kill -9 of the server.
 TEST_F(EventsTest, AnsweredEventSurvivesKill9) {
     pid_t pid = fork();

@@ -50,8 +50,33 @@ class CandidateSource {
     virtual ~CandidateSource() = default;
     // A stable lower-case name used in reasons, weights and reports: "two_tower", "als", ...
     virtual std::string_view name() const = 0;
-    // Up to k candidates, best first. Must be safe to call from several threads at once.
+    // Up to k candidates, best first, each with its reason. Must be safe to call from several
+    // threads at once.
     virtual std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const = 0;
+
+    // The same list, but a source may leave `reason` empty (and `because_of` kNoRow when the
+    // reason finds it) for explain() to fill later. The blend shows k of several hundred
+    // candidates, and a reason can cost more than the ranking (a name lookup and format, a scan
+    // of the history per candidate), so the recommender asks reasons of the shown ones only.
+    virtual std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const {
+        return candidates(context, k);
+    }
+    // Fills the reason (and because_of) of a candidate ranked() returned without one, exactly
+    // as candidates() would have. Does nothing for a source whose ranked() gives reasons.
+    virtual void explain(const CustomerContext& context, Candidate* candidate) const {
+        (void)context;
+        (void)candidate;
+    }
+
+  protected:
+    // candidates() of a source that implements ranked() and explain(): every one explained.
+    std::vector<Candidate> explain_all(const CustomerContext& context,
+                                       std::vector<Candidate> list) const {
+        for (Candidate& candidate : list) {
+            explain(context, &candidate);
+        }
+        return list;
+    }
 };
 
 }  // namespace lookbook

@@ -66,8 +66,9 @@ CandidateCache collect_candidates(const Recommender& recommender,
         CustomerContext context{customer, today, cache.histories.back()};
         cache.lists.emplace_back();
         for (const std::string& name : cache.names) {
+            // Metrics need the ranking, not the reasons shown to a shopper.
             cache.lists.back().push_back(
-                recommender.source(name)->candidates(context, kCandidatesPerSource));
+                recommender.source(name)->ranked(context, kCandidatesPerSource));
         }
         cache.bought.push_back(history_articles(context, true));
     }

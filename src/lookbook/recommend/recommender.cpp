@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "lookbook/util/assert.hpp"
 #include "lookbook/util/log.hpp"
 
 namespace lookbook {
@@ -225,11 +226,25 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
         // Trending is always asked: it fills short lists.
         bool used = (weight != weights_.end() && weight->second > 0.0f) ||
                     (options.fill_with_trending && names.back() == "trending");
-        per_source.push_back(used ? source->candidates(context, options.candidates_per_source)
+        per_source.push_back(used ? source->ranked(context, options.candidates_per_source)
                                   : std::vector<Candidate>());
     }
     std::vector<uint32_t> bought = history_articles(context, true);
-    return blend_candidates(per_source, names, weights_, bought, catalog_, options);
+    std::vector<Recommendation> out =
+        blend_candidates(per_source, names, weights_, bought, catalog_, options);
+    // Reasons only for the k shown: the same text candidates() would have given every one.
+    for (Recommendation& item : out) {
+        if (!item.reason.empty()) {
+            continue;
+        }
+        auto from = std::find(names.begin(), names.end(), item.source);
+        LOOKBOOK_ASSERT(from != names.end(), "a blended article comes from a known source");
+        Candidate candidate{item.article, item.score, item.because_of, {}};
+        sources_[static_cast<size_t>(from - names.begin())]->explain(context, &candidate);
+        item.reason = std::move(candidate.reason);
+        item.because_of = candidate.because_of;
+    }
+    return out;
 }
 
 }  // namespace lookbook

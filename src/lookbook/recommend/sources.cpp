@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "lookbook/util/date.hpp"
+#include "lookbook/util/dot.hpp"
 
 namespace lookbook {
 
@@ -58,7 +59,8 @@ std::vector<uint32_t> history_articles(const CustomerContext& context, bool purc
 
 std::vector<std::pair<uint32_t, float>> top_scores(std::span<const float> scores,
                                                    size_t k,
-                                                   std::span<const uint32_t> skip) {
+                                                   std::span<const uint32_t> skip,
+                                                   bool positive_only) {
     // A bounded min-heap keeps the k best without sorting the whole catalog.
     auto worse = [](const std::pair<uint32_t, float>& a, const std::pair<uint32_t, float>& b) {
         return a.second > b.second || (a.second == b.second && a.first < b.first);
@@ -73,7 +75,8 @@ std::vector<std::pair<uint32_t, float>> top_scores(std::span<const float> scores
         while (skip_pos < skip.size() && skip[skip_pos] < article) {
             ++skip_pos;
         }
-        if (scores[article] <= 0.0f || (skip_pos < skip.size() && skip[skip_pos] == article)) {
+        if ((positive_only && scores[article] <= 0.0f) ||
+            (skip_pos < skip.size() && skip[skip_pos] == article)) {
             continue;
         }
         std::pair<uint32_t, float> entry{article, scores[article]};
@@ -90,21 +93,30 @@ std::vector<std::pair<uint32_t, float>> top_scores(std::span<const float> scores
     return heap;
 }
 
-std::vector<Candidate> RepurchaseSource::candidates(const CustomerContext& context,
-                                                    size_t k) const {
+std::vector<Candidate> RepurchaseSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<Candidate> out;
     for (const WeightedArticle& item : weigh_history(context, half_life_days_)) {
         if (out.size() >= k) {
             break;
         }
-        out.push_back({item.article,
-                       item.weight,
-                       item.article,
-                       fmt::format("buy again: you bought {} on {}",
-                                   namer_(item.article),
-                                   format_iso_date(item.last_day))});
+        out.push_back({item.article, item.weight, item.article, {}});
     }
     return out;
+}
+
+void RepurchaseSource::explain(const CustomerContext& context, Candidate* candidate) const {
+    // The last day the article appears in the history, as weigh_history() counts it.
+    int32_t last_day = 0;
+    bool seen = false;
+    for (const Interaction& event : context.history) {
+        if (event.article == candidate->article) {
+            last_day = seen ? std::max(last_day, event.day) : event.day;
+            seen = true;
+        }
+    }
+    candidate->because_of = candidate->article;
+    candidate->reason = fmt::format(
+        "buy again: you bought {} on {}", namer_(candidate->article), format_iso_date(last_day));
 }
 
 TrendingSource::TrendingSource(std::shared_ptr<const TrendingModel> model,
@@ -126,24 +138,31 @@ TrendingSource::TrendingSource(std::shared_ptr<const TrendingModel> model,
     ranked_.push_back(top_scores(model->overall, kRankedLength));
 }
 
-std::vector<Candidate> TrendingSource::candidates(const CustomerContext& context, size_t k) const {
+size_t TrendingSource::list_of(const CustomerContext& context) const {
     uint8_t band =
         context.customer < customer_bands_.size() ? customer_bands_[context.customer] : kAgeUnknown;
-    std::string reason = "popular this week";
-    const auto* list = &ranked_.back();
-    if (band < kAgeBandCount && !ranked_[band].empty()) {
-        list = &ranked_[band];
-        reason = fmt::format("popular with customers aged {} this week", age_band_name(band));
-    }
+    return band < kAgeBandCount && !ranked_[band].empty() ? band : ranked_.size() - 1;
+}
+
+std::vector<Candidate> TrendingSource::ranked(const CustomerContext& context, size_t k) const {
+    const auto& list = ranked_[list_of(context)];
     std::vector<Candidate> out;
-    for (size_t pos = 0; pos < std::min(k, list->size()); ++pos) {
-        out.push_back({(*list)[pos].first, (*list)[pos].second, kNoRow, reason});
+    out.reserve(std::min(k, list.size()));
+    for (size_t pos = 0; pos < std::min(k, list.size()); ++pos) {
+        out.push_back({list[pos].first, list[pos].second, kNoRow, {}});
     }
     return out;
 }
 
-std::vector<Candidate> ItemNeighbourSource::candidates(const CustomerContext& context,
-                                                       size_t k) const {
+void TrendingSource::explain(const CustomerContext& context, Candidate* candidate) const {
+    const size_t list = list_of(context);
+    candidate->reason = list + 1 == ranked_.size()
+                            ? std::string("popular this week")
+                            : fmt::format("popular with customers aged {} this week",
+                                          age_band_name(static_cast<uint8_t>(list)));
+}
+
+std::vector<Candidate> ItemNeighbourSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<WeightedArticle> history = weigh_history(context, half_life_days_);
     std::vector<uint32_t> bought = history_articles(context);
     // Sparse accumulation: score and strongest contributor per reached article.
@@ -174,17 +193,21 @@ std::vector<Candidate> ItemNeighbourSource::candidates(const CustomerContext& co
         return a.second > b.second || (a.second == b.second && a.first < b.first);
     });
     std::vector<Candidate> out;
+    out.reserve(keep);
     for (size_t pos = 0; pos < keep; ++pos) {
         uint32_t because = reached[ranked[pos].first].second.second;
-        out.push_back({ranked[pos].first,
-                       ranked[pos].second,
-                       because,
-                       fmt::format("customers who bought {} also bought this", namer_(because))});
+        out.push_back({ranked[pos].first, ranked[pos].second, because, {}});
     }
     return out;
 }
 
-std::vector<Candidate> AlsSource::candidates(const CustomerContext& context, size_t k) const {
+void ItemNeighbourSource::explain(const CustomerContext& context, Candidate* candidate) const {
+    (void)context;  // ranked() already found the history article that voted most
+    candidate->reason =
+        fmt::format("customers who bought {} also bought this", namer_(candidate->because_of));
+}
+
+std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<uint32_t> items;
     std::vector<float> counts;
     for (const WeightedArticle& item : weigh_history(context, 1e9f)) {
@@ -197,15 +220,25 @@ std::vector<Candidate> AlsSource::candidates(const CustomerContext& context, siz
         return {};
     }
     Eigen::VectorXf user = model_->fold_in(items, counts);
-    // [items] = [items, factors] x [factors]
-    Eigen::VectorXf scores = model_->item_factors * user;
+    // [items] = [items, factors] x [factors], with the scan kernel (AVX2 where the CPU has it).
+    const FactorMatrix& factors = model_->item_factors;
+    std::vector<float> scores(static_cast<size_t>(factors.rows()));
+    dot_rows(factors.data(),
+             scores.size(),
+             static_cast<size_t>(factors.cols()),
+             user.data(),
+             scores.data());
     std::sort(items.begin(), items.end());
     std::vector<Candidate> out;
-    for (auto [article, score] :
-         top_scores(std::span<const float>(scores.data(), scores.size()), k, items)) {
-        out.push_back({article, score, kNoRow, "customers like you bought this"});
+    for (auto [article, score] : top_scores(scores, k, items)) {
+        out.push_back({article, score, kNoRow, {}});
     }
     return out;
+}
+
+void AlsSource::explain(const CustomerContext& context, Candidate* candidate) const {
+    (void)context;
+    candidate->reason = "customers like you bought this";
 }
 
 Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& store) {
@@ -253,7 +286,20 @@ Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& 
     return std::shared_ptr<const ContentVectors>(std::move(vectors));
 }
 
-std::vector<Candidate> ProfileSource::candidates(const CustomerContext& context, size_t k) const {
+ProfileSource::ProfileSource(std::shared_ptr<const ContentVectors> vectors,
+                             ArticleNamer namer,
+                             float half_life_days)
+    : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {
+    for (uint32_t article = 0; article < vectors_->present.size(); ++article) {
+        if (vectors_->present[article]) {
+            present_.push_back(article);
+            auto row = vectors_->row(article);
+            packed_.insert(packed_.end(), row.begin(), row.end());
+        }
+    }
+}
+
+std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, size_t k) const {
     const ContentVectors& vectors = *vectors_;
     auto n_articles = static_cast<Eigen::Index>(vectors.present.size());
     Eigen::VectorXf profile = Eigen::VectorXf::Zero(vectors.dim);
@@ -268,32 +314,46 @@ std::vector<Candidate> ProfileSource::candidates(const CustomerContext& context,
         return {};
     }
     // Exact scan: [articles] = [articles, dim] x [dim]; cosine up to the profile's norm.
-    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> all(
-        vectors.data.data(), n_articles, vectors.dim);
-    Eigen::VectorXf scores = all * (profile / profile.norm());
+    // Rows without a vector keep their exact 0, as the full product gives them.
+    Eigen::VectorXf unit = profile / profile.norm();
+    std::vector<float> packed_scores(present_.size());
+    dot_rows(packed_.data(),
+             present_.size(),
+             static_cast<size_t>(vectors.dim),
+             unit.data(),
+             packed_scores.data());
+    std::vector<float> scores(static_cast<size_t>(n_articles), 0.0f);
+    for (size_t pos = 0; pos < present_.size(); ++pos) {
+        scores[present_[pos]] = packed_scores[pos];
+    }
     std::vector<uint32_t> bought = history_articles(context);
     std::vector<Candidate> out;
-    for (auto [article, score] :
-         top_scores(std::span<const float>(scores.data(), scores.size()), k, bought)) {
-        // The reason names the history article closest to the suggestion.
-        uint32_t because = kNoRow;
-        float best = -2.0f;
-        for (const WeightedArticle& item : history) {
-            if (item.article < vectors.present.size() && vectors.present[item.article]) {
-                auto a = vectors.row(item.article);
-                auto b = vectors.row(article);
-                float cosine = Eigen::Map<const Eigen::VectorXf>(a.data(), vectors.dim)
-                                   .dot(Eigen::Map<const Eigen::VectorXf>(b.data(), vectors.dim));
-                if (cosine > best) {
-                    best = cosine;
-                    because = item.article;
-                }
-            }
-        }
-        out.push_back(
-            {article, score, because, fmt::format("similar to {} you bought", namer_(because))});
+    for (auto [article, score] : top_scores(scores, k, bought)) {
+        out.push_back({article, score, kNoRow, {}});
     }
     return out;
+}
+
+void ProfileSource::explain(const CustomerContext& context, Candidate* candidate) const {
+    // The reason names the history article closest to the suggestion; ties go to the heavier
+    // history article, so the history is walked in weigh_history() order.
+    const ContentVectors& vectors = *vectors_;
+    uint32_t because = kNoRow;
+    float best = -2.0f;
+    auto b = vectors.row(candidate->article);
+    for (const WeightedArticle& item : weigh_history(context, half_life_days_)) {
+        if (item.article < vectors.present.size() && vectors.present[item.article]) {
+            auto a = vectors.row(item.article);
+            float cosine = Eigen::Map<const Eigen::VectorXf>(a.data(), vectors.dim)
+                               .dot(Eigen::Map<const Eigen::VectorXf>(b.data(), vectors.dim));
+            if (cosine > best) {
+                best = cosine;
+                because = item.article;
+            }
+        }
+    }
+    candidate->because_of = because;
+    candidate->reason = fmt::format("similar to {} you bought", namer_(because));
 }
 
 }  // namespace lookbook

@@ -43,11 +43,12 @@ std::vector<WeightedArticle> weigh_history(const CustomerContext& context,
                                            float half_life_days,
                                            float view_weight = 0.5f);
 
-// The k best entries of a dense score vector (> 0 only), best first, skipping `skip` articles
-// (sorted ascending). Ties go to the lower article number.
+// The k best entries of a dense score vector (> 0 only unless `positive_only` is false), best
+// first, skipping `skip` articles (sorted ascending). Ties go to the lower article number.
 std::vector<std::pair<uint32_t, float>> top_scores(std::span<const float> scores,
                                                    size_t k,
-                                                   std::span<const uint32_t> skip = {});
+                                                   std::span<const uint32_t> skip = {},
+                                                   bool positive_only = true);
 
 // Sorted distinct articles of a history (purchases only when `purchases_only`).
 std::vector<uint32_t> history_articles(const CustomerContext& context, bool purchases_only = false);
@@ -59,7 +60,11 @@ class RepurchaseSource : public CandidateSource {
     explicit RepurchaseSource(ArticleNamer namer, float half_life_days = 180.0f)
         : namer_(std::move(namer)), half_life_days_(half_life_days) {}
     std::string_view name() const override { return "repurchase"; }
-    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
+        return explain_all(context, ranked(context, k));
+    }
+    std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const override;
+    void explain(const CustomerContext& context, Candidate* candidate) const override;
 
   private:
     ArticleNamer namer_;
@@ -74,12 +79,19 @@ class TrendingSource : public CandidateSource {
     // only copies the head of a list.
     TrendingSource(std::shared_ptr<const TrendingModel> model, std::vector<uint8_t> customer_bands);
     std::string_view name() const override { return "trending"; }
-    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
+        return explain_all(context, ranked(context, k));
+    }
+    std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const override;
+    void explain(const CustomerContext& context, Candidate* candidate) const override;
 
     // The longest list a query can get.
     static constexpr size_t kRankedLength = 1000;
 
   private:
+    // Index in ranked_ of the list a customer gets: the band's, or the overall one (last).
+    size_t list_of(const CustomerContext& context) const;
+
     std::vector<uint8_t> customer_bands_;
     // [kAgeBandCount + 1] ranked lists, the last one overall; a band with no sales is empty.
     std::vector<std::vector<std::pair<uint32_t, float>>> ranked_;
@@ -93,7 +105,11 @@ class ItemNeighbourSource : public CandidateSource {
                         float half_life_days = 60.0f)
         : model_(std::move(model)), namer_(std::move(namer)), half_life_days_(half_life_days) {}
     std::string_view name() const override { return "item_item"; }
-    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
+        return explain_all(context, ranked(context, k));
+    }
+    std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const override;
+    void explain(const CustomerContext& context, Candidate* candidate) const override;
 
   private:
     std::shared_ptr<const ItemNeighbours> model_;
@@ -107,7 +123,11 @@ class AlsSource : public CandidateSource {
   public:
     explicit AlsSource(std::shared_ptr<const AlsModel> model) : model_(std::move(model)) {}
     std::string_view name() const override { return "als"; }
-    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
+        return explain_all(context, ranked(context, k));
+    }
+    std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const override;
+    void explain(const CustomerContext& context, Candidate* candidate) const override;
 
   private:
     std::shared_ptr<const AlsModel> model_;
@@ -137,15 +157,23 @@ class ProfileSource : public CandidateSource {
   public:
     ProfileSource(std::shared_ptr<const ContentVectors> vectors,
                   ArticleNamer namer,
-                  float half_life_days = 60.0f)
-        : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {}
+                  float half_life_days = 60.0f);
     std::string_view name() const override { return "profile"; }
-    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override;
+    std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
+        return explain_all(context, ranked(context, k));
+    }
+    std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const override;
+    void explain(const CustomerContext& context, Candidate* candidate) const override;
 
   private:
     std::shared_ptr<const ContentVectors> vectors_;
     ArticleNamer namer_;
     float half_life_days_;
+    // The rows that have a vector, packed [present_.size(), dim]: an article without one scores
+    // exactly 0 and is never a candidate, so the scan skips those rows (on the H&M store
+    // about half of them are articles known only from transactions).
+    std::vector<uint32_t> present_;
+    std::vector<float> packed_;
 };
 
 }  // namespace lookbook

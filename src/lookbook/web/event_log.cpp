@@ -70,7 +70,43 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const std::filesystem::path& pa
     LOOKBOOK_RETURN_IF_ERROR(log->exec(
         "CREATE INDEX IF NOT EXISTS events_unfolded ON events(customer_id, id) WHERE folded_into "
         "IS NULL"));
+    std::lock_guard lock(log->mutex_);
+    LOOKBOOK_RETURN_IF_ERROR(log->may_have_unfolded("").status());
     return log;
+}
+
+Status EventLog::load_pending() {
+    Statement stmt(db_, "SELECT DISTINCT customer_id FROM events WHERE folded_into IS NULL");
+    if (!stmt.ok()) {
+        return Status::io_error(
+            fmt::format("{}: cannot prepare query: {}", path_.string(), sqlite3_errmsg(db_)));
+    }
+    pending_.clear();
+    int rc;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+        pending_.emplace(reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0)));
+    }
+    if (rc != SQLITE_DONE) {
+        return Status::io_error(
+            fmt::format("{}: cannot read events: {}", path_.string(), sqlite3_errmsg(db_)));
+    }
+    return Status::ok();
+}
+
+Result<bool> EventLog::may_have_unfolded(std::string_view customer_id) {
+    // data_version changes only when another connection committed; this one's own writes keep
+    // pending_ current themselves.
+    Statement stmt(db_, "PRAGMA data_version");
+    if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) {
+        return Status::io_error(fmt::format(
+            "{}: cannot read the data version: {}", path_.string(), sqlite3_errmsg(db_)));
+    }
+    const int64_t version = sqlite3_column_int64(stmt.get(), 0);
+    if (version != data_version_) {
+        LOOKBOOK_RETURN_IF_ERROR(load_pending());
+        data_version_ = version;
+    }
+    return pending_.find(customer_id) != pending_.end();
 }
 
 EventLog::~EventLog() { sqlite3_close_v2(db_); }
@@ -112,6 +148,7 @@ Result<int64_t> EventLog::record(const CustomerEvent& event) {
         return Status::io_error(
             fmt::format("{}: cannot record the event: {}", path_.string(), sqlite3_errmsg(db_)));
     }
+    pending_.insert(event.customer_id);
     return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
@@ -159,6 +196,13 @@ Result<std::vector<CustomerEvent>> EventLog::unfolded_for_customer(std::string_v
     if (customer_id.empty()) {
         return std::vector<CustomerEvent>{};
     }
+    {
+        std::lock_guard lock(mutex_);
+        LOOKBOOK_ASSIGN_OR_RETURN(bool pending, may_have_unfolded(customer_id));
+        if (!pending) {
+            return std::vector<CustomerEvent>{};
+        }
+    }
     // Newest first so the limit keeps the most recent, then sorted back to oldest first.
     return query_events(
         "SELECT id, customer_id, article_id, kind, unix_ms, price FROM events "
@@ -189,7 +233,9 @@ Status EventLog::mark_folded(int64_t last_id, const std::string& generation) {
         return Status::io_error(fmt::format(
             "{}: cannot mark events as folded: {}", path_.string(), sqlite3_errmsg(db_)));
     }
-    return Status::ok();
+    // Folded customers leave the pending set (this connection's writes do not move
+    // data_version).
+    return load_pending();
 }
 
 Result<std::pair<int64_t, int64_t>> EventLog::counts() {

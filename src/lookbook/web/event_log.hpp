@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +36,7 @@ class EventLog {
     // Stores `event` (its id is ignored) durably; returns the new event id.
     Result<int64_t> record(const CustomerEvent& event);
     // The customer's events not yet folded into the store, oldest first (at most `limit`, the
-    // newest ones kept).
+    // newest ones kept). A customer without any (nearly every request) is answered from memory.
     Result<std::vector<CustomerEvent>> unfolded_for_customer(std::string_view customer_id,
                                                              size_t limit = 1000);
     // Every event not yet folded, oldest first.
@@ -52,9 +53,19 @@ class EventLog {
                                                     std::string_view customer_id,
                                                     int64_t limit);
 
+    // True when `customer_id` may have unfolded events. Call with mutex_ held.
+    Result<bool> may_have_unfolded(std::string_view customer_id);
+    // Reloads pending_ from the database. Call with mutex_ held.
+    Status load_pending();
+
     std::filesystem::path path_;
     sqlite3* db_ = nullptr;
     std::mutex mutex_;
+    // Customers with events not folded yet: a superset, kept in step with record(). Writes of
+    // other connections (a build marking events folded, another process recording) change
+    // PRAGMA data_version, which reloads it; a stale entry only costs a query.
+    std::set<std::string, std::less<>> pending_;
+    int64_t data_version_ = -1;
 };
 
 }  // namespace lookbook::web

@@ -1,0 +1,151 @@
+// CPU cost of one "recommended for you" answer, as the web server computes it, and of each
+// candidate source inside it, over many distinct customers of a store (issue 7).
+//
+//   recommend_cost STORE [--customers N] [--rounds R] [--write-ids FILE]
+//
+// --write-ids writes the id of every customer with purchases to FILE, one a line (the list
+// bench/web_bench.sh loads the recommendations API with), and exits.
+// Customers are the first N (default 2000) with purchases in the store, each asked R times
+// (default 1: every call is "cold"). Figures are CPU time of this thread (CLOCK_THREAD_CPUTIME_ID),
+// so other work on a shared machine inflates them less than wall time would.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <time.h>
+
+#include "lookbook/recommend/recommender.hpp"
+#include "lookbook/store/store.hpp"
+#include "lookbook/util/log.hpp"
+
+#if LOOKBOOK_WITH_TORCH
+#include "lookbook/models/personal.hpp"
+#endif
+
+namespace {
+
+double thread_cpu_us() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// Percentile of sorted samples.
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) {
+        return 0;
+    }
+    size_t pos = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
+    return sorted[pos];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: recommend_cost STORE [--customers N] [--rounds R]\n");
+        return 2;
+    }
+    size_t wanted = 2000;
+    int rounds = 1;
+    std::string ids_file;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        std::string flag = argv[i];
+        if (flag == "--customers") {
+            wanted = std::strtoul(argv[i + 1], nullptr, 10);
+        } else if (flag == "--rounds") {
+            rounds = std::atoi(argv[i + 1]);
+        } else if (flag == "--write-ids") {
+            ids_file = argv[i + 1];
+        }
+    }
+    lookbook::log::init_logging(lookbook::log::Level::kWarn);
+    auto store = lookbook::Store::open(argv[1]);
+    if (!store.is_ok()) {
+        std::fprintf(stderr, "%s\n", store.status().message().c_str());
+        return 1;
+    }
+    if (!ids_file.empty()) {
+        const auto& offsets = (*store)->transactions().customer_offsets();
+        std::FILE* out = std::fopen(ids_file.c_str(), "w");
+        if (out == nullptr) {
+            std::perror(ids_file.c_str());
+            return 1;
+        }
+        for (uint32_t row = 0; row + 1 < offsets.size(); ++row) {
+            if (offsets[row + 1] > offsets[row]) {
+                std::string id((*store)->customers().id(row));
+                std::fprintf(out, "%s\n", id.c_str());
+            }
+        }
+        return std::fclose(out) == 0 ? 0 : 1;
+    }
+#if LOOKBOOK_WITH_TORCH
+    auto opened = lookbook::models::open_personal_recommender(**store);
+#else
+    auto opened = lookbook::Recommender::open(**store);
+#endif
+    if (!opened.is_ok()) {
+        std::fprintf(stderr, "%s\n", opened.status().message().c_str());
+        return 1;
+    }
+    const lookbook::Recommender& recommender = **opened;
+
+    // Customers with purchases: the ones every source has something to say about.
+    const auto& offsets = (*store)->transactions().customer_offsets();
+    std::vector<uint32_t> customers;
+    for (uint32_t row = 0; row + 1 < offsets.size() && customers.size() < wanted; ++row) {
+        if (offsets[row + 1] > offsets[row]) {
+            customers.push_back(row);
+        }
+    }
+
+    // Each source alone, on the same context recommend() builds.
+    lookbook::RecommendOptions options;
+    const int32_t today = recommender.default_today();
+    std::map<std::string, double> per_source;
+    for (const std::string& name : recommender.source_names()) {
+        const lookbook::CandidateSource* source = recommender.source(name);
+        double start = thread_cpu_us();
+        size_t returned = 0;
+        for (uint32_t customer : customers) {
+            auto history = recommender.history(customer, today, {});
+            lookbook::CustomerContext context{customer, today, history};
+            returned += source->candidates(context, options.candidates_per_source).size();
+        }
+        per_source[name] = (thread_cpu_us() - start) / static_cast<double>(customers.size());
+        std::printf("source %-12s %8.1f us/call  (%.1f candidates)\n",
+                    name.c_str(),
+                    per_source[name],
+                    static_cast<double>(returned) / static_cast<double>(customers.size()));
+    }
+
+    // The whole answer, as the server asks for it.
+    std::vector<double> samples;
+    double start = thread_cpu_us();
+    for (int round = 0; round < rounds; ++round) {
+        for (uint32_t customer : customers) {
+            double before = thread_cpu_us();
+            auto list = recommender.recommend(customer, {}, options);
+            samples.push_back(thread_cpu_us() - before);
+            if (list.empty()) {
+                std::fprintf(stderr, "customer row %u got no recommendations\n", customer);
+            }
+        }
+    }
+    double total = thread_cpu_us() - start;
+    std::sort(samples.begin(), samples.end());
+    std::printf("recommend() %zu customers x %d: %.1f us/call CPU, p50 %.1f, p99 %.1f us\n",
+                customers.size(),
+                rounds,
+                total / static_cast<double>(samples.size()),
+                percentile(samples, 0.5),
+                percentile(samples, 0.99));
+    std::printf("=> at most %.0f answers/s per core from recommend() alone\n",
+                1e6 * static_cast<double>(samples.size()) / total);
+    return 0;
+}
