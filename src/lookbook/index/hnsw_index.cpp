@@ -183,6 +183,10 @@ Result<std::vector<Hit>> HnswIndex::search(std::span<const float> query,
     return hits;
 }
 
+size_t HnswIndex::graph_size() const { return graph_->cur_element_count; }
+
+bool HnswIndex::in_graph(uint32_t id) const { return graph_->label_lookup_.count(id) > 0; }
+
 size_t HnswIndex::memory_bytes() const {
     size_t bytes = graph_->max_elements_ * graph_->size_data_per_element_;
     for (size_t i = 0; i < graph_->cur_element_count; ++i) {
