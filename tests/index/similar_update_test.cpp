@@ -21,6 +21,21 @@ namespace fs = std::filesystem;
 constexpr uint32_t kArticles = 1500;
 constexpr size_t kDim = 8;  // per part; the combined vector has 2 * kDim
 
+SimilarOptions exact_options() {
+    SimilarOptions options;
+    options.approximate_threshold = std::numeric_limits<size_t>::max();
+    return options;
+}
+
+SimilarOptions hnsw_options() {
+    SimilarOptions options;
+    options.approximate_threshold = 0;
+    options.hnsw.m = 8;
+    options.hnsw.ef_construction = 100;
+    options.hnsw.ef_search = 64;
+    return options;
+}
+
 // A store of kArticles articles whose image and text embeddings are clustered vectors; every
 // 50th article starts without any embedding, so it can be "added" later.
 class SimilarIndexUpdateTest : public ::testing::Test {
@@ -114,6 +129,16 @@ class SimilarIndexUpdateTest : public ::testing::Test {
         bytes << std::ifstream(store_dir() / generation / "similar.lbc", std::ios::binary).rdbuf();
         return bytes.str();
     }
+    // The HNSW graph saved in the live generation of `store`.
+    std::unique_ptr<HnswIndex> saved_graph(const Store& store) {
+        auto file = store.open_file("similar");
+        EXPECT_TRUE(file.is_ok()) << file.status().message();
+        auto bytes = file->column<char>("hnsw");
+        EXPECT_TRUE(bytes.is_ok()) << bytes.status().message();
+        auto loaded = HnswIndex::deserialize(*bytes, 2 * kDim, hnsw_options().hnsw);
+        EXPECT_TRUE(loaded.is_ok()) << loaded.status().message();
+        return loaded.is_ok() ? std::move(loaded).value() : nullptr;
+    }
     std::vector<uint32_t> articles_of(const Result<std::vector<SimilarHit>>& hits) {
         EXPECT_TRUE(hits.is_ok()) << hits.status().message();
         std::vector<uint32_t> out;
@@ -131,21 +156,6 @@ class SimilarIndexUpdateTest : public ::testing::Test {
     std::vector<uint8_t> has_image_;
     std::vector<uint8_t> has_text_;
 };
-
-SimilarOptions exact_options() {
-    SimilarOptions options;
-    options.approximate_threshold = std::numeric_limits<size_t>::max();
-    return options;
-}
-
-SimilarOptions hnsw_options() {
-    SimilarOptions options;
-    options.approximate_threshold = 0;
-    options.hnsw.m = 8;
-    options.hnsw.ef_construction = 100;
-    options.hnsw.ef_search = 64;
-    return options;
-}
 
 TEST_F(SimilarIndexUpdateTest, ExactUpdateAnswersLikeAFullRebuild) {
     EXPECT_EQ(build(exact_options()).mode, "full");
@@ -215,6 +225,13 @@ TEST_F(SimilarIndexUpdateTest, HnswUpdateKeepsRecallAndNeverReturnsRemovedArticl
         total += want.size();
     }
     EXPECT_GE(static_cast<double>(found) / total, 0.98);
+    // The saved graph itself no longer holds them (the query filter would also hide them).
+    const auto graph = saved_graph(*store);
+    ASSERT_TRUE(graph);
+    EXPECT_EQ(graph->size(), report.indexed);
+    for (uint32_t article : removed) {
+        EXPECT_FALSE(graph->contains(article)) << "article row " << article;
+    }
     // Removed articles are not found by a vector query right on top of them either.
     for (uint32_t article : removed) {
         const std::span<const float> own(image_.data() + article * kDim, kDim);
@@ -273,13 +290,9 @@ TEST_F(SimilarIndexUpdateTest, FailureBeforeCommitLosesNothing) {
     {
         const auto store = open_store(store_dir());
         ASSERT_TRUE(store);
-        auto graph = store->open_file("similar");
-        ASSERT_TRUE(graph.is_ok()) << graph.status().message();
-        auto bytes = graph->column<char>("hnsw");
-        ASSERT_TRUE(bytes.is_ok());
-        auto loaded = HnswIndex::deserialize(*bytes, 2 * kDim, hnsw_options().hnsw);
-        ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
-        EXPECT_EQ((*loaded)->size(), first.indexed);
+        const auto graph = saved_graph(*store);
+        ASSERT_TRUE(graph);
+        EXPECT_EQ(graph->size(), first.indexed);
     }
     // The next run picks up the same changes.
     const SimilarIndexReport retry = build(hnsw_options());
