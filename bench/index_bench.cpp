@@ -174,7 +174,8 @@ void run_hnswlib(const std::vector<float>& rows,
         build.text().c_str(),
         config.build_threads,
         hnsw.memory_bytes() / 1e6,
-        (lookbook::current_rss_bytes() - rss_before) / 1e6);
+        (static_cast<double>(lookbook::current_rss_bytes()) - static_cast<double>(rss_before)) /
+            1e6);
     for (size_t ef : config.ef_search) {
         hnsw.set_ef_search(ef);
         std::vector<std::vector<Hit>> got;
@@ -213,12 +214,14 @@ void print_faiss_build(const char* name,
                        const Stopwatch& build,
                        uint64_t rss_before,
                        const BenchConfig& config) {
-    std::printf("%s: built in %s with %zu threads, %.0f MB serialized (RSS +%.0f MB)\n",
-                name,
-                build.text().c_str(),
-                config.build_threads,
-                faiss_bytes(index) / 1e6,
-                (lookbook::current_rss_bytes() - rss_before) / 1e6);
+    std::printf(
+        "%s: built in %s with %zu threads, %.0f MB serialized (RSS +%.0f MB)\n",
+        name,
+        build.text().c_str(),
+        config.build_threads,
+        faiss_bytes(index) / 1e6,
+        (static_cast<double>(lookbook::current_rss_bytes()) - static_cast<double>(rss_before)) /
+            1e6);
 }
 
 // faiss with the same data, k and one search thread: flat scan, HNSW with hnswlib's M and
