@@ -532,6 +532,9 @@ std::string layout_mismatch(const nlohmann::json& meta,
 
 // Applies `changes` to the saved graph: removals are marked, nodes still in the graph are
 // updated one by one, and brand-new articles are inserted on all cores like a build.
+// TODO: changed vectors are re-inserted on one thread — concurrent hnswlib updates of existing
+// nodes were not tested here; near the rebuild limit (half the catalog) that is slower than
+// a full build on all cores.
 Status apply_changes(const IndexChanges& changes, const CombinedVectors& now, HnswIndex* graph) {
     for (uint32_t article : changes.removed) {
         // A graph saved without an article its vectors list has nothing to remove.
