@@ -1,4 +1,5 @@
-// `lookbook index`: combines the store's embeddings and saves the similar-items index in it.
+// `lookbook index`: combines the store's embeddings and saves the similar-items index in it,
+// updating the saved one in place when only some articles changed.
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -19,6 +20,7 @@ struct IndexArgs {
     float text_weight = 0.5f;
     std::string approximate = "auto";
     size_t threshold = SimilarOptions{}.approximate_threshold;
+    bool rebuild = false;
 };
 
 int run_index(const IndexArgs& args) {
@@ -28,10 +30,20 @@ int run_index(const IndexArgs& args) {
                                     : args.approximate == "never"
                                         ? std::numeric_limits<size_t>::max()
                                         : args.threshold;
+    options.incremental = !args.rebuild;
     auto report = build_similar_index(args.store, options);
     if (!report.is_ok()) {
         std::cerr << "lookbook index: " << report.status().message() << "\n";
         return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    }
+    if (report->mode == "unchanged") {
+        std::cout << fmt::format(
+            "The saved index is up to date ({} of {} articles, {} search); generation {}\n",
+            report->indexed,
+            report->articles,
+            report->kind,
+            report->generation);
+        return kExitOk;
     }
     std::cout << fmt::format(
         "Indexed {} of {} articles ({} dimensions, {} search) in {:.1f} s; generation {}\n",
@@ -41,6 +53,14 @@ int run_index(const IndexArgs& args) {
         report->kind,
         report->seconds,
         report->generation);
+    if (report->mode == "incremental") {
+        std::cout << fmt::format("Updated the saved index: {} added, {} changed, {} removed\n",
+                                 report->added,
+                                 report->updated,
+                                 report->removed);
+    } else {
+        std::cout << fmt::format("Built from scratch: {}\n", report->rebuild_reason);
+    }
     return kExitOk;
 }
 
@@ -58,6 +78,9 @@ void add_index_command(CLI::App& app, CommandRun* selected) {
         ->check(CLI::IsMember({"auto", "always", "never"}));
     cmd->add_option("--threshold", args->threshold, "Articles from which auto builds HNSW")
         ->capture_default_str();
+    cmd->add_flag("--rebuild",
+                  args->rebuild,
+                  "Build from scratch even when the saved index could be updated in place");
     cmd->callback([args, selected] { *selected = [args] { return run_index(*args); }; });
 }
 

@@ -287,6 +287,16 @@ TEST_F(SimilarItemsTest, CommandsIndexAndAnswerAsJson) {
     ASSERT_EQ(cli("index " + store, &out), 0) << out;
     EXPECT_NE(out.find("Indexed 5 of 6 articles (4 dimensions, exact search)"), std::string::npos)
         << out;
+    EXPECT_NE(out.find("Built from scratch: the store has no saved index"), std::string::npos)
+        << out;
+    // A second run finds nothing to do; --rebuild builds anyway.
+    ASSERT_EQ(cli("index " + store, &out), 0) << out;
+    EXPECT_NE(out.find("The saved index is up to date (5 of 6 articles, exact search)"),
+              std::string::npos)
+        << out;
+    ASSERT_EQ(cli("index " + store + " --rebuild", &out), 0) << out;
+    EXPECT_NE(out.find("Built from scratch: incremental updates are off"), std::string::npos)
+        << out;
     ASSERT_EQ(cli("similar " + store + " 0100000001 -k 2 --json", &out), 0) << out;
     const auto json = nlohmann::json::parse(out);
     ASSERT_EQ(json.size(), 2u);

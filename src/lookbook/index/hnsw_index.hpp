@@ -43,6 +43,10 @@ class HnswIndex : public VectorIndex {
 
     size_t dim() const override { return dim_; }
     size_t size() const override { return live_.size(); }
+    // Nodes in the graph, removed ones (kept for routing) included.
+    size_t graph_size() const;
+    // Whether `id` has a node, live or removed (adding it again then updates that node).
+    bool in_graph(uint32_t id) const;
     bool contains(uint32_t id) const override { return live_.count(id) > 0; }
     Status add(uint32_t id, std::span<const float> vector) override;
     Status remove(uint32_t id) override;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <thread>
 
@@ -471,53 +472,253 @@ Status SimilarItems::update_article(uint32_t article,
     return Status::ok();
 }
 
+namespace {
+
+// The saved index's articles that differ from the freshly combined vectors, by store row.
+struct IndexChanges {
+    std::vector<uint32_t> added;
+    std::vector<uint32_t> updated;
+    std::vector<uint32_t> removed;
+    size_t count() const { return added.size() + updated.size() + removed.size(); }
+};
+
+IndexChanges diff_rows(const CombinedVectors& now,
+                       std::span<const float> saved_rows,
+                       std::span<const uint8_t> saved_present) {
+    IndexChanges changes;
+    const size_t dim = now.dim;
+    const auto saved_articles = static_cast<uint32_t>(saved_present.size());
+    for (uint32_t article = 0; article < std::max(saved_articles, now.articles); ++article) {
+        const bool was = article < saved_articles && saved_present[article] != 0;
+        const bool is = article < now.articles && now.parts_present[article] != 0;
+        if (was && !is) {
+            changes.removed.push_back(article);
+        } else if (is && !was) {
+            changes.added.push_back(article);
+        } else if (is && (saved_present[article] != now.parts_present[article] ||
+                          !std::equal(now.row(article).begin(),
+                                      now.row(article).end(),
+                                      saved_rows.begin() + size_t{article} * dim))) {
+            changes.updated.push_back(article);
+        }
+    }
+    return changes;
+}
+
+// Why the saved index cannot be updated into the one `options` asks for; "" when it can.
+std::string layout_mismatch(const nlohmann::json& meta,
+                            const CombinedVectors& now,
+                            bool want_hnsw,
+                            const HnswParams& params) {
+    if (!meta.is_object()) {
+        return "its metadata is unreadable";
+    }
+    if (meta.value("dim", size_t{0}) != now.dim || !meta.contains("parts") ||
+        meta["parts"] != parts_json(now.parts)) {
+        return "the dimensions, parts or weights changed";
+    }
+    if (want_hnsw != (meta.value("index", "") == "hnsw")) {
+        return fmt::format("the index kind changed to {}", want_hnsw ? "hnsw" : "exact");
+    }
+    if (want_hnsw) {
+        const nlohmann::json wanted = {
+            {"m", params.m}, {"ef_construction", params.ef_construction}, {"seed", params.seed}};
+        if (!meta.contains("hnsw") || meta["hnsw"] != wanted) {
+            return "the HNSW parameters changed";
+        }
+    }
+    return "";
+}
+
+// Applies `changes` to the saved graph: removals are marked, nodes still in the graph are
+// updated one by one, and brand-new articles are inserted on all cores like a build.
+// TODO: changed vectors are re-inserted on one thread — concurrent hnswlib updates of existing
+// nodes were not tested here; near the rebuild limit (half the catalog) that is slower than
+// a full build on all cores.
+Status apply_changes(const IndexChanges& changes, const CombinedVectors& now, HnswIndex* graph) {
+    for (uint32_t article : changes.removed) {
+        // A graph saved without an article its vectors list has nothing to remove.
+        if (graph->contains(article)) {
+            LOOKBOOK_RETURN_IF_ERROR(graph->remove(article));
+        }
+    }
+    std::vector<uint32_t> fresh_ids;
+    std::vector<float> fresh_rows;
+    for (const auto* list : {&changes.updated, &changes.added}) {
+        for (uint32_t article : *list) {
+            if (graph->in_graph(article)) {
+                LOOKBOOK_RETURN_IF_ERROR(graph->add(article, now.row(article)));
+            } else {
+                fresh_ids.push_back(article);
+                fresh_rows.insert(
+                    fresh_rows.end(), now.row(article).begin(), now.row(article).end());
+            }
+        }
+    }
+    const size_t threads = std::max(1u, std::thread::hardware_concurrency());
+    return graph->add_batch(fresh_ids, fresh_rows, threads);
+}
+
+// Tries to bring the store's saved index up to date with `now` in place. Sets report's counts
+// and mode "incremental" or "unchanged" on success (and *graph for HNSW); returns false with
+// report->rebuild_reason when a full build is needed instead. A damaged saved file is not an
+// error here: the rebuild replaces it.
+Result<bool> update_saved_index(const Store& store,
+                                const CombinedVectors& now,
+                                bool want_hnsw,
+                                const std::string& fingerprint,
+                                const SimilarOptions& options,
+                                std::unique_ptr<HnswIndex>* graph,
+                                SimilarIndexReport* report) {
+    auto opened = store.open_file(kSimilarFile);
+    if (!opened.is_ok()) {
+        report->rebuild_reason = opened.status().message();
+        return false;
+    }
+    const ColumnFile& saved = *opened;
+    const auto meta = nlohmann::json::parse(saved.metadata(), nullptr, false);
+    report->rebuild_reason = layout_mismatch(meta, now, want_hnsw, options.hnsw);
+    if (!report->rebuild_reason.empty()) {
+        return false;
+    }
+    auto vectors = saved.column<float>("vectors");
+    auto present = saved.column<uint8_t>("parts_present");
+    if (!vectors.is_ok() || !present.is_ok() || vectors->size() != present->size() * now.dim) {
+        report->rebuild_reason = "its columns are damaged";
+        return false;
+    }
+    const IndexChanges changes = diff_rows(now, *vectors, *present);
+    report->added = changes.added.size();
+    report->updated = changes.updated.size();
+    report->removed = changes.removed.size();
+    if (changes.count() == 0 && meta.value("source", "") == fingerprint &&
+        meta.value("articles", int64_t{-1}) == int64_t{now.articles}) {
+        report->mode = "unchanged";
+        return true;
+    }
+    // Past half the catalog, re-inserting one by one costs as much as a build on all cores.
+    if (want_hnsw && changes.count() * 2 > std::max<size_t>(now.articles, 1)) {
+        report->rebuild_reason =
+            fmt::format("{} of {} articles changed", changes.count(), now.articles);
+        return false;
+    }
+    if (want_hnsw) {
+        auto bytes = saved.column<char>("hnsw");
+        if (!bytes.is_ok()) {
+            report->rebuild_reason = "its HNSW graph is missing";
+            return false;
+        }
+        auto loaded = HnswIndex::deserialize(*bytes, now.dim, options.hnsw);
+        if (!loaded.is_ok()) {
+            report->rebuild_reason = loaded.status().message();
+            return false;
+        }
+        LOOKBOOK_RETURN_IF_ERROR(apply_changes(changes, now, loaded->get()));
+        const size_t dead = (*loaded)->graph_size() - (*loaded)->size();
+        if (dead > options.max_removed_fraction * static_cast<double>((*loaded)->graph_size())) {
+            report->rebuild_reason = fmt::format(
+                "{} of the graph's {} nodes are removed articles", dead, (*loaded)->graph_size());
+            return false;
+        }
+        *graph = std::move(loaded).value();
+    }
+    report->mode = "incremental";
+    return true;
+}
+
+}  // namespace
+
 Result<SimilarIndexReport> build_similar_index(const std::filesystem::path& store_dir,
-                                               const SimilarOptions& options) {
+                                               const SimilarOptions& options,
+                                               const std::function<Status()>& before_commit) {
     const auto start = std::chrono::steady_clock::now();
     LOOKBOOK_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::open(store_dir));
+    // Combine only: whether the graph is loaded and updated or built is decided below.
     SimilarOptions fresh = options;
     fresh.use_saved = false;
+    fresh.approximate_threshold = std::numeric_limits<size_t>::max();
     LOOKBOOK_ASSIGN_OR_RETURN(std::unique_ptr<SimilarItems> items,
                               SimilarItems::open(*store, fresh));
     LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile embeddings, store->open_file(kEmbeddingsFile));
+    const std::string fingerprint = embeddings_fingerprint(embeddings);
+    const CombinedVectors& combined = items->combined_;
 
     SimilarIndexReport report;
     report.articles = store->articles().size();
     report.indexed = items->size();
     report.dim = items->dim();
-    report.kind = items->index_kind();
+    const bool want_hnsw = items->size() >= options.approximate_threshold;
+    report.kind = want_hnsw ? "hnsw" : "exact";
+    std::unique_ptr<HnswIndex> graph;
+    bool updated = false;
+    if (!options.incremental) {
+        report.rebuild_reason = "incremental updates are off";
+    } else if (!store->has_file(kSimilarFile)) {
+        report.rebuild_reason = "the store has no saved index";
+    } else {
+        LOOKBOOK_ASSIGN_OR_RETURN(
+            updated,
+            update_saved_index(*store, combined, want_hnsw, fingerprint, options, &graph, &report));
+    }
+    if (!updated) {
+        report.mode = "full";
+        report.added = report.updated = report.removed = 0;
+        log::info("similar-items index: full build ({})", report.rebuild_reason);
+        if (want_hnsw) {
+            LOOKBOOK_ASSIGN_OR_RETURN(graph,
+                                      build_hnsw(items->exact_, report.articles, options.hnsw));
+        }
+    }
+    if (report.mode == "unchanged") {
+        report.generation = store->generation();
+        report.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        log::info("similar-items index: already up to date ({} articles)", report.indexed);
+        return report;
+    }
+
     ColumnFileWriter writer;
-    writer.add("vectors", items->combined_.rows);
-    writer.add("parts_present", items->combined_.parts_present);
-    std::string graph;
-    if (items->hnsw_) {
-        LOOKBOOK_ASSIGN_OR_RETURN(graph, items->hnsw_->serialize());
-        writer.add("hnsw", std::span<const char>(graph.data(), graph.size()));
+    writer.add("vectors", combined.rows);
+    writer.add("parts_present", combined.parts_present);
+    std::string graph_bytes;
+    if (graph) {
+        LOOKBOOK_ASSIGN_OR_RETURN(graph_bytes, graph->serialize());
+        writer.add("hnsw", std::span<const char>(graph_bytes.data(), graph_bytes.size()));
     }
     nlohmann::json meta;
-    meta["source"] = embeddings_fingerprint(embeddings);
+    meta["source"] = fingerprint;
     meta["articles"] = report.articles;
     meta["indexed"] = report.indexed;
     meta["dim"] = report.dim;
     meta["parts"] = parts_json(items->parts());
     meta["model"] = items->model_path();
     meta["index"] = report.kind;
-    if (items->hnsw_) {
-        const HnswParams& p = items->hnsw_->params();
+    if (graph) {
+        const HnswParams& p = graph->params();
         meta["hnsw"] = {{"m", p.m}, {"ef_construction", p.ef_construction}, {"seed", p.seed}};
+        meta["hnsw_nodes"] = graph->graph_size();
     }
     writer.set_metadata(meta.dump());
+    if (before_commit) {
+        LOOKBOOK_RETURN_IF_ERROR(before_commit());
+    }
     LOOKBOOK_ASSIGN_OR_RETURN(
         report.generation,
         Store::commit(store_dir, {{kSimilarFile, &writer}}, true, store->generation()));
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    log::info("similar-items index: {} of {} articles, {} dimensions, {} index, {:.1f} s",
-              report.indexed,
-              report.articles,
-              report.dim,
-              report.kind,
-              report.seconds);
+    log::info(
+        "similar-items index ({}): {} of {} articles, {} dimensions, {} index, {} added, {} "
+        "updated, {} removed, {:.1f} s",
+        report.mode,
+        report.indexed,
+        report.articles,
+        report.dim,
+        report.kind,
+        report.added,
+        report.updated,
+        report.removed,
+        report.seconds);
     return report;
 }
 

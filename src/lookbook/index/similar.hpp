@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,9 +22,16 @@ struct SimilarIndexReport {
     uint32_t articles = 0;  // rows of the store
     size_t indexed = 0;     // articles with at least one part
     size_t dim = 0;
-    std::string kind;  // "exact" or "hnsw"
-    std::string generation;
+    std::string kind;        // "exact" or "hnsw"
+    std::string generation;  // the new one, or the live one when nothing changed
     double seconds = 0;
+    // "full" (built from scratch), "incremental" (the saved index updated in place) or
+    // "unchanged" (the saved index already matched; nothing was written).
+    std::string mode;
+    std::string rebuild_reason;  // why a saved index could not be updated (when "full")
+    size_t added = 0;            // articles indexed now that were not in the saved index
+    size_t updated = 0;          // articles whose combined vector changed
+    size_t removed = 0;          // articles the saved index held that have no vector now
 };
 
 // How SimilarItems combines and indexes the store's embeddings.
@@ -38,6 +46,12 @@ struct SimilarOptions {
     // Use the index saved by `lookbook index` when it matches the embeddings and the weights;
     // otherwise (or when false) the vectors are combined on open, in memory.
     bool use_saved = true;
+    // build_similar_index updates the saved index in place when its layout and HNSW parameters
+    // match (only changed, added and removed articles are touched); false always rebuilds.
+    bool incremental = true;
+    // Removed articles stay in an updated HNSW graph as routing-only nodes; above this fraction
+    // of the graph they slow searches down, and the index is rebuilt instead.
+    double max_removed_fraction = 0.25;
 };
 
 // Which articles a query may return. Everything is optional; an empty list means no filter.
@@ -74,7 +88,7 @@ struct SimilarHit {
 // Similar-item search over a store's embeddings: what `lookbook similar` and `lookbook search`
 // and the web server call. Open once per store generation; queries are const and may run on
 // many threads. remove_article/update_article change the in-memory index only (call them
-// while no query runs); `lookbook index` rebuilds what is saved.
+// while no query runs); `lookbook index` updates what is saved.
 class SimilarItems {
   public:
     // Opens the index saved in the store (file "similar", written by build_similar_index) when
@@ -101,8 +115,8 @@ class SimilarItems {
                                                      const SimilarQuery& query) const;
 
     // TODO: changes made here are not written back to the store — the saved file is immutable
-    // per generation; `lookbook index` after `embed` rebuilds it, so a server that removes
-    // sold-out articles must repeat that after a restart (or pass an allow-list per query).
+    // per generation; `lookbook index` after `embed` updates it (incrementally), so a server
+    // that removes sold-out articles must repeat that after a restart (or pass an allow-list).
     // Removes an article from the results (e.g. sold out). kNotFound when it was not indexed.
     Status remove_article(uint32_t article);
     // Adds or replaces an article's vectors: one span per part (empty when absent), in parts()
@@ -124,7 +138,8 @@ class SimilarItems {
 
   private:
     friend Result<SimilarIndexReport> build_similar_index(const std::filesystem::path&,
-                                                          const SimilarOptions&);
+                                                          const SimilarOptions&,
+                                                          const std::function<Status()>&);
     explicit SimilarItems(const Store& store) : store_(store), exact_(0) {}
     Result<std::vector<SimilarHit>> run(std::span<const float> query,
                                         uint8_t query_parts,
@@ -153,8 +168,15 @@ Result<bool> similar_index_up_to_date(const Store& store, const SimilarOptions& 
 // generation (other files kept):
 //   vectors f32 [articles * dim]; parts_present u8 [articles]; hnsw bytes (when built)
 //   metadata {"parts": [{name, kind, offset, dim, share}], "dim", "articles", "source", ...}
+// When the store already holds a saved index of the same layout (dimensions, parts, weights,
+// index kind and HNSW m / ef_construction / seed) and options.incremental, only the articles
+// whose combined vector differs from the saved one are removed from or added to the saved
+// graph; anything else rebuilds (report.rebuild_reason says why). Nothing is written when the
+// saved index already matches. `before_commit` (tests simulate a crash with it) runs after the
+// new index is computed; its error aborts with the store untouched.
 // Fails like SimilarItems::open, and with the store's errors when the commit fails.
 Result<SimilarIndexReport> build_similar_index(const std::filesystem::path& store_dir,
-                                               const SimilarOptions& options);
+                                               const SimilarOptions& options,
+                                               const std::function<Status()>& before_commit = {});
 
 }  // namespace lookbook
