@@ -18,6 +18,7 @@ struct TrainEncoderArgs {
     std::string output;
     CatalogTrainOptions options;
     int image_size = 32;
+    bool wide_features = true;
 };
 
 int run_train_encoder(TrainEncoderArgs args) {
@@ -26,6 +27,7 @@ int run_train_encoder(TrainEncoderArgs args) {
     TrainOptions& train = args.options.train;
     train.model = small_clip_config(train.vocab_size);
     train.model.vision.image_size = args.image_size;
+    train.model.wide_features = args.wide_features;
     train.model_set = true;
     auto report = train_catalog_encoder(args.store, args.output, args.options);
     if (!report.is_ok()) {
@@ -82,6 +84,12 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--image-size", args->image_size, "Photo side in px (a multiple of 8)")
         ->capture_default_str()
         ->check(CLI::Range(16, 224));
+    cmd->add_flag("--wide-features,!--no-wide-features",
+                  args->wide_features,
+                  "Colour-histogram/thumbnail and bag-of-tokens paths in the towers (default on)");
+    cmd->add_option("--token-dropout", train.token_dropout, "Chance of dropping each text token")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 0.9));
     cmd->add_option("--threads", train.threads, "CPU threads")->capture_default_str();
     cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();
     cmd->add_flag("--resume", train.resume, "Continue from OUTPUT/checkpoint");

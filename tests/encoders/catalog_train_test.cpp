@@ -140,6 +140,33 @@ TEST(TrainClipEncoder, LossDecreasesAndTheFolderLoadsWithTheOrdinaryLoader) {
     fs::remove_all(dir);
 }
 
+TEST(TrainClipEncoder, WideFeaturesAndTokenDropoutLowerLossAndSaveTheFlag) {
+    const fs::path dir = fresh_dir("wide");
+    TrainOptions options = tiny_options();
+    options.model.wide_features = true;
+    options.token_dropout = 0.2;
+    options.max_steps = 60;
+    auto report = train_clip_encoder(tiny_examples(), dir, options);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_LT(report->last_loss, 0.5 * report->first_loss)
+        << report->first_loss << " -> " << report->last_loss;
+
+    // The ordinary loader sees the flag and the wide weights.
+    auto model = ClipModel::load(dir);
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    EXPECT_TRUE((*model)->config().wide_features);
+    fs::remove_all(dir);
+}
+
+TEST(TrainClipEncoder, RejectsTokenDropoutOfOne) {
+    TrainOptions options = tiny_options();
+    options.token_dropout = 1.0;
+    auto report = train_clip_encoder(tiny_examples(), fresh_dir("dropout"), options);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "token dropout is 1; expected a probability from 0 to below 1 (--token-dropout)");
+}
+
 TEST(TrainClipEncoder, ResumesAtTheCheckpointStep) {
     const fs::path dir = fresh_dir("resume");
     TrainOptions options = tiny_options();

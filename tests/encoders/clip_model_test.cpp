@@ -1,7 +1,12 @@
 #include "lookbook/encoders/clip_model.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -100,13 +105,15 @@ class ClipModelFiles : public ::testing::Test {
 
     // A tiny OpenCLIP config: vision 16 px, patch 8, width 16 (2 heads of 8), text width 8
     // with 2 heads, vocab 20, context 6, embed 4, exact GELU.
-    void write_tiny_open_clip_config() {
+    // `lookbook` is the body of the config's "lookbook" block (none when empty).
+    void write_tiny_open_clip_config(const std::string& lookbook = "") {
         write("open_clip_config.json",
-              R"({"model_cfg": {"embed_dim": 4,
+              std::string(R"({"model_cfg": {"embed_dim": 4,
                   "vision_cfg": {"image_size": 16, "patch_size": 8, "width": 16, "layers": 1,
                                  "head_width": 8},
                   "text_cfg": {"context_length": 6, "vocab_size": 20, "width": 8, "heads": 2,
-                               "layers": 1}}})");
+                               "layers": 1}})") +
+                  (lookbook.empty() ? "" : ", \"lookbook\": {" + lookbook + "}") + "}");
     }
 
     ClipConfig tiny_config() {
@@ -372,6 +379,174 @@ TEST_F(ClipModelFiles, PrefersTextConfigDictOverTextConfig) {
     EXPECT_EQ(config->vision.heads, 3);
     EXPECT_EQ(config->vision.activation, ClipActivation::kGelu);
     EXPECT_EQ(config->embed_dim, 16);
+}
+
+TEST_F(ClipModelFiles, ReadsWideFeaturesOnlyFromTheLookbookBlock) {
+    write_tiny_open_clip_config();
+    EXPECT_FALSE(tiny_config().wide_features);
+    write_tiny_open_clip_config(R"("trained_by": "lookbook train-encoder")");
+    EXPECT_FALSE(tiny_config().wide_features);
+    write_tiny_open_clip_config(R"("wide_features": true)");
+    EXPECT_TRUE(tiny_config().wide_features);
+
+    write_tiny_open_clip_config(R"("wide_features": "yes")");
+    auto bad = read_open_clip_config(dir_ / "open_clip_config.json");
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidData);
+    EXPECT_EQ(bad.status().message(),
+              (dir_ / "open_clip_config.json").string() +
+                  ": \"lookbook.wide_features\" is \"yes\"; expected true or false");
+}
+
+// The named tensor of a model's state dict.
+torch::Tensor state_tensor(const ClipModel& model, const std::string& name) {
+    for (const auto& [key, value] : model.openai_state_dict()) {
+        if (key == name) {
+            return value;
+        }
+    }
+    ADD_FAILURE() << "no tensor " << name;
+    return torch::Tensor();
+}
+
+TEST_F(ClipModelFiles, RoundTripsWideWeightsThroughOpenClipFile) {
+    write_tiny_open_clip_config(R"("wide_features": true)");
+    auto original = ClipModel::with_random_weights(tiny_config(), 4);
+    ASSERT_TRUE(original.is_ok());
+    EXPECT_EQ(state_tensor(**original, "lookbook_wide_image_proj").sizes(),
+              (std::vector<int64_t>{192, 4}));
+    EXPECT_EQ(state_tensor(**original, "lookbook_wide_text_proj").sizes(),
+              (std::vector<int64_t>{8, 4}));
+    auto weights = (*original)->openai_state_dict();
+    ASSERT_TRUE(write_safetensors(dir_ / "open_clip_model.safetensors", weights).is_ok());
+
+    auto loaded = ClipModel::load(dir_);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    EXPECT_TRUE((*loaded)->config().wide_features);
+    torch::Tensor pixels = torch::randn({2, 3, 16, 16});
+    torch::Tensor ids = torch::tensor({{18, 3, 4, 19, 0, 0}, {18, 5, 19, 0, 0, 0}}, torch::kInt64);
+    EXPECT_EQ(max_abs_diff((*original)->encode_image(pixels), (*loaded)->encode_image(pixels)),
+              0.0);
+    EXPECT_EQ(max_abs_diff((*original)->encode_text(ids), (*loaded)->encode_text(ids)), 0.0);
+
+    // Weights of a plain model do not fit a wide config: the missing tensor is named.
+    write_tiny_open_clip_config();
+    auto plain = ClipModel::with_random_weights(tiny_config(), 4);
+    ASSERT_TRUE(plain.is_ok());
+    ASSERT_TRUE(
+        write_safetensors(dir_ / "open_clip_model.safetensors", (*plain)->openai_state_dict())
+            .is_ok());
+    write_tiny_open_clip_config(R"("wide_features": true)");
+    auto mismatched = ClipModel::load(dir_);
+    ASSERT_FALSE(mismatched.is_ok());
+    EXPECT_NE(mismatched.status().message().find("\"lookbook_wide_image_proj\" is missing"),
+              std::string::npos)
+        << mismatched.status().message();
+}
+
+// Colours chosen away from every bin edge of the 8x4x4 HSV histogram, so float rounding in
+// the normalisation cannot move a pixel to another bin.
+const std::array<std::array<uint8_t, 3>, 4> kPalette = {
+    {{200, 30, 40}, {30, 180, 60}, {20, 40, 170}, {90, 90, 90}}};
+
+// Brute force of the wide image features for one RGB image (row-major, side x side): HSV
+// histogram, square-rooted and L2-normalised, then the 8x8 grey thumbnail, centred and
+// L2-normalised.
+std::vector<double> brute_force_wide_features(const std::vector<std::array<uint8_t, 3>>& image,
+                                              int side) {
+    std::vector<double> hist(128, 0.0), thumb(64, 0.0);
+    const int cell = side / 8;
+    for (int y = 0; y < side; ++y) {
+        for (int x = 0; x < side; ++x) {
+            const auto& p = image[y * side + x];
+            const double r = p[0] / 255.0, g = p[1] / 255.0, b = p[2] / 255.0;
+            const double high = std::max({r, g, b}), low = std::min({r, g, b});
+            double hue = 0;
+            if (high > low) {
+                hue = high == r   ? std::fmod((g - b) / (high - low) + 6, 6)
+                      : high == g ? (b - r) / (high - low) + 2
+                                  : (r - g) / (high - low) + 4;
+            }
+            const int hb = static_cast<int>(hue / 6 * 8);
+            const int sb = std::min(3, static_cast<int>((high > 0 ? (high - low) / high : 0) * 4));
+            const int vb = std::min(3, static_cast<int>(high * 4));
+            hist[(hb * 4 + sb) * 4 + vb] += 1;
+            thumb[(y / cell) * 8 + x / cell] += (0.299 * r + 0.587 * g + 0.114 * b) / (cell * cell);
+        }
+    }
+    auto unit = [](std::vector<double>& v) {
+        double norm = 0;
+        for (double x : v) {
+            norm += x * x;
+        }
+        for (double& x : v) {
+            x /= std::sqrt(norm);
+        }
+    };
+    for (double& x : hist) {
+        x = std::sqrt(x);
+    }
+    unit(hist);
+    const double mean = std::accumulate(thumb.begin(), thumb.end(), 0.0) / 64;
+    for (double& x : thumb) {
+        x -= mean;
+    }
+    unit(thumb);
+    hist.insert(hist.end(), thumb.begin(), thumb.end());
+    return hist;
+}
+
+TEST_F(ClipModelFiles, WideImagePathAddsProjectedHistogramAndThumbnail) {
+    write_tiny_open_clip_config(R"("wide_features": true)");
+    const ClipConfig config = tiny_config();
+    auto model = ClipModel::with_random_weights(config, 6);
+    ASSERT_TRUE(model.is_ok());
+
+    // Two 16 px photos of palette quadrants (the second rotated), normalised as preprocessing
+    // does, and the brute-force features of each.
+    constexpr int kSide = 16;
+    torch::Tensor pixels = torch::empty({2, 3, kSide, kSide});
+    torch::Tensor features = torch::empty({2, 192});
+    for (int image_idx = 0; image_idx < 2; ++image_idx) {
+        std::vector<std::array<uint8_t, 3>> image;
+        for (int y = 0; y < kSide; ++y) {
+            for (int x = 0; x < kSide; ++x) {
+                const int quadrant = (y < 8 ? 0 : 2) + (x < 8 ? 0 : 1);
+                const auto& colour = kPalette[(quadrant + image_idx) % 4];
+                image.push_back(colour);
+                for (int c = 0; c < 3; ++c) {
+                    pixels[image_idx][c][y][x] =
+                        (colour[c] / 255.0f - config.image_mean[c]) / config.image_std[c];
+                }
+            }
+        }
+        features[image_idx] =
+            torch::tensor(brute_force_wide_features(image, kSide)).to(torch::kFloat);
+    }
+
+    // The wide part is what the model adds to the projected CLS token.
+    torch::Tensor wide =
+        (*model)->encode_image(pixels) -
+        (*model)->encode_image_pooled(pixels).matmul(state_tensor(**model, "visual.proj"));
+    torch::Tensor expected_wide =
+        features.matmul(state_tensor(**model, "lookbook_wide_image_proj"));
+    EXPECT_LT(max_abs_diff(wide, expected_wide), 1e-5);
+    EXPECT_GT(expected_wide.abs().max().item<double>(), 1e-3);
+}
+
+TEST_F(ClipModelFiles, WideTextPathAddsProjectedMeanTokenEmbedding) {
+    write_tiny_open_clip_config(R"("wide_features": true)");
+    auto model = ClipModel::with_random_weights(tiny_config(), 7);
+    ASSERT_TRUE(model.is_ok());
+    // Start 18, end 19 (the largest id), padding 0: the bag is tokens 3 and 4, then token 5.
+    torch::Tensor ids = torch::tensor({{18, 3, 4, 19, 0, 0}, {18, 5, 19, 0, 0, 0}}, torch::kInt64);
+    torch::Tensor table = state_tensor(**model, "token_embedding.weight");  // [20, 8]
+    torch::Tensor bags = torch::stack({(table[3] + table[4]) / 2, table[5]});
+    torch::Tensor expected_wide = bags.matmul(state_tensor(**model, "lookbook_wide_text_proj"));
+
+    torch::Tensor wide = (*model)->encode_text(ids) - (*model)->encode_text_pooled(ids).matmul(
+                                                          state_tensor(**model, "text_projection"));
+    EXPECT_LT(max_abs_diff(wide, expected_wide), 1e-6);
+    EXPECT_GT(expected_wide.abs().max().item<double>(), 1e-5);
 }
 
 TEST(ClipModel, RejectsWrongInputShapes) {

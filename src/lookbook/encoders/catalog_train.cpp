@@ -173,6 +173,9 @@ nlohmann::json open_clip_config_json(const ClipConfig& c) {
                         {"text_cfg", text}};
     out["preprocess_cfg"] = {{"mean", c.image_mean}, {"std", c.image_std}};
     out["lookbook"] = {{"trained_by", "lookbook train-encoder"}};
+    if (c.wide_features) {
+        out["lookbook"]["wide_features"] = true;
+    }
     return out;
 }
 
@@ -285,6 +288,29 @@ torch::Tensor batch_pixels(const std::vector<TrainingExample>& examples,
     return pixels;
 }
 
+// Drops each token strictly between start and end of text with probability `p`, moving the
+// rest left and padding with 0 as the tokenizer does. ids [B, L] int64, changed in place.
+// TODO: its effect is not isolated yet — on H&M a run with 0.1 reached recall@10 0.68 against
+// 0.66 without, but it also got 437 steps instead of 284 on the shared machine (a first try
+// was starved to 36 steps); the default stays 0 until runs with equal steps show a gain.
+void drop_tokens(torch::Tensor& ids, double p, std::mt19937_64& rng) {
+    std::bernoulli_distribution drop(p);
+    const int64_t length = ids.size(1);
+    int64_t* data = ids.data_ptr<int64_t>();
+    for (int64_t row = 0; row < ids.size(0); ++row) {
+        int64_t* tokens = data + row * length;
+        const int64_t eot = std::max_element(tokens, tokens + length) - tokens;
+        int64_t kept = 1;  // the start token stays
+        for (int64_t pos = 1; pos < eot; ++pos) {
+            if (!drop(rng)) {
+                tokens[kept++] = tokens[pos];
+            }
+        }
+        tokens[kept++] = tokens[eot];
+        std::fill(tokens + kept, tokens + length, 0);
+    }
+}
+
 // Warm-up then cosine decay to zero at `planned` steps.
 double learning_rate_at(int64_t step, int64_t warmup, int64_t planned, double peak) {
     if (step < warmup) {
@@ -361,6 +387,9 @@ ClipConfig small_clip_config(int64_t vocab_size) {
               .mlp_width = 512,
               .activation = ClipActivation::kGelu};
     c.layout = ClipWeightLayout::kOpenClip;
+    // Measured on the H&M sample (7 minutes each): held-out text-to-image recall@10 0.66 with
+    // the wide paths against 0.31 without.
+    c.wide_features = true;
     return c;
 }
 
@@ -386,6 +415,11 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             options.batch_size,
             options.epochs,
             options.minutes));
+    }
+    if (!(options.token_dropout >= 0 && options.token_dropout < 1)) {
+        return Status::invalid_argument(fmt::format(
+            "token dropout is {}; expected a probability from 0 to below 1 (--token-dropout)",
+            options.token_dropout));
     }
     const CheckpointPaths paths(output);
     const bool has_checkpoint =
@@ -519,6 +553,9 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         std::mt19937_64 crop_rng(options.seed * 104729 + step);
         torch::Tensor pixels = batch_pixels(examples, indices, config, crop_rng);  // [B, 3, S, S]
         torch::Tensor ids = token_ids.index_select(0, torch::tensor(indices));     // [B, L]
+        if (options.token_dropout > 0) {
+            drop_tokens(ids, options.token_dropout, crop_rng);  // a fresh copy: index_select
+        }
         const double lr = learning_rate_at(step, warmup, planned, options.learning_rate);
         for (auto& group : optimizer.param_groups()) {
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);

@@ -53,6 +53,11 @@ struct ClipConfig {
     std::array<float, 3> image_mean{0.48145466f, 0.4578275f, 0.40821073f};
     std::array<float, 3> image_std{0.26862954f, 0.26130258f, 0.27577711f};
     ClipWeightLayout layout = ClipWeightLayout::kOpenClip;
+    // lookbook's own extension, which only train-encoder writes ("lookbook": {"wide_features":
+    // true} in open_clip_config.json): each tower adds a learned linear projection of fixed,
+    // simple features to its embedding — colour histogram and grey thumbnail of the pixels,
+    // mean token embedding of the text. Off for every CLIP trained elsewhere.
+    bool wide_features = false;
     // The config file this was read from (empty for a config built in code).
     std::filesystem::path source;
 };
@@ -71,7 +76,7 @@ Result<ClipConfig> read_hf_clip_config(const std::filesystem::path& config_json)
 // Reads an OpenCLIP open_clip_config.json ("model_cfg" and optional "preprocess_cfg"). Heads:
 // text_cfg.heads, vision width / head_width. Fails as read_hf_clip_config does; kUnsupported
 // for towers lookbook does not build (ResNet, timm or Hugging Face towers, layer scale,
-// attentional pooling, non-argmax text pooling).
+// attentional pooling, non-argmax text pooling). Reads lookbook's "wide_features" flag.
 Result<ClipConfig> read_open_clip_config(const std::filesystem::path& config_json);
 
 }  // namespace lookbook

@@ -219,6 +219,60 @@ struct VisionTowerImpl : torch::nn::Module {
 };
 TORCH_MODULE(VisionTower);
 
+// The wide image features: an HSV colour histogram (8 hue x 4 saturation x 4 value bins,
+// square-rooted, L2-normalised) and an 8x8 grey thumbnail (mean removed, L2-normalised) of
+// the un-normalised pixels. They carry what a colour word or a garment shape needs even when
+// the ViT has not learned it. pixels [B, 3, S, S] normalised -> [B, kWideImageFeatures]
+// TODO: the features see only the model input (32 px for the default encoder) while the
+// baseline of bench/encoder_eval reads 64 px; a larger side for this path alone needs a second
+// pixel input through embed and search; untried, it might close the remaining recall@1 gap.
+constexpr int64_t kHueBins = 8;
+constexpr int64_t kSatBins = 4;
+constexpr int64_t kValueBins = 4;
+constexpr int64_t kThumbSide = 8;
+constexpr int64_t kWideImageFeatures = kHueBins * kSatBins * kValueBins + kThumbSide * kThumbSide;
+
+torch::Tensor wide_image_features(const torch::Tensor& pixels,
+                                  const torch::Tensor& mean,
+                                  const torch::Tensor& std) {
+    namespace F = torch::nn::functional;
+    torch::NoGradGuard no_grad;  // fixed features: nothing to learn below the projection
+    torch::Tensor rgb = (pixels * std.view({1, 3, 1, 1}) + mean.view({1, 3, 1, 1})).clamp(0, 1);
+    torch::Tensor r = rgb.select(1, 0), g = rgb.select(1, 1), b = rgb.select(1, 2);  // [B, S, S]
+    torch::Tensor high = rgb.amax(1), low = rgb.amin(1);
+    torch::Tensor range = high - low;
+    torch::Tensor safe = range.clamp_min(1e-12);
+
+    // Hue in [0, 6) as the usual piecewise formula; grey pixels get hue 0.
+    torch::Tensor hue =
+        torch::where(high == r,
+                     torch::fmod((g - b) / safe + 6.0, 6.0),
+                     torch::where(high == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0));
+    hue = torch::where(range > 0, hue, torch::zeros_like(hue));
+    torch::Tensor saturation = torch::where(high > 0, range / high.clamp_min(1e-12), high * 0);
+    auto bin = [](const torch::Tensor& x, double scale, int64_t bins) {
+        return (x * scale).floor().clamp(0, bins - 1).to(torch::kInt64);
+    };
+    torch::Tensor index =
+        (bin(hue, kHueBins / 6.0, kHueBins) * kSatBins + bin(saturation, kSatBins, kSatBins)) *
+            kValueBins +
+        bin(high, kValueBins, kValueBins);  // [B, S, S]
+    const int64_t batch = pixels.size(0);
+    torch::Tensor flat = index.reshape({batch, -1});
+    torch::Tensor hist = torch::zeros({batch, kHueBins * kSatBins * kValueBins})
+                             .scatter_add_(1, flat, torch::ones(flat.sizes()))
+                             .sqrt_();
+
+    // Coarse shape: mean grey level per cell.
+    torch::Tensor grey = (0.299 * r + 0.587 * g + 0.114 * b).unsqueeze(1);  // [B, 1, S, S]
+    torch::Tensor thumb =
+        F::adaptive_avg_pool2d(grey, F::AdaptiveAvgPool2dFuncOptions({kThumbSide, kThumbSide}))
+            .flatten(1);  // [B, 64]
+    thumb = thumb - thumb.mean(1, true);
+    const auto unit = F::NormalizeFuncOptions().dim(1);
+    return torch::cat({F::normalize(hist, unit), F::normalize(thumb, unit)}, 1);
+}
+
 }  // namespace
 
 // The whole model; the text tower's parts sit at the top level, as in OpenAI's state dict.
@@ -242,7 +296,18 @@ struct ClipModel::Modules : torch::nn::Module {
           logit_scale(register_parameter("logit_scale", torch::tensor(std::log(1 / 0.07f)))),
           causal_mask(torch::full({c.text.context_length, c.text.context_length},
                                   -std::numeric_limits<float>::infinity())
-                          .triu(1)) {}
+                          .triu(1)),
+          image_mean(torch::tensor(std::vector<float>(c.image_mean.begin(), c.image_mean.end()))),
+          image_std(torch::tensor(std::vector<float>(c.image_std.begin(), c.image_std.end()))) {
+        // The wide paths' weights exist only when the config asks for them, so a CLIP from
+        // elsewhere has exactly OpenAI's tensors.
+        if (c.wide_features) {
+            wide_image_proj = register_parameter("lookbook_wide_image_proj",
+                                                 torch::zeros({kWideImageFeatures, c.embed_dim}));
+            wide_text_proj = register_parameter("lookbook_wide_text_proj",
+                                                torch::zeros({c.text.width, c.embed_dim}));
+        }
+    }
 
     // A constant multiplied into the first `rows` rows of a parameter.
     struct Fold {
@@ -300,6 +365,33 @@ struct ClipModel::Modules : torch::nn::Module {
         return ln_final(x.index({rows, eot}));
     }
 
+    // pixels [B, 3, S, S] -> [B, E]: the projected CLS token plus, with the wide paths, the
+    // projected fixed image features.
+    torch::Tensor image_embedding(const torch::Tensor& pixels) {
+        torch::Tensor out = visual->pooled(pixels).matmul(visual->proj);
+        if (wide_image_proj.defined()) {
+            out = out + wide_image_features(pixels, image_mean, image_std).matmul(wide_image_proj);
+        }
+        return out;
+    }
+
+    // ids [B, L] -> [B, E]: the projected end-of-text token plus, with the wide paths, the
+    // projected mean embedding of the tokens between start and end of text (a bag of words:
+    // the text tower's shortcut to "black" or "trousers" wherever they stand).
+    torch::Tensor text_embedding(const torch::Tensor& ids) {
+        torch::Tensor out = text_pooled(ids).matmul(text_projection);
+        if (wide_text_proj.defined()) {
+            torch::Tensor eot = ids.argmax(-1).unsqueeze(1);                     // [B, 1]
+            torch::Tensor position = torch::arange(ids.size(1), ids.options());  // [L]
+            torch::Tensor inside =
+                ((position >= 1) & (position < eot)).to(torch::kFloat32);             // [B, L]
+            torch::Tensor sum = (token_embedding(ids) * inside.unsqueeze(2)).sum(1);  // [B, Wt]
+            torch::Tensor bag = sum / inside.sum(1, true).clamp_min(1.0);
+            out = out + bag.matmul(wide_text_proj);
+        }
+        return out;
+    }
+
     VisionTower visual;
     torch::nn::Embedding token_embedding;
     torch::Tensor positional_embedding;
@@ -308,6 +400,10 @@ struct ClipModel::Modules : torch::nn::Module {
     torch::Tensor text_projection;
     torch::Tensor logit_scale;
     torch::Tensor causal_mask;
+    torch::Tensor image_mean;       // [3], to undo the normalisation for the wide features
+    torch::Tensor image_std;        // [3]
+    torch::Tensor wide_image_proj;  // [kWideImageFeatures, E]; undefined without wide paths
+    torch::Tensor wide_text_proj;   // [Wt, E]; undefined without wide paths
 };
 
 namespace {
@@ -569,7 +665,8 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::filesystem::path& 
     return from_weights(config, weights);
 }
 
-torch::Tensor ClipModel::encode_image_pooled(const torch::Tensor& pixels) {
+// Checks pixels for the image tower; returns them as contiguous float32.
+torch::Tensor ClipModel::checked_pixels(const torch::Tensor& pixels) const {
     const int64_t size = config_.vision.image_size;
     check_input(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) == size &&
                     pixels.size(3) == size,
@@ -578,17 +675,11 @@ torch::Tensor ClipModel::encode_image_pooled(const torch::Tensor& pixels) {
     check_input(pixels.is_floating_point(),
                 "pixels are " + std::string(c10::toString(pixels.scalar_type())) +
                     "; expected normalised floats");
-    c10::InferenceMode inference;
-    return modules_->visual->pooled(pixels.to(torch::kFloat32).contiguous());
+    return pixels.to(torch::kFloat32).contiguous();
 }
 
-torch::Tensor ClipModel::encode_image(const torch::Tensor& pixels) {
-    torch::Tensor pooled = encode_image_pooled(pixels);
-    c10::InferenceMode inference;
-    return pooled.matmul(modules_->visual->proj);
-}
-
-torch::Tensor ClipModel::encode_text_pooled(const torch::Tensor& input_ids) {
+// Checks token ids for the text tower; returns them as int64.
+torch::Tensor ClipModel::checked_ids(const torch::Tensor& input_ids) const {
     const ClipTextConfig& t = config_.text;
     check_input(
         input_ids.dim() == 2 && input_ids.size(1) >= 1 && input_ids.size(1) <= t.context_length,
@@ -606,14 +697,31 @@ torch::Tensor ClipModel::encode_text_pooled(const torch::Tensor& input_ids) {
                         std::to_string(high) + "; the vocabulary has " +
                         std::to_string(t.vocab_size));
     }
+    return ids;
+}
+
+torch::Tensor ClipModel::encode_image_pooled(const torch::Tensor& pixels) {
+    torch::Tensor input = checked_pixels(pixels);
+    c10::InferenceMode inference;
+    return modules_->visual->pooled(input);
+}
+
+torch::Tensor ClipModel::encode_image(const torch::Tensor& pixels) {
+    torch::Tensor input = checked_pixels(pixels);
+    c10::InferenceMode inference;
+    return modules_->image_embedding(input);
+}
+
+torch::Tensor ClipModel::encode_text_pooled(const torch::Tensor& input_ids) {
+    torch::Tensor ids = checked_ids(input_ids);
     c10::InferenceMode inference;
     return modules_->text_pooled(ids);
 }
 
 torch::Tensor ClipModel::encode_text(const torch::Tensor& input_ids) {
-    torch::Tensor pooled = encode_text_pooled(input_ids);
+    torch::Tensor ids = checked_ids(input_ids);
     c10::InferenceMode inference;
-    return pooled.matmul(modules_->text_projection);
+    return modules_->text_embedding(ids);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> ClipModel::openai_state_dict() const {
@@ -641,8 +749,8 @@ ClipModel::TrainOutput ClipModel::train_forward(const torch::Tensor& pixels,
                                                 const torch::Tensor& input_ids) {
     LOOKBOOK_ASSERT(torch::GradMode::is_enabled(), "train_forward runs with autograd on");
     TrainOutput out;
-    out.image = modules_->visual->pooled(pixels.contiguous()).matmul(modules_->visual->proj);
-    out.text = modules_->text_pooled(input_ids).matmul(modules_->text_projection);
+    out.image = modules_->image_embedding(pixels.contiguous());
+    out.text = modules_->text_embedding(input_ids);
     out.log_logit_scale = modules_->logit_scale;
     return out;
 }

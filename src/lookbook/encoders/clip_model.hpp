@@ -67,12 +67,16 @@ class ClipModel {
 
     // The pooled tower outputs before the projection: image [B, vision.width] (ln_post of the
     // CLS token), text [B, text.width] (ln_final at the first end-of-text token).
+    // With config().wide_features the wide paths are added after the projection only, so
+    // they are not part of these.
     torch::Tensor encode_image_pooled(const torch::Tensor& pixels);
     torch::Tensor encode_text_pooled(const torch::Tensor& input_ids);
 
     // The weights under OpenAI/OpenCLIP names (the names an open_clip_model.safetensors holds),
     // as copies; write them with write_safetensors to save the model. Equal to the loaded
     // weights within float rounding (constants folded in for speed are divided out again).
+    // With wide_features two more tensors: "lookbook_wide_image_proj" [192, embed_dim] and
+    // "lookbook_wide_text_proj" [text.width, embed_dim].
     std::vector<std::pair<std::string, torch::Tensor>> openai_state_dict() const;
 
     // exp of the stored logit scale: image-text logits are logit_scale * cos(image, text).
@@ -105,6 +109,10 @@ class ClipModel {
 
   private:
     struct Modules;
+
+    // The input checks of encode_*; throw std::invalid_argument as documented there.
+    torch::Tensor checked_pixels(const torch::Tensor& pixels) const;
+    torch::Tensor checked_ids(const torch::Tensor& input_ids) const;
 
     ClipConfig config_;
     std::unique_ptr<Modules> modules_;
