@@ -311,7 +311,10 @@ TEST_F(SimilarItemsTest, CommandsIndexAndAnswerAsJson) {
               std::string::npos)
         << out;
     EXPECT_EQ(cli("similar " + store + " 0999999999", &out), 2);
-    EXPECT_EQ(out, "lookbook similar: article \"0999999999\" is not in the store's catalog\n");
+    EXPECT_EQ(out,
+              "lookbook similar: article \"0999999999\" is not in the store's catalog; check the "
+              "id (article ids here look like \"0100000001\", 10 characters, leading zeros "
+              "included).\n");
     EXPECT_EQ(cli("similar " + store + " 0100000006", &out), 1);
     EXPECT_NE(out.find("has no embedding"), std::string::npos);
 }

@@ -181,9 +181,9 @@ TEST_F(StoreRulesTest, CartIdsKeepLeadingZerosAndNameTheUnknown) {
     auto unknown = cart_from_ids(*store_, {"706016001"});
     ASSERT_FALSE(unknown.is_ok());
     EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+    // The id lost its leading zero; the message names the stored id it matches.
     EXPECT_EQ(unknown.status().message(),
-              "article \"706016001\" is not in the store's catalog; check the id (leading zeros "
-              "count: 0706016001).");
+              "article \"706016001\" is not in the store's catalog; did you mean \"0706016001\"?");
 }
 
 TEST_F(StoreRulesTest, AllowListSkipsUnknownIds) {

@@ -58,6 +58,14 @@ TEST(UnknownIdMessage, ShowsTheShapeOfTheStoresIdsWhenNothingMatches) {
         std::string::npos);
 }
 
+TEST(RepairedId, ReturnsTheStoredIdOrNothing) {
+    EXPECT_EQ(repaired_id("108775015", known, "0108775015"), "0108775015");
+    EXPECT_EQ(repaired_id(" 0706016001 ", known, "0108775015"), "0706016001");
+    EXPECT_EQ(repaired_id("0108775015", known, "0108775015"), std::nullopt);  // no repair needed
+    EXPECT_EQ(repaired_id("42", known, "0108775015"), std::nullopt);
+    EXPECT_EQ(repaired_id("   ", known, "0108775015"), std::nullopt);
+}
+
 TEST(UnknownIdMessage, SaysSoWhenTheStoreHasNoIdsOfThatKind) {
     EXPECT_EQ(unknown_id_message("customer", "the store", "abc", known, ""),
               "customer \"abc\" is not in the store, which holds no customers.");

@@ -103,8 +103,15 @@ TEST_F(WebServerTest, ArticleKeepsLeadingZerosInPath) {
     EXPECT_EQ(stripped->status, 404);
     json error = body_json(stripped);
     EXPECT_EQ(error["error"], "unknown article \"108775015\"");
-    EXPECT_NE(error["hint"].get<std::string>().find("leading zeros"), std::string::npos);
+    // The id lost its leading zero (as spreadsheets do); the hint names the stored one.
+    EXPECT_EQ(error["hint"], "did you mean \"0108775015\"?");
     EXPECT_EQ(error["status"], 404);
+
+    auto unknown = get("/api/articles/999");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+    EXPECT_NE(body_json(unknown)["hint"].get<std::string>().find("leading zeros"),
+              std::string::npos);
 }
 
 TEST_F(WebServerTest, ArticleListFiltersAndPaginates) {

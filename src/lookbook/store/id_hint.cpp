@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -56,16 +57,25 @@ std::vector<std::string> repairs(std::string_view id, std::string_view example_i
 
 }  // namespace
 
+std::optional<std::string> repaired_id(std::string_view id,
+                                       const std::function<bool(std::string_view)>& known,
+                                       std::string_view example_id) {
+    for (std::string& candidate : repairs(id, example_id)) {
+        if (candidate != id && known(candidate)) {
+            return std::move(candidate);
+        }
+    }
+    return std::nullopt;
+}
+
 std::string unknown_id_message(std::string_view kind,
                                std::string_view where,
                                std::string_view id,
                                const std::function<bool(std::string_view)>& known,
                                std::string_view example_id) {
-    for (const std::string& candidate : repairs(id, example_id)) {
-        if (candidate != id && known(candidate)) {
-            return fmt::format(
-                "{} \"{}\" is not in {}; did you mean \"{}\"?", kind, id, where, candidate);
-        }
+    if (auto candidate = repaired_id(id, known, example_id)) {
+        return fmt::format(
+            "{} \"{}\" is not in {}; did you mean \"{}\"?", kind, id, where, *candidate);
     }
     if (example_id.empty()) {
         return fmt::format("{} \"{}\" is not in {}, which holds no {}s.", kind, id, where, kind);
@@ -87,6 +97,13 @@ std::string unknown_article_message(const ArticleTable& articles, std::string_vi
     return unknown_id_message(
         "article",
         "the store's catalog",
+        id,
+        [&](std::string_view candidate) { return articles.find(candidate).has_value(); },
+        articles.size() > 0 ? articles.id(0) : std::string_view());
+}
+
+std::optional<std::string> repaired_article_id(const ArticleTable& articles, std::string_view id) {
+    return repaired_id(
         id,
         [&](std::string_view candidate) { return articles.find(candidate).has_value(); },
         articles.size() > 0 ? articles.id(0) : std::string_view());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -8,6 +9,13 @@ namespace lookbook {
 
 class ArticleTable;
 class CustomerTable;
+
+// The id the user most likely meant when `id` is unknown: the first known id among its repairs
+// (surrounding spaces or quotes trimmed, leading zeros restored up to example_id's length when
+// both are digits, lower case, upper case); nullopt when none is known.
+std::optional<std::string> repaired_id(std::string_view id,
+                                       const std::function<bool(std::string_view)>& known,
+                                       std::string_view example_id);
 
 // The message for an id the store does not know, with the likeliest repair when one matches a
 // known id: the id without surrounding spaces or quotes (copied from a CSV), with its leading
@@ -26,5 +34,7 @@ std::string unknown_id_message(std::string_view kind,
 // unknown_id_message for the store's articles ("the store's catalog") and customers.
 std::string unknown_article_message(const ArticleTable& articles, std::string_view id);
 std::string unknown_customer_message(const CustomerTable& customers, std::string_view id);
+// repaired_id over the store's articles.
+std::optional<std::string> repaired_article_id(const ArticleTable& articles, std::string_view id);
 
 }  // namespace lookbook

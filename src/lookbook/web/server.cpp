@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "lookbook/rules/store_rules.hpp"
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/util/checksum.hpp"
 #include "lookbook/util/date.hpp"
 #include "lookbook/util/file.hpp"
@@ -112,11 +113,14 @@ std::optional<uint32_t> find_article(const Snapshot& snapshot,
                                      bool api = true) {
     auto article = snapshot.store->articles().find(id);
     if (!article && api) {
+        // A shortened or quoted id that matches a stored one gets that id as the hint.
+        const auto meant = repaired_article_id(snapshot.store->articles(), id);
         send_error(res,
                    404,
                    fmt::format("unknown article \"{}\"", id.substr(0, 64)),
-                   "article ids are the catalog's, with their leading zeros (\"0108775015\"); "
-                   "list them at /api/articles");
+                   meant ? fmt::format("did you mean \"{}\"?", *meant)
+                         : "article ids are the catalog's, with their leading zeros "
+                           "(\"0108775015\"); list them at /api/articles");
     }
     return article;
 }
