@@ -104,7 +104,8 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
                     args->recommend_cache,
                     "Personal-recommendation answers kept in memory; a live event or a new "
                     "generation makes a customer's answer be computed again (0: no cache)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{10'000'000}));
     cmd->callback([args, selected] { *selected = [args] { return run_serve(*args); }; });
 }
 

@@ -81,6 +81,10 @@ TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
     EXPECT_NE(second.out.find("events     up to date"), std::string::npos) << second.out;
     EXPECT_NE(second.out.find("rules      up to date"), std::string::npos) << second.out;
     EXPECT_NE(second.out.find("personal   up to date"), std::string::npos) << second.out;
+    // Rules a user mined with their own options are kept by the next build.
+    ASSERT_EQ(run("--log-level warn mine " + path("store") + " --pair-min-support 0").exit_code, 0);
+    CommandResult third = run("--log-level warn build " + path("store"));
+    EXPECT_NE(third.out.find("rules      up to date"), std::string::npos) << third.out;
     // The personal models answer right after the build, for a known and an unknown customer.
     CommandResult known = run("--log-level warn recommend " + path("store") + " c1 -k 2");
     EXPECT_EQ(known.exit_code, 0) << known.out;
@@ -96,6 +100,10 @@ TEST_F(CliTest, ServeRefusesAMissingStoreAndABadPort) {
               std::string::npos)
         << missing.out;
     EXPECT_EQ(run("serve " + path("nothing") + " --port 70000").exit_code, 2);
+    // A negative cache size once wrapped to the largest number and turned the cache off.
+    CommandResult cache = run("serve " + path("nothing") + " --recommend-cache -1");
+    EXPECT_EQ(cache.exit_code, 2);
+    EXPECT_NE(cache.out.find("--recommend-cache"), std::string::npos) << cache.out;
 }
 
 TEST_F(CliTest, BadRowFailsWithExitCodeOneAndKeepsTheStore) {

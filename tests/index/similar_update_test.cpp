@@ -277,6 +277,24 @@ TEST_F(SimilarIndexUpdateTest, ManyRemovalsRebuildTheGraph) {
         << report.rebuild_reason;
 }
 
+TEST_F(SimilarIndexUpdateTest, MostIndexedArticlesChangedRebuildsEvenWithManyUnindexed) {
+    // Two thirds of the store has no vectors (like articles without photo or text); 300 of the
+    // 500 indexed articles then change: more than half of what is indexed, a third of the store.
+    for (uint32_t a = 0; a < 1000; ++a) {
+        has_image_[a] = has_text_[a] = 0;
+    }
+    commit_embeddings();
+    ASSERT_EQ(build(hnsw_options()).indexed, 500u);
+    const auto replacement = testing::clustered_vectors(kArticles, kDim, 30, 123);
+    for (uint32_t a = 1000; a < 1300; ++a) {
+        std::copy_n(replacement.begin() + a * kDim, kDim, image_.begin() + a * kDim);
+    }
+    commit_embeddings();
+    const SimilarIndexReport report = build(hnsw_options());
+    EXPECT_EQ(report.mode, "full");
+    EXPECT_EQ(report.rebuild_reason, "300 of 500 indexed articles changed");
+}
+
 TEST_F(SimilarIndexUpdateTest, FailureBeforeCommitLosesNothing) {
     const SimilarIndexReport first = build(hnsw_options());
     const std::string saved = live_similar_bytes();

@@ -1,5 +1,6 @@
 #include "lookbook/recommend/answer_cache.hpp"
 
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,19 @@ TEST(AnswerCache, StaysWithinCapacityAcrossShards) {
     EXPECT_GT(cache.size(), 0u);
     // The most recent insert is always kept.
     EXPECT_TRUE(cache.find("customer999").has_value());
+}
+
+TEST(AnswerCache, NeverHoldsMoreThanACapacityTheShardsDoNotDivide) {
+    AnswerCache cache(17, 16);
+    for (int i = 0; i < 1000; ++i) {
+        cache.insert(fmt::format("customer{}", i), answer(static_cast<uint32_t>(i)));
+    }
+    EXPECT_LE(cache.size(), 17u);
+    EXPECT_GE(cache.size(), 16u);
+    // The largest capacity still caches (it once wrapped to 0 answers per shard).
+    AnswerCache huge(SIZE_MAX);
+    huge.insert("a", answer(1));
+    EXPECT_TRUE(huge.find("a").has_value());
 }
 
 TEST(AnswerCache, CapacityZeroKeepsNothing) {

@@ -172,7 +172,7 @@ TEST(CompleteTheLook, ProductTypeFallbackNamesTheType) {
     EXPECT_EQ(suggestions->front().source, SuggestionSource::kProductType);
     EXPECT_EQ(suggestions->front().article, 0u);
     EXPECT_EQ(suggestions->front().reason,
-              "no rule for these articles; bought in 1 baskets together with a Shoes (the "
+              "no rule for these articles; bought in 1 basket together with a Shoes (the "
               "product type of c3)");
 }
 

@@ -8,7 +8,9 @@ namespace lookbook {
 AnswerCache::AnswerCache(size_t capacity, size_t shards) : capacity_(capacity) {
     // Fewer shards than answers, so every shard can hold at least one.
     const size_t count = std::max<size_t>(1, std::min(shards, std::max<size_t>(capacity, 1)));
-    per_shard_ = capacity == 0 ? 0 : (capacity + count - 1) / count;
+    // Rounded down, so the shards together never hold more than `capacity` (rounding up held
+    // 32 answers for a capacity of 17); count <= capacity keeps every shard at one or more.
+    per_shard_ = capacity / count;
     for (size_t i = 0; i < count; ++i) {
         shards_.push_back(std::make_unique<Shard>());
     }

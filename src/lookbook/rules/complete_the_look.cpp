@@ -279,6 +279,11 @@ class Eligibility {
 
 std::string percent(double share) { return fmt::format("{:.0f}%", share * 100.0); }
 
+// "1 basket", "2 baskets": a pair seen once is common since pairs are kept from one basket.
+std::string baskets_text(uint64_t count) {
+    return fmt::format("{} basket{}", count, count == 1 ? "" : "s");
+}
+
 // "0706016001 Jade HW Skinny"; the name only when the catalog has one.
 std::string article_label(const CatalogView& catalog, uint32_t article) {
     const std::string& name = catalog.article_names[article];
@@ -385,19 +390,19 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
             continue;
         }
         Count together = model.article_rules.support(fired.rule);
-        tier.push_back(Suggestion{
-            head,
-            SuggestionSource::kArticleRule,
-            fired.score,
-            fired.lift,
-            together,
-            fmt::format("bought together in {} baskets; {} of baskets with {} also had {}; "
-                        "lift {:.1f}",
-                        together,
-                        percent(fired.confidence),
-                        body_label(model.article_rules, fired.rule, label),
-                        label(head),
-                        fired.lift)});
+        tier.push_back(
+            Suggestion{head,
+                       SuggestionSource::kArticleRule,
+                       fired.score,
+                       fired.lift,
+                       together,
+                       fmt::format("bought together in {}; {} of baskets with {} also had {}; "
+                                   "lift {:.1f}",
+                                   baskets_text(together),
+                                   percent(fired.confidence),
+                                   body_label(model.article_rules, fired.rule, label),
+                                   label(head),
+                                   fired.lift)});
     }
     auto append_tier = [&](std::vector<Suggestion>* found) {
         std::sort(found->begin(), found->end(), by_rank);
@@ -434,9 +439,9 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
                     fired.lift,
                     together,
                     fmt::format("no rule for these exact articles; colour variants merged: "
-                                "bought together in {} baskets; {} of baskets with {} also had "
+                                "bought together in {}; {} of baskets with {} also had "
                                 "{}; lift {:.1f}",
-                                together,
+                                baskets_text(together),
                                 percent(fired.confidence),
                                 body_label(model.code_rules, fired.rule, code_label),
                                 code_label(head_code),
@@ -462,9 +467,9 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
                     static_cast<double>(count) / static_cast<double>(model.total_baskets),
                     0.0,
                     count,
-                    fmt::format("no rule for these articles; bought in {} baskets together with "
+                    fmt::format("no rule for these articles; bought in {} together with "
                                 "a {} (the product type of {})",
-                                count,
+                                baskets_text(count),
                                 catalog.product_type_names[type],
                                 label(article))});
             }
@@ -475,14 +480,14 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
     // 4. Best sellers, so that an article of the catalog always gets an answer.
     if (out.size() < options.k) {
         for (const auto& [article, count] : model.popular) {
-            tier.push_back(Suggestion{
-                article,
-                SuggestionSource::kPopular,
-                static_cast<double>(count) / static_cast<double>(model.total_baskets),
-                0.0,
-                count,
-                fmt::format("popular: in {} baskets (no purchase data links it to the cart)",
-                            count)});
+            tier.push_back(
+                Suggestion{article,
+                           SuggestionSource::kPopular,
+                           static_cast<double>(count) / static_cast<double>(model.total_baskets),
+                           0.0,
+                           count,
+                           fmt::format("popular: in {} (no purchase data links it to the cart)",
+                                       baskets_text(count))});
         }
         append_tier(&tier);
     }

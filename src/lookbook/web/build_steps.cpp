@@ -68,7 +68,20 @@ Result<bool> rules_up_to_date(const fs::path& store_dir) {
         !metadata["settings"].is_object()) {
         return false;
     }
-    return metadata["settings"].value("transactions", uint64_t{0}) == store->transactions().size();
+    const auto& settings = metadata["settings"];
+    if (settings.value("transactions", uint64_t{0}) != store->transactions().size()) {
+        return false;
+    }
+    // Rules a user mined with `lookbook mine` keep their options. Rules an older `build` mined
+    // with other defaults are redone, so such a store gets the pairs kept from one basket.
+    if (settings.value("built_by", std::string()) != "lookbook build") {
+        return true;
+    }
+    const rules::TrainOptions defaults = rules::default_train_options();
+    return settings.value("max_length", int64_t{-1}) ==
+               static_cast<int64_t>(defaults.mining.max_length) &&
+           settings.value("pair_min_support", int64_t{-1}) ==
+               static_cast<int64_t>(defaults.pair_min_support);
 }
 
 Status mine_rules(const fs::path& store_dir) {
@@ -82,6 +95,7 @@ Status mine_rules(const fs::path& store_dir) {
         {"basket", "customer-day"},
         {"min_support_count", options.mining.min_support.to_count(baskets.total_weight())},
         {"max_length", options.mining.max_length},
+        {"pair_min_support", options.pair_min_support},
         {"transactions", store->transactions().size()},
         {"built_by", "lookbook build"}};
     log::info("mined {} baskets: {} article rules, {} product-code rules",
