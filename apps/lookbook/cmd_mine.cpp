@@ -218,7 +218,9 @@ int run_mine_store(const MineArgs& args) {
         {"max_length", options.mining.max_length},
         {"pair_min_support", options.pair_min_support},
         {"min_confidence", options.rules.min_confidence},
-        {"min_lift", options.rules.min_lift}};
+        {"min_lift", options.rules.min_lift},
+        // What `build` compares to decide whether these rules are still up to date.
+        {"transactions", (*store)->transactions().size()}};
     Status saved =
         rules::save_complete_the_look(args.store, *model, settings.dump(), (*store)->generation());
     if (!saved.is_ok()) {
