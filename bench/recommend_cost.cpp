@@ -1,13 +1,18 @@
 // CPU cost of one "recommended for you" answer, as the web server computes it, and of each
 // candidate source inside it, over many distinct customers of a store (issue 7).
 //
-//   recommend_cost STORE [--customers N] [--rounds R] [--write-ids FILE]
+//   recommend_cost STORE [--customers N] [--rounds R] [--exact-scan 1] [--every-source 1]
+//                  [--write-ids FILE]
 //
 // --write-ids writes the id of every customer with purchases to FILE, one a line (the list
 // bench/web_bench.sh loads the recommendations API with), and exits.
 // Customers are the first N (default 2000) with purchases in the store, each asked R times
-// (default 1: every call is "cold"). Figures are CPU time of this thread (CLOCK_THREAD_CPUTIME_ID),
-// so other work on a shared machine inflates them less than wall time would.
+// (default 1: every call is "cold"). --exact-scan 1 scores every article in float in the
+// ALS, profile and two-tower scans (no half-precision first pass), for comparison.
+// --every-source 1 weighs every source 1 (the tuned blend may weigh some 0, and a source
+// weighing 0 is not asked), the most work an answer can take. Figures are CPU time of this thread
+// (CLOCK_THREAD_CPUTIME_ID), so other work on a shared machine inflates them less than wall time
+// would.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +26,7 @@
 #include "lookbook/recommend/recommender.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/log.hpp"
+#include "lookbook/util/row_scan.hpp"
 
 #if LOOKBOOK_WITH_TORCH
 #include "lookbook/models/personal.hpp"
@@ -53,6 +59,7 @@ int main(int argc, char** argv) {
     size_t wanted = 2000;
     int rounds = 1;
     std::string ids_file;
+    bool every_source = false;
     for (int i = 2; i + 1 < argc; i += 2) {
         std::string flag = argv[i];
         if (flag == "--customers") {
@@ -61,6 +68,10 @@ int main(int argc, char** argv) {
             rounds = std::atoi(argv[i + 1]);
         } else if (flag == "--write-ids") {
             ids_file = argv[i + 1];
+        } else if (flag == "--every-source") {
+            every_source = std::string(argv[i + 1]) == "1";
+        } else if (flag == "--exact-scan") {
+            lookbook::RowScan::set_half_pass(std::string(argv[i + 1]) != "1");
         }
     }
     lookbook::log::init_logging(lookbook::log::Level::kWarn);
@@ -93,7 +104,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", opened.status().message().c_str());
         return 1;
     }
-    const lookbook::Recommender& recommender = **opened;
+    lookbook::Recommender& recommender = **opened;
+    if (every_source) {
+        for (const std::string& name : recommender.source_names()) {
+            recommender.set_weight(name, 1.0f);
+        }
+    }
 
     // Customers with purchases: the ones every source has something to say about.
     const auto& offsets = (*store)->transactions().customer_offsets();
@@ -112,17 +128,28 @@ int main(int argc, char** argv) {
         const lookbook::CandidateSource* source = recommender.source(name);
         double start = thread_cpu_us();
         size_t returned = 0;
+        size_t rescored = 0;
         for (uint32_t customer : customers) {
             auto history = recommender.history(customer, today, {});
             lookbook::CustomerContext context{customer, today, history};
+            lookbook::RowScan::reset_rescored();
             returned += source->candidates(context, options.candidates_per_source).size();
+            rescored += lookbook::RowScan::last_rescored();
         }
         per_source[name] = (thread_cpu_us() - start) / static_cast<double>(customers.size());
-        std::printf("source %-12s %8.1f us/call  (%.1f candidates)\n",
+        const auto calls = static_cast<double>(customers.size());
+        std::printf("source %-12s %8.1f us/call  (%.1f candidates, %.0f rows scored in float)\n",
                     name.c_str(),
                     per_source[name],
-                    static_cast<double>(returned) / static_cast<double>(customers.size()));
+                    static_cast<double>(returned) / calls,
+                    static_cast<double>(rescored) / calls);
     }
+
+    std::printf("blend weights:");
+    for (const auto& [name, weight] : recommender.weights()) {
+        std::printf(" %s %.2f", name.c_str(), weight);
+    }
+    std::printf(" (a source weighing 0 is not asked)\n");
 
     // The whole answer, as the server asks for it.
     std::vector<double> samples;

@@ -431,6 +431,7 @@ TwoTowerSource::TwoTowerSource(const Store& store, std::shared_ptr<TwoTowerNet> 
         net_->article_features(torch::arange(net_->article_count(), torch::kInt64)).contiguous();
     torch::Tensor vectors = net_->article_tower(features_).contiguous();
     article_vectors_.assign(vectors.data_ptr<float>(), vectors.data_ptr<float>() + vectors.numel());
+    scan_ = std::make_unique<RowScan>(article_vectors_, static_cast<size_t>(dim_));
 
     // The customer tower's weights, copied out once for query().
     for (const auto& [name, value] : net_->state()) {
@@ -579,15 +580,8 @@ std::vector<float> TwoTowerSource::scores(const std::vector<float>& query) const
 }
 
 std::vector<Candidate> TwoTowerSource::ranked(const CustomerContext& context, size_t k) const {
-    const std::vector<float> s = scores(query(context));
-    const size_t count = s.size();
-    k = std::min(k, count);
-    if (k == 0) {
-        return {};
-    }
-    // The k best by a bounded heap (top_scores), not a sort of every article's index; dot
-    // products can be negative, so those are kept. Ties go to the lower article row.
-    const auto best = top_scores(s, k, {}, /*positive_only=*/false);
+    // Dot products can be negative, so those are kept. Ties go to the lower article row.
+    const auto best = scan_->top(query(context).data(), k, {}, /*positive_only=*/false);
     std::vector<Candidate> out;
     out.reserve(best.size());
     for (const auto& [article, score] : best) {

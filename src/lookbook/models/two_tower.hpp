@@ -10,6 +10,7 @@
 #include "lookbook/models/two_tower_model.hpp"
 #include "lookbook/recommend/candidates.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/row_scan.hpp"
 #include "lookbook/util/status.hpp"
 
 // Training and serving of the two-tower model (two_tower_model.hpp has the network).
@@ -121,6 +122,7 @@ class TwoTowerSource : public CandidateSource {
     int64_t dim_ = 0;
     torch::Tensor features_;              // [A, feature_dim], shared with the history pool
     std::vector<float> article_vectors_;  // [A * dim]
+    std::unique_ptr<RowScan> scan_;       // the same vectors, scanned for ranked()
 };
 
 }  // namespace lookbook::models

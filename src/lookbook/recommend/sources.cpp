@@ -162,11 +162,41 @@ void TrendingSource::explain(const CustomerContext& context, Candidate* candidat
                                           age_band_name(static_cast<uint8_t>(list)));
 }
 
+namespace {
+
+// Dense per-thread accumulator of item-to-item votes: a score, the strongest single vote and
+// its history article per reached article, plus the list of articles touched so only those
+// are reset. Replaces a hash map that cost most of the source's time.
+struct VoteAccumulator {
+    std::vector<float> score;
+    std::vector<float> best_vote;
+    std::vector<uint32_t> because;
+    std::vector<uint32_t> touched;
+
+    void prepare(size_t items) {
+        if (score.size() < items) {
+            score.resize(items, 0.0f);
+            best_vote.resize(items, 0.0f);
+            because.resize(items, kNoRow);
+        }
+    }
+    void clear() {
+        for (uint32_t article : touched) {
+            score[article] = 0.0f;
+            best_vote[article] = 0.0f;
+            because[article] = kNoRow;
+        }
+        touched.clear();
+    }
+};
+
+}  // namespace
+
 std::vector<Candidate> ItemNeighbourSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<WeightedArticle> history = weigh_history(context, half_life_days_);
     std::vector<uint32_t> bought = history_articles(context);
-    // Sparse accumulation: score and strongest contributor per reached article.
-    std::unordered_map<uint32_t, std::pair<float, std::pair<float, uint32_t>>> reached;
+    thread_local VoteAccumulator votes;
+    votes.prepare(model_->item_count());
     for (const WeightedArticle& source : history) {
         if (source.article >= model_->item_count()) {
             continue;
@@ -174,18 +204,24 @@ std::vector<Candidate> ItemNeighbourSource::ranked(const CustomerContext& contex
         auto neighbours = model_->neighbours(source.article);
         auto similarities = model_->neighbour_similarities(source.article);
         for (size_t pos = 0; pos < neighbours.size(); ++pos) {
-            float vote = source.weight * similarities[pos];
-            auto& [score, best] = reached[neighbours[pos]];
-            score += vote;
-            if (vote > best.first) {
-                best = {vote, source.article};
+            const uint32_t article = neighbours[pos];
+            const float vote = source.weight * similarities[pos];
+            if (votes.because[article] == kNoRow) {
+                votes.touched.push_back(article);
+                votes.best_vote[article] = vote;
+                votes.because[article] = source.article;
+            } else if (vote > votes.best_vote[article]) {
+                votes.best_vote[article] = vote;
+                votes.because[article] = source.article;
             }
+            votes.score[article] += vote;
         }
     }
     std::vector<std::pair<uint32_t, float>> ranked;
-    for (const auto& [article, entry] : reached) {
+    ranked.reserve(votes.touched.size());
+    for (uint32_t article : votes.touched) {
         if (!std::binary_search(bought.begin(), bought.end(), article)) {
-            ranked.emplace_back(article, entry.first);
+            ranked.emplace_back(article, votes.score[article]);
         }
     }
     size_t keep = std::min(k, ranked.size());
@@ -195,9 +231,10 @@ std::vector<Candidate> ItemNeighbourSource::ranked(const CustomerContext& contex
     std::vector<Candidate> out;
     out.reserve(keep);
     for (size_t pos = 0; pos < keep; ++pos) {
-        uint32_t because = reached[ranked[pos].first].second.second;
-        out.push_back({ranked[pos].first, ranked[pos].second, because, {}});
+        out.push_back(
+            {ranked[pos].first, ranked[pos].second, votes.because[ranked[pos].first], {}});
     }
+    votes.clear();
     return out;
 }
 
@@ -206,6 +243,33 @@ void ItemNeighbourSource::explain(const CustomerContext& context, Candidate* can
     candidate->reason =
         fmt::format("customers who bought {} also bought this", namer_(candidate->because_of));
 }
+
+namespace {
+
+RowScan item_factor_scan(const AlsModel& model) {
+    const FactorMatrix& factors = model.item_factors;
+    return RowScan(std::vector<float>(factors.data(), factors.data() + factors.size()),
+                   static_cast<size_t>(factors.cols()));
+}
+
+// The rows of `vectors` that have a vector, packed, named by article.
+RowScan present_rows(const ContentVectors& vectors) {
+    std::vector<uint32_t> present;
+    std::vector<float> packed;
+    for (uint32_t article = 0; article < vectors.present.size(); ++article) {
+        if (vectors.present[article]) {
+            present.push_back(article);
+            auto row = vectors.row(article);
+            packed.insert(packed.end(), row.begin(), row.end());
+        }
+    }
+    return RowScan(std::move(packed), static_cast<size_t>(vectors.dim), std::move(present));
+}
+
+}  // namespace
+
+AlsSource::AlsSource(std::shared_ptr<const AlsModel> model)
+    : model_(std::move(model)), items_(item_factor_scan(*model_)) {}
 
 std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<uint32_t> items;
@@ -220,17 +284,9 @@ std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t 
         return {};
     }
     Eigen::VectorXf user = model_->fold_in(items, counts);
-    // [items] = [items, factors] x [factors], with the scan kernel (AVX2 where the CPU has it).
-    const FactorMatrix& factors = model_->item_factors;
-    std::vector<float> scores(static_cast<size_t>(factors.rows()));
-    dot_rows(factors.data(),
-             scores.size(),
-             static_cast<size_t>(factors.cols()),
-             user.data(),
-             scores.data());
     std::sort(items.begin(), items.end());
     std::vector<Candidate> out;
-    for (auto [article, score] : top_scores(scores, k, items)) {
+    for (auto [article, score] : items_.top(user.data(), k, items)) {
         out.push_back({article, score, kNoRow, {}});
     }
     return out;
@@ -289,19 +345,13 @@ Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& 
 ProfileSource::ProfileSource(std::shared_ptr<const ContentVectors> vectors,
                              ArticleNamer namer,
                              float half_life_days)
-    : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {
-    for (uint32_t article = 0; article < vectors_->present.size(); ++article) {
-        if (vectors_->present[article]) {
-            present_.push_back(article);
-            auto row = vectors_->row(article);
-            packed_.insert(packed_.end(), row.begin(), row.end());
-        }
-    }
-}
+    : vectors_(std::move(vectors)),
+      namer_(std::move(namer)),
+      half_life_days_(half_life_days),
+      present_(present_rows(*vectors_)) {}
 
 std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, size_t k) const {
     const ContentVectors& vectors = *vectors_;
-    auto n_articles = static_cast<Eigen::Index>(vectors.present.size());
     Eigen::VectorXf profile = Eigen::VectorXf::Zero(vectors.dim);
     std::vector<WeightedArticle> history = weigh_history(context, half_life_days_);
     for (const WeightedArticle& item : history) {
@@ -313,22 +363,11 @@ std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, siz
     if (profile.squaredNorm() == 0.0f) {
         return {};
     }
-    // Exact scan: [articles] = [articles, dim] x [dim]; cosine up to the profile's norm.
-    // Rows without a vector keep their exact 0, as the full product gives them.
+    // Cosine up to the profile's norm, over the articles that have a vector.
     Eigen::VectorXf unit = profile / profile.norm();
-    std::vector<float> packed_scores(present_.size());
-    dot_rows(packed_.data(),
-             present_.size(),
-             static_cast<size_t>(vectors.dim),
-             unit.data(),
-             packed_scores.data());
-    std::vector<float> scores(static_cast<size_t>(n_articles), 0.0f);
-    for (size_t pos = 0; pos < present_.size(); ++pos) {
-        scores[present_[pos]] = packed_scores[pos];
-    }
     std::vector<uint32_t> bought = history_articles(context);
     std::vector<Candidate> out;
-    for (auto [article, score] : top_scores(scores, k, bought)) {
+    for (auto [article, score] : present_.top(unit.data(), k, bought)) {
         out.push_back({article, score, kNoRow, {}});
     }
     return out;

@@ -11,6 +11,7 @@
 #include "lookbook/recommend/candidates.hpp"
 #include "lookbook/recommend/neighbours.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/row_scan.hpp"
 #include "lookbook/util/status.hpp"
 
 // The candidate sources trained or computed here: repurchase, trending, item-to-item, ALS and
@@ -121,7 +122,7 @@ class ItemNeighbourSource : public CandidateSource {
 // the model never saw works the same way).
 class AlsSource : public CandidateSource {
   public:
-    explicit AlsSource(std::shared_ptr<const AlsModel> model) : model_(std::move(model)) {}
+    explicit AlsSource(std::shared_ptr<const AlsModel> model);
     std::string_view name() const override { return "als"; }
     std::vector<Candidate> candidates(const CustomerContext& context, size_t k) const override {
         return explain_all(context, ranked(context, k));
@@ -131,6 +132,7 @@ class AlsSource : public CandidateSource {
 
   private:
     std::shared_ptr<const AlsModel> model_;
+    RowScan items_;  // the item factors, scanned for the best dot products
 };
 
 // One content vector per article (the mean of its image and text embeddings, L2-normalised).
@@ -150,9 +152,9 @@ struct ContentVectors {
 Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& store);
 
 // Profile similarity: the recency-weighted mean of the history's content vectors, compared with
-// every article by an exact scan.
-// TODO: the scan costs articles x dim per query (0.6 ms for 24.7k x 128); a catalog of millions
-// needs the vector index of index/, which is built on another branch and not wired in yet.
+// every article by an exact scan (RowScan: a half-precision first pass, then float scores).
+// TODO: the scan still reads every article's vector per query; a catalog of millions needs the
+// vector index of index/ (approximate) instead.
 class ProfileSource : public CandidateSource {
   public:
     ProfileSource(std::shared_ptr<const ContentVectors> vectors,
@@ -169,11 +171,10 @@ class ProfileSource : public CandidateSource {
     std::shared_ptr<const ContentVectors> vectors_;
     ArticleNamer namer_;
     float half_life_days_;
-    // The rows that have a vector, packed [present_.size(), dim]: an article without one scores
+    // The rows that have a vector, packed and named by article: an article without one scores
     // exactly 0 and is never a candidate, so the scan skips those rows (on the H&M store
     // about half of them are articles known only from transactions).
-    std::vector<uint32_t> present_;
-    std::vector<float> packed_;
+    RowScan present_;
 };
 
 }  // namespace lookbook
