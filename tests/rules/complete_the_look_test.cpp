@@ -202,6 +202,39 @@ TEST(CompleteTheLook, TwoArticleBodyBeatsItsParts) {
               "bought together in 3 baskets; 75% of baskets with a0 + b2 also had e5; lift 3.0");
 }
 
+TEST(CompleteTheLook, EverySuggestionOfALongAnswerHasItsOwnReason) {
+    // Reasons are written only for the suggestions taken, after ranking: each must still
+    // describe its own article. Cart {a1}: a1 -> d4 fires (2 of the 4 baskets with a1, lift
+    // 2 * 12 / (4 * 3) = 2.0); a1 -> a0 is a colour variant and is never suggested; then the
+    // product-type fallback (tops were bought with trousers, tops and bags) and best sellers.
+    CompleteTheLookModel model = small_model();
+    std::vector<uint32_t> cart = {1};
+    RecommendOptions options;
+    options.k = 8;
+    auto suggestions = complete_the_look(model, cart, options);
+    ASSERT_TRUE(suggestions.is_ok());
+    ASSERT_GE(suggestions->size(), 3u);
+    EXPECT_EQ(suggestions->front().article, 4u);
+    EXPECT_EQ(suggestions->front().reason,
+              "bought together in 2 baskets; 50% of baskets with a1 also had d4; lift 2.0");
+    for (const Suggestion& s : *suggestions) {
+        const std::string& id = model.catalog.article_ids[s.article];
+        switch (s.source) {
+            case SuggestionSource::kArticleRule:
+                EXPECT_NE(s.reason.find("also had " + id + ";"), std::string::npos) << s.reason;
+                break;
+            case SuggestionSource::kProductType:
+                EXPECT_NE(s.reason.find("(the product type of a1)"), std::string::npos) << s.reason;
+                break;
+            case SuggestionSource::kPopular:
+                EXPECT_EQ(s.reason.rfind("popular: in ", 0), 0u) << s.reason;
+                break;
+            default:
+                EXPECT_FALSE(s.reason.empty());
+        }
+    }
+}
+
 TEST(CompleteTheLook, RejectsEmptyCartAndUnknownArticle) {
     CompleteTheLookModel model = small_model();
     std::vector<uint32_t> empty;

@@ -381,9 +381,31 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
     std::vector<Suggestion> out;
     auto label = [&](ItemId article) { return article_label(catalog, article); };
 
+    // Each tier collects its candidates with what their reason needs, ranks them, and writes
+    // the reason only for the ones it takes: an article can fire thousands of rules.
+    struct Why {
+        uint32_t rule = 0;          // tiers 1 and 2: the rule that fired
+        double confidence = 0;      // tiers 1 and 2
+        uint32_t cart_article = 0;  // tier 3: the cart article whose type it matched
+    };
+    std::vector<std::pair<Suggestion, Why>> tier;
+    auto append_tier =
+        [&](const std::function<std::string(const Suggestion&, const Why&)>& reason) {
+            std::sort(tier.begin(), tier.end(), [](const auto& a, const auto& b) {
+                return by_rank(a.first, b.first);
+            });
+            for (auto& [suggestion, why] : tier) {
+                if (out.size() < options.k && eligible.allows(suggestion.article)) {
+                    eligible.take(suggestion.article);
+                    suggestion.reason = reason(suggestion, why);
+                    out.push_back(std::move(suggestion));
+                }
+            }
+            tier.clear();
+        };
+
     // 1. Article rules whose whole body is in the cart, ranked by shrunk confidence.
     std::unordered_set<ItemId> cart_items(cart.begin(), cart.end());
-    std::vector<Suggestion> tier;
     for (const auto& [head, fired] : fire_rules(
              model.article_rules, cart_items, model.total_baskets, options.confidence_prior)) {
         if (!eligible.allows(head)) {
@@ -391,30 +413,18 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
         }
         Count together = model.article_rules.support(fired.rule);
         tier.push_back(
-            Suggestion{head,
-                       SuggestionSource::kArticleRule,
-                       fired.score,
-                       fired.lift,
-                       together,
-                       fmt::format("bought together in {}; {} of baskets with {} also had {}; "
-                                   "lift {:.1f}",
-                                   baskets_text(together),
-                                   percent(fired.confidence),
-                                   body_label(model.article_rules, fired.rule, label),
-                                   label(head),
-                                   fired.lift)});
+            {Suggestion{
+                 head, SuggestionSource::kArticleRule, fired.score, fired.lift, together, {}},
+             Why{fired.rule, fired.confidence}});
     }
-    auto append_tier = [&](std::vector<Suggestion>* found) {
-        std::sort(found->begin(), found->end(), by_rank);
-        for (auto& suggestion : *found) {
-            if (out.size() < options.k && eligible.allows(suggestion.article)) {
-                eligible.take(suggestion.article);
-                out.push_back(std::move(suggestion));
-            }
-        }
-        found->clear();
-    };
-    append_tier(&tier);
+    append_tier([&](const Suggestion& s, const Why& why) {
+        return fmt::format("bought together in {}; {} of baskets with {} also had {}; lift {:.1f}",
+                           baskets_text(s.support),
+                           percent(why.confidence),
+                           body_label(model.article_rules, why.rule, label),
+                           label(s.article),
+                           s.lift);
+    });
 
     // 2. Product-code rules (colour variants merged); the head's best-selling variant.
     if (out.size() < options.k) {
@@ -432,24 +442,26 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
                     continue;
                 }
                 Count together = model.code_rules.support(fired.rule);
-                tier.push_back(Suggestion{
-                    article,
-                    SuggestionSource::kProductCodeRule,
-                    fired.score,
-                    fired.lift,
-                    together,
-                    fmt::format("no rule for these exact articles; colour variants merged: "
-                                "bought together in {}; {} of baskets with {} also had "
-                                "{}; lift {:.1f}",
-                                baskets_text(together),
-                                percent(fired.confidence),
-                                body_label(model.code_rules, fired.rule, code_label),
-                                code_label(head_code),
-                                fired.lift)});
+                tier.push_back({Suggestion{article,
+                                           SuggestionSource::kProductCodeRule,
+                                           fired.score,
+                                           fired.lift,
+                                           together,
+                                           {}},
+                                Why{fired.rule, fired.confidence}});
                 break;
             }
         }
-        append_tier(&tier);
+        append_tier([&](const Suggestion& s, const Why& why) {
+            return fmt::format(
+                "no rule for these exact articles; colour variants merged: bought together in "
+                "{}; {} of baskets with {} also had {}; lift {:.1f}",
+                baskets_text(s.support),
+                percent(why.confidence),
+                body_label(model.code_rules, why.rule, code_label),
+                code_label(model.code_rules.head(why.rule)),
+                s.lift);
+        });
     }
 
     // 3. Articles bought in baskets with the cart's product types.
@@ -461,35 +473,42 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
                 continue;
             }
             for (const auto& [partner, count] : model.type_partners[type]) {
-                tier.push_back(Suggestion{
-                    partner,
-                    SuggestionSource::kProductType,
-                    static_cast<double>(count) / static_cast<double>(model.total_baskets),
-                    0.0,
-                    count,
-                    fmt::format("no rule for these articles; bought in {} together with "
-                                "a {} (the product type of {})",
-                                baskets_text(count),
-                                catalog.product_type_names[type],
-                                label(article))});
+                tier.push_back({Suggestion{partner,
+                                           SuggestionSource::kProductType,
+                                           static_cast<double>(count) /
+                                               static_cast<double>(model.total_baskets),
+                                           0.0,
+                                           count,
+                                           {}},
+                                Why{0, 0.0, article}});
             }
         }
-        append_tier(&tier);
+        append_tier([&](const Suggestion& s, const Why& why) {
+            return fmt::format(
+                "no rule for these articles; bought in {} together with a {} (the product type "
+                "of {})",
+                baskets_text(s.support),
+                catalog.product_type_names[catalog.product_type[why.cart_article]],
+                label(why.cart_article));
+        });
     }
 
     // 4. Best sellers, so that an article of the catalog always gets an answer.
     if (out.size() < options.k) {
         for (const auto& [article, count] : model.popular) {
             tier.push_back(
-                Suggestion{article,
-                           SuggestionSource::kPopular,
-                           static_cast<double>(count) / static_cast<double>(model.total_baskets),
-                           0.0,
-                           count,
-                           fmt::format("popular: in {} (no purchase data links it to the cart)",
-                                       baskets_text(count))});
+                {Suggestion{article,
+                            SuggestionSource::kPopular,
+                            static_cast<double>(count) / static_cast<double>(model.total_baskets),
+                            0.0,
+                            count,
+                            {}},
+                 Why{}});
         }
-        append_tier(&tier);
+        append_tier([&](const Suggestion& s, const Why&) {
+            return fmt::format("popular: in {} (no purchase data links it to the cart)",
+                               baskets_text(s.support));
+        });
     }
 
     // 5. With an allow-list (stock), any allowed article beats an empty answer: the best
@@ -498,14 +517,12 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
         std::vector<uint32_t> allowed(options.allow.begin(), options.allow.end());
         std::sort(allowed.begin(), allowed.end());
         for (uint32_t article : allowed) {
-            tier.push_back(Suggestion{article,
-                                      SuggestionSource::kPopular,
-                                      0.0,
-                                      0.0,
-                                      0,
-                                      "in the allow-list; no purchase data links it to the cart"});
+            tier.push_back(
+                {Suggestion{article, SuggestionSource::kPopular, 0.0, 0.0, 0, {}}, Why{}});
         }
-        append_tier(&tier);
+        append_tier([](const Suggestion&, const Why&) {
+            return std::string("in the allow-list; no purchase data links it to the cart");
+        });
     }
     return out;
 }
