@@ -1,7 +1,11 @@
 #include "lookbook/data/fields.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -72,6 +76,74 @@ TEST(ParseDouble, IsStrict) {
     EXPECT_FALSE(parse_double(""));
     ASSERT_TRUE(parse_double("nan"));
     EXPECT_TRUE(std::isnan(*parse_double("nan")));  // callers reject it explicitly
+}
+
+// parse_double reads plain decimals itself and hands the rest to from_chars; both must give
+// the same double, bit for bit, on every input.
+double from_chars_value(const std::string& text) {
+    double value = 0;
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    return value;
+}
+
+void expect_same_as_from_chars(const std::string& text) {
+    auto parsed = parse_double(text);
+    ASSERT_TRUE(parsed) << text;
+    double expected = from_chars_value(text);
+    uint64_t got_bits = 0;
+    uint64_t expected_bits = 0;
+    std::memcpy(&got_bits, &*parsed, 8);
+    std::memcpy(&expected_bits, &expected, 8);
+    EXPECT_EQ(got_bits, expected_bits) << text;
+}
+
+TEST(ParseDouble, PlainDecimalsMatchFromCharsBitForBit) {
+    // Around the limits of the fast path: 2^53 and 19 digits, 22 and more decimals.
+    for (const char* text : {"0",
+                             "0.0",
+                             "7",
+                             "000123.4500",
+                             "9007199254740992",
+                             "9007199254740993",
+                             "9007199254740995",
+                             "0.9007199254740993",
+                             "9999999999999999999",
+                             "99999999999999999999",
+                             "0.0000000000000000001",
+                             "0.00000000000000000000001",
+                             "0.1",
+                             "0.3",
+                             "2.675",
+                             "0.0508474576271186",
+                             "1.7976931348623157",
+                             "123456789012345678.9"}) {
+        expect_same_as_from_chars(text);
+    }
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 200000; ++i) {
+        int integer_digits = 1 + static_cast<int>(rng() % 10);
+        int fraction_digits = static_cast<int>(rng() % 20);
+        std::string text;
+        for (int d = 0; d < integer_digits; ++d) {
+            text.push_back(static_cast<char>('0' + rng() % 10));
+        }
+        if (fraction_digits > 0) {
+            text.push_back('.');
+            for (int d = 0; d < fraction_digits; ++d) {
+                text.push_back(static_cast<char>('0' + rng() % 10));
+            }
+        }
+        expect_same_as_from_chars(text);
+    }
+    // Forms the fast path leaves to from_chars keep their meaning.
+    EXPECT_EQ(parse_double("1."), 1.0);
+    EXPECT_EQ(parse_double(".5"), 0.5);
+    EXPECT_EQ(parse_double("-2.5"), -2.5);
+    EXPECT_TRUE(std::signbit(*parse_double("-0")));
+    EXPECT_EQ(parse_double("2.5e-3"), 0.0025);
+    EXPECT_FALSE(parse_double("."));
+    EXPECT_FALSE(parse_double("1.2.3"));
+    EXPECT_FALSE(parse_double("1..2"));
 }
 
 TEST(ParseInt, IsStrict) {

@@ -1,5 +1,6 @@
 #include "lookbook/data/ingest.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -603,6 +604,93 @@ TEST_F(IngestTest, DateOrderedFileKeepsFileOrderWithinEachCustomer) {
                                         "A:0000000006"}));
     EXPECT_EQ(std::vector<uint64_t>(t.customer_offsets().begin(), t.customer_offsets().end()),
               (std::vector<uint64_t>{0, 3, 6}));
+}
+
+// Ids are looked up in batches of a few hundred rows, and a row naming the same customer as
+// the row before reuses its answer. Baskets that straddle batches, unknown customers on
+// adjacent rows and a bad row that ends a batch early must all come out as row-by-row lookups
+// would give them.
+TEST_F(IngestTest, BasketsAcrossLookupBatchesResolveAsRowByRow) {
+    const std::vector<std::string> customers = {"c1", "u1", "c2", "u2", "u2x", "c1"};
+    const std::vector<std::string> articles = {"0108775015", "0108775044", "0110065001"};
+    std::string text = "t_dat,customer_id,article_id,price,sales_channel_id\n";
+    std::vector<std::string> kept;        // customer:article:price of each good row
+    std::vector<uint64_t> unknown_lines;  // rows naming a customer not in the file
+    uint64_t bad_date_line = 0;
+    uint64_t line = 1;
+    for (int basket = 0; basket < 300; ++basket) {
+        const std::string& customer = customers[static_cast<size_t>(basket) % customers.size()];
+        for (int i = 0; i < 1 + basket % 6; ++i) {
+            ++line;
+            std::string price = fmt::format("0.{:03d}", line % 1000);
+            if (line == 400) {
+                text += "2020-13-01," + customer + "," + articles[0] + "," + price + ",1\n";
+                bad_date_line = line;
+                continue;
+            }
+            const std::string& article = articles[line % articles.size()];
+            text += "2020-09-01," + customer + "," + article + "," + price + ",1\n";
+            if (customer[0] == 'u') {
+                unknown_lines.push_back(line);
+            } else {
+                kept.push_back(customer + ":" + article + ":" + price);
+            }
+        }
+    }
+    ASSERT_GT(line, 3 * 256u);
+    options_.transactions = write("transactions.csv", text);
+    options_.bad_rows = BadRowPolicy::kSkip;
+    options_.unknown_ids = UnknownIdPolicy::kBadRow;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_rejected, unknown_lines.size() + 1);
+    std::ifstream in(report->rejects_file);
+    std::string row;
+    std::getline(in, row);  // header
+    std::vector<uint64_t> rejected_unknown;
+    uint64_t rejected_date = 0;
+    const std::string prefix = "\"" + options_.transactions.string() + "\",";
+    while (std::getline(in, row)) {
+        ASSERT_EQ(row.rfind(prefix, 0), 0u) << row;
+        uint64_t at = std::stoull(row.substr(prefix.size()));
+        if (row.find("is not in the customers file") != std::string::npos) {
+            rejected_unknown.push_back(at);
+        } else {
+            ASSERT_NE(row.find("t_dat"), std::string::npos) << row;
+            rejected_date = at;
+        }
+    }
+    EXPECT_EQ(rejected_unknown, unknown_lines);
+    EXPECT_EQ(rejected_date, bad_date_line);
+
+    auto store = open_store();
+    const TransactionTable& t = store->transactions();
+    std::vector<std::string> stored;
+    for (size_t r = 0; r < t.size(); ++r) {
+        stored.push_back(fmt::format("{}:{}:{:.3f}",
+                                     store->customers().id(t.customer()[r]),
+                                     store->articles().id(t.article()[r]),
+                                     t.price()[r]));
+    }
+    std::sort(stored.begin(), stored.end());
+    std::sort(kept.begin(), kept.end());
+    EXPECT_EQ(stored, kept);
+
+    // Kept instead: each unknown customer becomes one stub, whatever batch its rows fall in.
+    store.reset();
+    options_.unknown_ids = UnknownIdPolicy::kKeep;
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->unknown_customers, 3u);
+    EXPECT_EQ(report->unknown_customer_rows, unknown_lines.size());
+    store = open_store();
+    EXPECT_EQ(store->customers().size(), 5u);
+    EXPECT_EQ(store->transactions().size(), kept.size() + unknown_lines.size());
+    for (const char* stub : {"u1", "u2", "u2x"}) {
+        auto code = store->customers().find(stub);
+        ASSERT_TRUE(code) << stub;
+        EXPECT_FALSE(store->customers().has_metadata(*code));
+    }
 }
 
 }  // namespace

@@ -109,6 +109,32 @@ TEST(StringDictionary, AgreesWithUnorderedMapOnHexAndDigitIds) {
 
 // Two long keys that start their probe at the same slot of a fresh table and carry the same 24
 // hash bits, found by brute force over the same hash: the dictionary must compare their text.
+// Tables and arenas from 2 MiB on are allocated on (transparent) huge pages; past that size,
+// through growth, copies and moves, every key keeps its code and the arena its bytes.
+TEST(StringDictionary, KeepsEveryKeyWhenTablesAndArenaPassTwoMebibytes) {
+    std::mt19937_64 rng(11);
+    StringDictionary d;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 150'000; ++i) {
+        keys.push_back(random_hex_id(rng));
+        ASSERT_EQ(d.intern(keys.back()), static_cast<uint32_t>(i));
+    }
+    ASSERT_GT(d.arena().size(), size_t{2} << 20);
+    StringDictionary copy = d;
+    StringDictionary moved = std::move(d);
+    std::string expected_arena;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        ASSERT_EQ(copy.find(keys[i]), static_cast<uint32_t>(i));
+        ASSERT_EQ(moved.find(keys[i]), static_cast<uint32_t>(i));
+        ASSERT_EQ(moved.at(static_cast<uint32_t>(i)), keys[i]);
+        expected_arena += keys[i];
+    }
+    EXPECT_EQ(moved.arena(), expected_arena);
+    EXPECT_EQ(moved.offsets().back(), expected_arena.size());
+    EXPECT_FALSE(moved.find(std::string(64, 'g')));
+    EXPECT_EQ(copy.intern("short"), keys.size());
+}
+
 TEST(StringDictionary, TellsApartLongKeysWithTheSameSlotAndTag) {
     constexpr uint64_t kFreshSlots = 1024;  // the table size of a new dictionary
     std::mt19937_64 rng(5);

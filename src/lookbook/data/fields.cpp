@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -114,9 +115,84 @@ std::optional<int32_t> DateFormat::to_days(std::string_view text) const {
     return checked_days(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
 }
 
+namespace {
+
+// Powers of ten that a double holds exactly (10^0 .. 10^22).
+constexpr double kExactPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// True when all eight bytes of `word` are ASCII digits.
+bool all_digits(uint64_t word) {
+    return ((word & 0xF0F0F0F0F0F0F0F0ull) |
+            (((word + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ==
+           0x3333333333333333ull;
+}
+
+// The number eight ASCII digits spell, first byte most significant (little-endian load):
+// pairs, then fours, then the eight are combined with three multiplications in all.
+uint64_t eight_digits_value(uint64_t word) {
+    word -= 0x3030303030303030ull;
+    word = word * 10 + (word >> 8);
+    return (((word & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+            (((word >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+           32;
+}
+
+// Plain decimals such as "0.0508474576271186" or "2" (digits, optionally a point and more
+// digits, at most 19 digits in all) whose digits, read as an integer, fit in 53 bits: the
+// integer and the power of ten are then exact doubles, and one IEEE division rounds their
+// quotient correctly, so the result is the same double from_chars gives (Clinger's fast path).
+// Prices in retail exports are nearly all of this form; from_chars costs several times more.
+// nullopt for anything else, which the caller hands to from_chars.
+std::optional<double> parse_plain_decimal(std::string_view text) {
+    constexpr uint64_t kExactIntegerLimit = uint64_t{1} << 53;
+    const size_t n = text.size();
+    if (n == 0 || n > 20) {
+        return std::nullopt;
+    }
+    uint64_t digits = 0;
+    size_t i = 0;
+    size_t point = n;  // where the '.' is, n when there is none
+    while (i < n) {
+        // Eight digits at a time when eight bytes are left, else one.
+        uint64_t word = 0;
+        if (n - i >= 8) {
+            std::memcpy(&word, text.data() + i, 8);
+            if (all_digits(word)) {
+                digits = digits * 100'000'000 + eight_digits_value(word);
+                i += 8;
+                continue;
+            }
+        }
+        char c = text[i];
+        if (digit(c)) {
+            digits = digits * 10 + static_cast<uint64_t>(c - '0');
+        } else if (c != '.' || point != n) {
+            return std::nullopt;
+        } else {
+            point = i;
+        }
+        ++i;
+    }
+    const size_t digit_count = point == n ? n : n - 1;
+    const size_t fraction_digits = point == n ? 0 : n - point - 1;
+    // "1." and ".5" are left to from_chars, as is anything with a sign or an exponent.
+    if (point == 0 || (point != n && fraction_digits == 0) || digit_count > 19 ||
+        digits > kExactIntegerLimit) {
+        return std::nullopt;
+    }
+    return static_cast<double>(digits) / kExactPowersOfTen[fraction_digits];
+}
+
+}  // namespace
+
 std::optional<double> parse_double(std::string_view text) {
     if (text.empty()) {
         return std::nullopt;
+    }
+    if (auto plain = parse_plain_decimal(text)) {
+        return plain;
     }
     const char* first = text.data();
     // from_chars rejects a leading '+', which people do write.

@@ -561,9 +561,10 @@ Status read_customers(Context& ctx) {
         });
 }
 
-// TODO: ingest reaches about 2.5-2.9 million transaction rows/s per core (target 5 million).
-// A third of the time is id lookups waiting on memory (prefetched in batches, still bound by
-// misses on tables of millions of slots). Parsing on one thread and encoding on the other would
+// TODO: ingest reaches about 2.8 million transaction rows/s per core (target 5 million).
+// Nearly a third of the time is id lookups waiting on memory (prefetched in batches, on huge
+// pages, still bound by misses on tables of millions of slots: the prefetches themselves stall
+// once too many misses are in flight). Parsing on one thread and encoding on the other would
 // use the second core; not done yet, so large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
@@ -667,31 +668,37 @@ Status resolve_transactions(Context& ctx,
     const auto& rows = pending.rows();
     std::array<uint64_t, PendingTransactions::kBatchSize> article_hash;
     std::array<uint64_t, PendingTransactions::kBatchSize> customer_hash;
+    // Rows of one basket are usually adjacent: only a change of customer needs a lookup. The
+    // comparison (64 bytes for an H&M id) is made once here and its answer reused below.
+    std::array<bool, PendingTransactions::kBatchSize> new_customer;
     for (size_t i = 0; i < rows.size(); ++i) {
         article_hash[i] = hash_bytes(rows[i].article_id);
         ctx.articles.ids.prefetch(article_hash[i]);
-        // Rows of one basket are usually adjacent: only a change of customer needs a lookup.
-        if (i == 0 || rows[i].customer_id != rows[i - 1].customer_id) {
+        new_customer[i] = i == 0 || rows[i].customer_id != rows[i - 1].customer_id;
+        if (new_customer[i]) {
             customer_hash[i] = hash_bytes(rows[i].customer_id);
             ctx.customers.ids.prefetch(customer_hash[i]);
         }
     }
     for (size_t i = 0; i < rows.size(); ++i) {
-        if (i == 0 || rows[i].customer_id != rows[i - 1].customer_id) {
+        if (new_customer[i]) {
             ctx.customers.ids.prefetch_text(rows[i].customer_id, customer_hash[i]);
         }
     }
+    // The previous row's customer as found (or added), rejected rows included: a row naming
+    // the same id gets the same answer without a lookup.
+    std::optional<uint32_t> previous_customer;
     for (size_t i = 0; i < rows.size(); ++i) {
         const auto& row = rows[i];
         std::optional<uint32_t> customer;
-        if (last_customer->code && row.customer_id == last_customer->id) {
+        if (!new_customer[i]) {
+            customer = previous_customer;
+        } else if (i == 0 && last_customer->code && row.customer_id == last_customer->id) {
             customer = last_customer->code;
         } else {
-            uint64_t h = (i == 0 || row.customer_id != rows[i - 1].customer_id)
-                             ? customer_hash[i]
-                             : hash_bytes(row.customer_id);
-            customer = ctx.customers.ids.find(row.customer_id, h);
+            customer = ctx.customers.ids.find(row.customer_id, customer_hash[i]);
         }
+        previous_customer = customer;
         auto article = ctx.articles.ids.find(row.article_id, article_hash[i]);
         if ((!customer || !article) && !keep_unknown) {
             bool no_article = !article;
@@ -709,11 +716,8 @@ Status resolve_transactions(Context& ctx,
         }
         if (!customer) {
             customer = ctx.customers.add_stub(row.customer_id);
+            previous_customer = customer;
             ++report.unknown_customers;
-        }
-        if (last_customer->code != customer) {
-            last_customer->code = customer;
-            last_customer->id.assign(row.customer_id);
         }
         if (*customer >= ctx.customers_described && !ctx.customers.has_metadata[*customer]) {
             ++report.unknown_customer_rows;
@@ -733,6 +737,10 @@ Status resolve_transactions(Context& ctx,
         t.dates.push_back(row.date);
         t.prices.push_back(row.price);
         t.channels.push_back(row.channel);
+    }
+    if (!rows.empty() && previous_customer && last_customer->code != previous_customer) {
+        last_customer->code = previous_customer;
+        last_customer->id.assign(rows.back().customer_id);
     }
     pending.clear();
     return Status::ok();
@@ -1188,12 +1196,26 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     // Retailers export transactions in date order (the H&M file is): the stable counting sort
     // alone then gives (customer, date) order, and the per-customer date sort, whose reads jump
     // around memory, is skipped after one sequential check.
+    // The sorted customer column is each customer's code repeated over its rows: it is written
+    // in place from the offsets, in order, rather than moved row by row like the others.
+    auto other_columns = [&t](auto&& move_rows) {
+        return [&t, move_rows](auto& column) {
+            if (static_cast<const void*>(&column) != static_cast<const void*>(&t.customers)) {
+                move_rows(column);
+            }
+        };
+    };
     if (std::is_sorted(t.dates.begin(), t.dates.end())) {
         std::vector<uint32_t> rank = counting_ranks(t, ctx.customers.ids.size(), &offsets);
-        for_each_column(t, [&rank](auto& column) { scatter(column, rank); });
+        for_each_column(t, other_columns([&rank](auto& column) { scatter(column, rank); }));
     } else {
         std::vector<uint32_t> order = sort_order(t, ctx.customers.ids.size(), &offsets);
-        for_each_column(t, [&order](auto& column) { permute(column, order); });
+        for_each_column(t, other_columns([&order](auto& column) { permute(column, order); }));
+    }
+    for (uint32_t c = 0; c + 1 < offsets.size(); ++c) {
+        std::fill(t.customers.begin() + static_cast<ptrdiff_t>(offsets[c]),
+                  t.customers.begin() + static_cast<ptrdiff_t>(offsets[c + 1]),
+                  c);
     }
 
     timer.lap("sorting transactions");

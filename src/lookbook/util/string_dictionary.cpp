@@ -1,6 +1,10 @@
 #include "lookbook/util/string_dictionary.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace lookbook {
 
@@ -57,6 +61,34 @@ StringDictionary::Slot StringDictionary::make_key(std::string_view text,
         slot.key_hi = long_key_tag(hash);
     }
     return slot;
+}
+
+namespace {
+
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+}  // namespace
+
+void* StringDictionary::allocate_bytes(size_t bytes) {
+    if (bytes < kHugePageBytes) {
+        return ::operator new(bytes);
+    }
+    size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+    void* p = std::aligned_alloc(kHugePageBytes, rounded);
+    if (p == nullptr) {
+        throw std::bad_alloc();
+    }
+    // Advice only: where huge pages are off, the table works the same on small pages.
+    ::madvise(p, rounded, MADV_HUGEPAGE);
+    return p;
+}
+
+void StringDictionary::free_bytes(void* p, size_t bytes) {
+    if (bytes < kHugePageBytes) {
+        ::operator delete(p);
+    } else {
+        std::free(p);
+    }
 }
 
 StringDictionary::StringDictionary() : offsets_{0}, slots_(1024) { mask_ = slots_.size() - 1; }
@@ -139,7 +171,7 @@ uint32_t StringDictionary::intern(std::string_view text) {
 }
 
 void StringDictionary::grow() {
-    std::vector<Slot> slots(slots_.size() * 2);
+    std::vector<Slot, HugePageAllocator<Slot>> slots(slots_.size() * 2);
     uint64_t mask = slots.size() - 1;
     // Walk the strings in code order: the arena and offsets are read front to back, which the
     // hardware prefetcher follows, where walking the old slots would jump around the arena.

@@ -45,7 +45,7 @@ class StringDictionary {
     uint32_t size() const { return static_cast<uint32_t>(offsets_.size() - 1); }
 
     // Arena and offsets (size()+1 entries) for writing the dictionary out.
-    const std::string& arena() const { return arena_; }
+    std::string_view arena() const { return arena_; }
     const std::vector<uint64_t>& offsets() const { return offsets_; }
 
     void reserve(size_t strings);
@@ -59,6 +59,21 @@ class StringDictionary {
         uint32_t key_hi = 0;
         uint32_t code_plus_one = 0;
     };
+    // The slots and the arena are read at random, one slot and one stored id a lookup: asking
+    // for transparent huge pages once they reach 2 MiB spares most TLB misses (on 4 KiB pages
+    // a lookup in a table of megabytes nearly always missed the TLB too).
+    template <typename T>
+    struct HugePageAllocator {
+        using value_type = T;
+        HugePageAllocator() = default;
+        template <typename U>
+        HugePageAllocator(const HugePageAllocator<U>&) {}
+        T* allocate(size_t n) { return static_cast<T*>(allocate_bytes(n * sizeof(T))); }
+        void deallocate(T* p, size_t n) { free_bytes(p, n * sizeof(T)); }
+        bool operator==(const HugePageAllocator&) const { return true; }
+    };
+    static void* allocate_bytes(size_t bytes);
+    static void free_bytes(void* p, size_t bytes);
     // The slot `text` is stored in; `offset` is where its copy starts in the arena.
     static Slot make_key(std::string_view text, uint64_t hash, uint64_t offset);
     // The slot holding `text`'s code, or the empty slot where it would go.
@@ -66,9 +81,9 @@ class StringDictionary {
     // Rebuilds the table at twice the size, reading the arena in order (no random reads).
     void grow();
 
-    std::string arena_;
+    std::basic_string<char, std::char_traits<char>, HugePageAllocator<char>> arena_;
     std::vector<uint64_t> offsets_;
-    std::vector<Slot> slots_;
+    std::vector<Slot, HugePageAllocator<Slot>> slots_;
     uint64_t mask_ = 0;
 };
 
