@@ -290,9 +290,6 @@ torch::Tensor batch_pixels(const std::vector<TrainingExample>& examples,
 
 // Drops each token strictly between start and end of text with probability `p`, moving the
 // rest left and padding with 0 as the tokenizer does. ids [B, L] int64, changed in place.
-// TODO: its effect is not isolated yet — on H&M a run with 0.1 reached recall@10 0.68 against
-// 0.66 without, but it also got 437 steps instead of 284 on the shared machine (a first try
-// was starved to 36 steps); the default stays 0 until runs with equal steps show a gain.
 void drop_tokens(torch::Tensor& ids, double p, std::mt19937_64& rng) {
     std::bernoulli_distribution drop(p);
     const int64_t length = ids.size(1);
