@@ -35,15 +35,17 @@ int run_train_encoder(TrainEncoderArgs args) {
         return kExitFailure;
     }
     std::cout << fmt::format(
-        "trained on {} articles: step {} of {} ({} this run), loss {:.3f} -> {:.3f}, "
-        "{:.0f} images/s, {:.1f} min training ({:.1f} min in all), peak memory {} MB\n"
+        "trained on {} articles: step {} ({} this run; the epochs limit is step {}), loss "
+        "{:.3f} -> {:.3f}, last learning rate {:.2g}, {:.0f} images/s, {:.1f} min training "
+        "({:.1f} min in all), peak memory {} MB\n"
         "model folder: {}\n",
         report->examples,
         report->steps,
-        report->planned_steps,
         report->steps - report->start_step,
+        report->planned_steps,
         report->first_loss,
         report->last_loss,
+        report->last_learning_rate,
         report->images_per_second,
         report->train_seconds / 60,
         report->seconds / 60,
@@ -90,6 +92,10 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--token-dropout", train.token_dropout, "Chance of dropping each text token")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.9));
+    cmd->add_flag("--group-batches,!--no-group-batches",
+                  train.group_batches,
+                  "Batches of look-alikes: colour variants and products of one type together")
+        ->capture_default_str();
     cmd->add_option("--threads", train.threads, "CPU threads")->capture_default_str();
     cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();
     cmd->add_flag("--resume", train.resume, "Continue from OUTPUT/checkpoint");

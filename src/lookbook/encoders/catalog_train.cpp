@@ -290,9 +290,6 @@ torch::Tensor batch_pixels(const std::vector<TrainingExample>& examples,
 
 // Drops each token strictly between start and end of text with probability `p`, moving the
 // rest left and padding with 0 as the tokenizer does. ids [B, L] int64, changed in place.
-// TODO: its effect is not isolated yet — on H&M a run with 0.1 reached recall@10 0.68 against
-// 0.66 without, but it also got 437 steps instead of 284 on the shared machine (a first try
-// was starved to 36 steps); the default stays 0 until runs with equal steps show a gain.
 void drop_tokens(torch::Tensor& ids, double p, std::mt19937_64& rng) {
     std::bernoulli_distribution drop(p);
     const int64_t length = ids.size(1);
@@ -309,16 +306,6 @@ void drop_tokens(torch::Tensor& ids, double p, std::mt19937_64& rng) {
         tokens[kept++] = tokens[eot];
         std::fill(tokens + kept, tokens + length, 0);
     }
-}
-
-// Warm-up then cosine decay to zero at `planned` steps.
-double learning_rate_at(int64_t step, int64_t warmup, int64_t planned, double peak) {
-    if (step < warmup) {
-        return peak * static_cast<double>(step + 1) / warmup;
-    }
-    const double progress =
-        std::min(1.0, static_cast<double>(step - warmup) / std::max<int64_t>(1, planned - warmup));
-    return peak * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
 }  // namespace
@@ -396,6 +383,90 @@ ClipConfig small_clip_config(int64_t vocab_size) {
 bool is_held_out(std::string_view article_id, double fraction) {
     const uint32_t h = crc32c(article_id.data(), article_id.size(), 0x9e3779b9u);
     return static_cast<double>(h % 10000) < fraction * 10000.0;
+}
+
+double LearningRateSchedule::progress(int64_t step, double seconds) const {
+    const double by_steps = static_cast<double>(step) / std::max<int64_t>(1, planned_steps);
+    const double by_time = budget_seconds > 0 ? seconds / budget_seconds : 1.0;
+    return std::clamp(std::max(by_steps, by_time), 0.0, 1.0);
+}
+
+double LearningRateSchedule::rate(int64_t step, double seconds) const {
+    const double warm =
+        std::min(1.0, static_cast<double>(step + 1) / std::max<int64_t>(1, warmup_steps));
+    return peak * warm * 0.5 * (1.0 + std::cos(M_PI * progress(step, seconds)));
+}
+
+std::vector<std::vector<int64_t>> epoch_batches(const std::vector<std::string>& product_codes,
+                                                const std::vector<std::string>& product_types,
+                                                int64_t batch_size,
+                                                uint64_t seed,
+                                                int64_t epoch,
+                                                bool grouped) {
+    const auto n = static_cast<int64_t>(product_codes.size());
+    std::mt19937_64 rng(seed * 7919 + static_cast<uint64_t>(epoch));
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    if (!grouped) {
+        std::shuffle(order.begin(), order.end(), rng);
+    } else {
+        // Products (the examples of one code), listed under their type in first-seen order.
+        std::vector<std::vector<int64_t>> products;
+        std::unordered_map<std::string_view, size_t> product_of;
+        std::vector<std::vector<size_t>> types;
+        std::unordered_map<std::string_view, size_t> type_of;
+        for (int64_t i = 0; i < n; ++i) {
+            const std::string& code = product_codes[i];
+            auto found = code.empty() ? product_of.end() : product_of.find(code);
+            if (found != product_of.end()) {
+                products[found->second].push_back(i);
+                continue;
+            }
+            if (!code.empty()) {
+                product_of.emplace(code, products.size());
+            }
+            static const std::string kNoType;
+            const std::string& type =
+                i < static_cast<int64_t>(product_types.size()) ? product_types[i] : kNoType;
+            auto [t, added] = type_of.try_emplace(type, types.size());
+            if (added) {
+                types.emplace_back();
+            }
+            types[t->second].push_back(products.size());
+            products.push_back({i});
+        }
+        // Types in random order, products in random order within their type, variants in
+        // random order within their product.
+        std::shuffle(types.begin(), types.end(), rng);
+        order.clear();
+        for (std::vector<size_t>& type : types) {
+            std::shuffle(type.begin(), type.end(), rng);
+            for (size_t product : type) {
+                std::shuffle(products[product].begin(), products[product].end(), rng);
+                order.insert(order.end(), products[product].begin(), products[product].end());
+            }
+        }
+        // Blocks of a quarter batch in random order: a batch mixes a few types.
+        const int64_t block = std::max<int64_t>(1, batch_size / 4);
+        std::vector<std::pair<int64_t, int64_t>> blocks;  // [begin, end) in order
+        for (int64_t begin = 0; begin < n; begin += block) {
+            blocks.emplace_back(begin, std::min(n, begin + block));
+        }
+        std::shuffle(blocks.begin(), blocks.end(), rng);
+        std::vector<int64_t> shuffled;
+        shuffled.reserve(n);
+        for (const auto& [begin, end] : blocks) {
+            shuffled.insert(shuffled.end(), order.begin() + begin, order.begin() + end);
+        }
+        order = std::move(shuffled);
+    }
+    const int64_t steps =
+        std::max<int64_t>(1, (n + batch_size - 1) / std::max<int64_t>(1, batch_size));
+    std::vector<std::vector<int64_t>> batches;
+    for (int64_t k = 0; k < steps; ++k) {
+        batches.emplace_back(order.begin() + k * n / steps, order.begin() + (k + 1) * n / steps);
+    }
+    return batches;
 }
 
 Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examples,
@@ -509,25 +580,42 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
                                   torch::optim::AdamWOptions(options.learning_rate));
 
     const int64_t batch = std::min<int64_t>(options.batch_size, n);
-    const int64_t steps_per_epoch = std::max<int64_t>(1, n / batch);
-    // The schedule spans `planned` steps; max_steps only stops early, so a run cut short and
-    // resumed follows the same learning rates as an uninterrupted one.
-    int64_t planned = steps_per_epoch * options.epochs;
-    const int64_t warmup = std::max<int64_t>(1, std::min<int64_t>(50, planned / 10));
+    const int64_t steps_per_epoch = (n + batch - 1) / batch;
+    // The schedule spans the epochs limit or the time budget, whichever comes first; max_steps
+    // only stops early, so a run cut short and resumed follows the same learning rates as an
+    // uninterrupted one.
+    LearningRateSchedule schedule;
+    schedule.peak = options.learning_rate;
+    schedule.planned_steps = steps_per_epoch * options.epochs;
+    schedule.budget_seconds = options.minutes * 60.0;
     TrainReport report;
     report.examples = n;
     report.output = output;
+    double earlier_seconds = 0;  // training time of the runs this one resumes
     if (options.resume) {
         LOOKBOOK_ASSIGN_OR_RETURN(nlohmann::json state, load_checkpoint(paths, *model, optimizer));
         report.start_step = state["step"].get<int64_t>();
-        planned = state["planned_steps"].get<int64_t>();
-        log::info("resuming {} at step {} of {}", output.string(), report.start_step, planned);
+        schedule.planned_steps = state["planned_steps"].get<int64_t>();
+        earlier_seconds = state.value("train_seconds", 0.0);
+        log::info("resuming {} at step {} of at most {} after {:.0f} s of training",
+                  output.string(),
+                  report.start_step,
+                  schedule.planned_steps,
+                  earlier_seconds);
     }
-    bool planned_fixed = options.resume;
+    schedule.warmup_steps =
+        std::max<int64_t>(1, std::min<int64_t>(50, schedule.planned_steps / 10));
+    const int64_t planned = schedule.planned_steps;
+    std::vector<std::string> codes, types;
+    for (const TrainingExample& example : examples) {
+        codes.push_back(example.product_code);
+        types.push_back(example.product_type);
+    }
 
     // The loop: stops at the planned step, the time budget, or the step limit.
-    const double budget = options.minutes * 60.0;
+    const double budget = schedule.budget_seconds;
     const auto train_start = Clock::now();
+    auto trained_seconds = [&] { return earlier_seconds + seconds_since(train_start); };
     auto last_log = train_start;
     auto last_checkpoint = train_start;
     std::deque<double> recent;
@@ -535,20 +623,26 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
     int64_t step = report.start_step;
     int64_t images = 0;
     auto state_json = [&] {
-        return nlohmann::json{
-            {"step", step}, {"planned_steps", planned}, {"examples", n}, {"seed", options.seed}};
+        return nlohmann::json{{"step", step},
+                              {"planned_steps", planned},
+                              {"train_seconds", trained_seconds()},
+                              {"examples", n},
+                              {"seed", options.seed}};
     };
     const int64_t last_step =
         options.max_steps > 0 ? options.max_steps : std::numeric_limits<int64_t>::max();
-    while (step < std::min(planned, last_step) && seconds_since(train_start) < budget) {
+    int64_t batches_epoch = -1;
+    std::vector<std::vector<int64_t>> batches;
+    while (step < std::min(planned, last_step) && trained_seconds() < budget) {
         // Epoch order from the seed and epoch number, so a resumed run continues the same order.
         const int64_t epoch = step / steps_per_epoch;
-        std::vector<int64_t> order(n);
-        std::iota(order.begin(), order.end(), 0);
-        std::mt19937_64 shuffle_rng(options.seed * 7919 + epoch);
-        std::shuffle(order.begin(), order.end(), shuffle_rng);
-        const int64_t offset = (step % steps_per_epoch) * batch;
-        std::vector<int64_t> indices(order.begin() + offset, order.begin() + offset + batch);
+        if (epoch != batches_epoch) {
+            batches =
+                epoch_batches(codes, types, batch, options.seed, epoch, options.group_batches);
+            batches_epoch = epoch;
+        }
+        const std::vector<int64_t>& indices = batches[step % steps_per_epoch];
+        const auto size = static_cast<int64_t>(indices.size());
 
         std::mt19937_64 crop_rng(options.seed * 104729 + step);
         torch::Tensor pixels = batch_pixels(examples, indices, config, crop_rng);  // [B, 3, S, S]
@@ -556,10 +650,11 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         if (options.token_dropout > 0) {
             drop_tokens(ids, options.token_dropout, crop_rng);  // a fresh copy: index_select
         }
-        const double lr = learning_rate_at(step, warmup, planned, options.learning_rate);
+        const double lr = schedule.rate(step, trained_seconds());
         for (auto& group : optimizer.param_groups()) {
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
+        report.last_learning_rate = lr;
 
         // Symmetric InfoNCE: image i should pick text i among the batch, and text i image i.
         ClipModel::TrainOutput out = model->train_forward(pixels, ids);
@@ -567,7 +662,7 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         torch::Tensor image = F::normalize(out.image, F::NormalizeFuncOptions().dim(1));
         torch::Tensor text = F::normalize(out.text, F::NormalizeFuncOptions().dim(1));
         torch::Tensor logits = out.log_logit_scale.exp() * image.matmul(text.t());  // [B, B]
-        torch::Tensor labels = torch::arange(batch, torch::kInt64);
+        torch::Tensor labels = torch::arange(size, torch::kInt64);
         torch::Tensor loss =
             (F::cross_entropy(logits, labels) + F::cross_entropy(logits.t(), labels)) / 2;
         optimizer.zero_grad();
@@ -579,7 +674,7 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             log_scale.clamp_(0.0, std::log(100.0));
         }
         ++step;
-        images += batch;
+        images += size;
         const double loss_value = loss.item<double>();
         if (first.size() < 10) {
             first.push_back(loss_value);
@@ -589,26 +684,7 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             recent.pop_front();
         }
 
-        // After a few steps the step time is known: fit the schedule into the time budget.
-        // TODO: fitted once; when the shared machine slows down later, the time limit stops the
-        // run before the learning rate has decayed (seen: step 692 of 1050), which costs some
-        // accuracy. Refitting every few hundred steps would keep the cosine tail.
         const int64_t run_steps = step - report.start_step;
-        if (!planned_fixed && run_steps == 5) {
-            const double per_step = seconds_since(train_start) / run_steps;
-            const auto affordable = static_cast<int64_t>(budget / per_step);
-            if (affordable < planned) {
-                log::info(
-                    "{:.2f} s per step: {} steps fit in {:.1f} minutes ({} planned); the "
-                    "schedule is shortened to fit",
-                    per_step,
-                    affordable,
-                    options.minutes,
-                    planned);
-                planned = std::max(step + 1, affordable);
-            }
-            planned_fixed = true;
-        }
         const double elapsed = seconds_since(train_start);
         if (std::chrono::duration<double>(Clock::now() - last_log).count() >= 10 ||
             step == planned) {
@@ -616,15 +692,18 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             const double rate = images / std::max(elapsed, 1e-9);
             const double left = (planned - step) * elapsed / std::max<int64_t>(1, run_steps);
             log::info(
-                "train-encoder: step {}/{} (epoch {}), loss {:.4f}, logit scale {:.1f}, "
-                "{:.0f} images/s, {:.0f} s left",
+                "train-encoder: step {} of at most {} (epoch {}), {:.0f}% of the schedule, "
+                "learning rate {:.2g}, loss {:.4f}, logit scale {:.1f}, {:.0f} images/s, "
+                "{:.0f} s left",
                 step,
                 planned,
-                step / steps_per_epoch + 1,
+                (step - 1) / steps_per_epoch + 1,
+                100 * schedule.progress(step, trained_seconds()),
+                lr,
                 mean,
                 std::exp(log_scale.item<double>()),
                 rate,
-                std::min(left, budget - elapsed));
+                std::max(0.0, std::min(left, budget - trained_seconds())));
             last_log = Clock::now();
         }
         if (std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >=
@@ -693,6 +772,8 @@ Result<std::vector<TrainingExample>> load_training_examples(
             }
             slots[i].image = std::move(square).value();
             slots[i].text = catalog_text(articles, chosen[i]);
+            slots[i].product_code = std::string(articles.product_code(chosen[i]));
+            slots[i].product_type = std::string(articles.product_type(chosen[i]));
             ok[i] = 1;
         }
     };
