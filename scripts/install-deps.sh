@@ -13,7 +13,7 @@ packages=(
     chromium
     python3-torch python3-pandas python3-pil python3-numpy
     wrk chromium python3-flask
-    libboost-dev
+    libboost-dev libgoogle-perftools-dev
 )
 
 missing=()

@@ -101,6 +101,28 @@ TEST(BlendCandidates, AppliesStockCategoryAndDiversityFilters) {
     EXPECT_EQ(ids(), (std::vector<uint32_t>{0, 3}));
 }
 
+TEST(BlendCandidates, TheFillKeepsTheLimitPerProductType) {
+    // Found by the break-it review: the trending fill ignored --max-per-type. Types: 0 and 1
+    // are tops (type 0), 2 and 3 trousers (type 1). ALS gives 0; the fill offers 1, 2, 3.
+    std::vector<uint32_t> types = {0, 0, 1, 1};
+    std::vector<uint32_t> groups = {0, 0, 0, 0};
+    BlendCatalog catalog{types, groups, {"All"}};
+    std::vector<std::string> names = {"als", "trending"};
+    std::vector<std::vector<Candidate>> lists = {
+        {{0, 4.0f, kNoRow, "als"}},
+        {{1, 9.0f, kNoRow, "hot"}, {2, 8.0f, kNoRow, "hot"}, {3, 7.0f, kNoRow, "hot"}}};
+    RecommendOptions options;
+    options.k = 4;
+    options.max_per_product_type = 1;
+    std::vector<uint32_t> ids;
+    for (const auto& r : blend_candidates(
+             lists, names, {{"als", 1.0f}, {"trending", 0.0f}}, {}, catalog, options)) {
+        ids.push_back(r.article);
+    }
+    // 1 would be a second top, 3 a second pair of trousers.
+    EXPECT_EQ(ids, (std::vector<uint32_t>{0, 2}));
+}
+
 TEST(BlendCandidates, FillsAShortListFromTrendingEvenAtWeightZero) {
     std::vector<std::string> names = {"repurchase", "trending"};
     std::vector<std::vector<Candidate>> lists = {

@@ -123,6 +123,11 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
                 std::binary_search(bought.begin(), bought.end(), c.article)) {
                 continue;
             }
+            // The diversity limit holds for the fill too.
+            if (options.max_per_product_type > 0 && c.article < catalog.product_type.size() &&
+                per_type[catalog.product_type[c.article]]++ >= options.max_per_product_type) {
+                continue;
+            }
             out.push_back({c.article, 0.0f, "trending", c.reason, c.because_of});
         }
     }
