@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
                 dim,
                 queries_count,
                 clusters,
-                lookbook::dot_uses_avx2() ? "yes" : "no");
+                lookbook::vector_kernels::dot_uses_avx2() ? "yes" : "no");
     const std::vector<float> queries = clustered(queries_count, dim, clusters, 999);
 
     for (size_t size : split(sizes_text)) {

@@ -32,13 +32,13 @@ TEST(CombineParts, ScoreIsTheShareWeightedSumOfPartCosines) {
     EXPECT_EQ(combined->parts[1].offset, 2u);
     // Article 0 with itself: both cosines are 1, so the score is 0.75 + 0.25.
     const auto a0 = combined->row(0);
-    EXPECT_NEAR(dot(a0.data(), a0.data(), 4), 1.0, 1e-6);
+    EXPECT_NEAR(vector_kernels::dot(a0.data(), a0.data(), 4), 1.0, 1e-6);
     // Article 0 with article 2 (image only): image cosine (3,4).(1,0)/5 = 0.6, times 0.75.
     const auto a2 = combined->row(2);
-    EXPECT_NEAR(dot(a0.data(), a2.data(), 4), 0.75 * 0.6, 1e-6);
+    EXPECT_NEAR(vector_kernels::dot(a0.data(), a2.data(), 4), 0.75 * 0.6, 1e-6);
     // Article 0 with article 1 (text only): text cosine (1,0).(2,0)/2 = 1, times 0.25.
     const auto a1 = combined->row(1);
-    EXPECT_NEAR(dot(a0.data(), a1.data(), 4), 0.25, 1e-6);
+    EXPECT_NEAR(vector_kernels::dot(a0.data(), a1.data(), 4), 0.25, 1e-6);
     EXPECT_EQ(combined->parts_present[0], 3);
     EXPECT_EQ(combined->parts_present[1], 2);
     EXPECT_EQ(combined->parts_present[2], 1);

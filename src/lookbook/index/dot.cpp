@@ -2,7 +2,7 @@
 
 #include <immintrin.h>
 
-namespace lookbook {
+namespace lookbook::vector_kernels {
 namespace {
 
 float dot_scalar(const float* a, const float* b, size_t dim) {
@@ -108,4 +108,4 @@ void dot_rows(const float* rows, size_t count, size_t dim, const float* query, f
 
 bool dot_uses_avx2() { return kHasAvx2; }
 
-}  // namespace lookbook
+}  // namespace lookbook::vector_kernels

@@ -2,7 +2,10 @@
 
 #include <cstddef>
 
-namespace lookbook {
+// In their own namespace: util/dot.hpp declares lookbook::dot and lookbook::dot_rows for the
+// recommenders (another summation order), and two definitions of one name in two static
+// libraries let the link order pick which one a caller got.
+namespace lookbook::vector_kernels {
 
 // Inner products, the only arithmetic the vector indexes need. The AVX2+FMA kernel is chosen at
 // run time (__builtin_cpu_supports), so the library stays portable without -march flags and the
@@ -17,4 +20,4 @@ void dot_rows(const float* rows, size_t count, size_t dim, const float* query, f
 // Whether the vectorised kernel is in use (for benchmarks and logs).
 bool dot_uses_avx2();
 
-}  // namespace lookbook
+}  // namespace lookbook::vector_kernels

@@ -86,7 +86,8 @@ Result<std::vector<Hit>> ExactIndex::search(std::span<const float> query,
     const size_t rows = ids_.size();
     for (size_t start = 0; start < rows; start += kBlockRows) {
         const size_t count = std::min(kBlockRows, rows - start);
-        dot_rows(rows_.data() + start * dim_, count, dim_, query.data(), scores.data());
+        vector_kernels::dot_rows(
+            rows_.data() + start * dim_, count, dim_, query.data(), scores.data());
         for (size_t i = 0; i < count; ++i) {
             const uint32_t id = ids_[start + i];
             if (id == kDead) {

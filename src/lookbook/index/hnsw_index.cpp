@@ -55,9 +55,9 @@ class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
   private:
     // hnswlib keeps the smallest distances; 1 - <a, b> orders like the inner product.
     static float distance(const void* a, const void* b, const void* dim) {
-        return 1.0f - dot(static_cast<const float*>(a),
-                          static_cast<const float*>(b),
-                          *static_cast<const size_t*>(dim));
+        return 1.0f - vector_kernels::dot(static_cast<const float*>(a),
+                                          static_cast<const float*>(b),
+                                          *static_cast<const size_t*>(dim));
     }
     size_t dim_;
 };

@@ -372,7 +372,8 @@ Result<std::vector<SimilarHit>> SimilarItems::run(std::span<const float> query,
                 continue;
             }
             const size_t kind = part.kind == PartKind::kImage ? 0 : 1;
-            kind_dot[kind] += dot(query.data() + part.offset, row.data() + part.offset, part.dim);
+            kind_dot[kind] +=
+                vector_kernels::dot(query.data() + part.offset, row.data() + part.offset, part.dim);
             kind_share[kind] += part.share;
         }
         if (kind_share[0] > 0) {
@@ -413,7 +414,8 @@ Result<std::vector<SimilarHit>> SimilarItems::run(std::span<const float> query,
             if (!used[i]) {
                 const auto row = exact_.vector(out[i].article);
                 max_similarity[i] =
-                    std::max(max_similarity[i], dot(chosen.data(), row.data(), chosen.size()));
+                    std::max(max_similarity[i],
+                             vector_kernels::dot(chosen.data(), row.data(), chosen.size()));
             }
         }
     }
@@ -451,7 +453,8 @@ Status SimilarItems::update_article(uint32_t article,
         }
         LOOKBOOK_RETURN_IF_ERROR(
             check_vector(parts[p], parts_[p].dim, "part \"" + parts_[p].name + "\""));
-        const float norm = std::sqrt(dot(parts[p].data(), parts[p].data(), parts[p].size()));
+        const float norm =
+            std::sqrt(vector_kernels::dot(parts[p].data(), parts[p].data(), parts[p].size()));
         const float factor = std::sqrt(parts_[p].share) / norm;
         for (size_t i = 0; i < parts_[p].dim; ++i) {
             row[parts_[p].offset + i] = parts[p][i] * factor;
