@@ -1,5 +1,6 @@
 #include "lookbook/report/svg_chart.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -97,6 +98,49 @@ TEST(BarChart, GroupedSeriesGetLegendAndSkipNonFiniteValues) {
         ++bars;
     }
     EXPECT_EQ(bars, 3u);
+}
+
+TEST(BarChart, LongLegendWrapsOntoRowsInsideThePicture) {
+    // Found by a fresh user: "complete the look (support 2, pairs 1, prior 2)" beside four
+    // baselines began at x 796 of a 760-wide picture, so the main series had no visible label.
+    BarChart chart;
+    chart.text = {"Hidden article", "metric", "share", "reading"};
+    chart.categories = {"hit@5", "hit@10"};
+    chart.series = {{"complete the look (support 2, pairs 1, prior 2)", {0.02, 0.03}, false},
+                    {"pair co-occurrence", {0.03, 0.04}, true},
+                    {"global popularity", {0.01, 0.01}, true},
+                    {"recent best sellers", {0.003, 0.003}, true},
+                    {"repurchase_popularity", {0.002, 0.002}, true}};
+    std::string svg = render_bar_chart(chart);
+    EXPECT_EQ(xml_problem(svg), "") << svg;
+    // Every legend label ends inside the 760-unit width (7.3 units per character at 13 px).
+    std::vector<double> rows;
+    const std::string open = "<text class=\"legend\" x=\"";
+    size_t labels = 0;
+    for (size_t pos = svg.find(open); pos != std::string::npos; pos = svg.find(open, pos + 1)) {
+        const double x = std::stod(svg.substr(pos + open.size()));
+        const size_t y_at = svg.find("y=\"", pos) + 3;
+        const double y = std::stod(svg.substr(y_at));
+        const size_t start = svg.find('>', pos) + 1;
+        const std::string name = svg.substr(start, svg.find("</text>", start) - start);
+        EXPECT_LE(x + 7.3 * static_cast<double>(name.size()), 760.0) << name;
+        if (std::find(rows.begin(), rows.end(), y) == rows.end()) {
+            rows.push_back(y);
+        }
+        ++labels;
+    }
+    EXPECT_EQ(labels, 5u);
+    EXPECT_GE(rows.size(), 2u);
+    // The plot starts below the last legend row: its top gridline is under every label.
+    BarChart one_row = chart;
+    one_row.series.resize(2);
+    one_row.series[0].name = "rules";
+    const std::string svg_one = render_bar_chart(one_row);
+    auto height = [](const std::string& text) {
+        const size_t at = text.find("height=\"") + 8;
+        return std::stod(text.substr(at));
+    };
+    EXPECT_DOUBLE_EQ(height(svg) - height(svg_one), 22.0 * static_cast<double>(rows.size() - 1));
 }
 
 TEST(Charts, EmptyDataDrawsNoDataChart) {

@@ -57,15 +57,18 @@ std::vector<std::string> reading_lines(std::string_view reading) {
         if (!lines.back().empty() && lines.back().size() + 1 + word.size() > kMaxChars) {
             lines.emplace_back();
         }
-        lines.back() += (lines.back().empty() ? "" : " ") + std::string(word);
+        if (!lines.back().empty()) {
+            lines.back() += ' ';
+        }
+        lines.back() += word;
         pos = space == std::string_view::npos ? reading.size() : space + 1;
     }
     return lines;
 }
 
-Frame make_frame(const ChartText& text, bool legend, double label_band) {
+Frame make_frame(const ChartText& text, size_t legend_rows, double label_band) {
     Frame frame;
-    frame.top = kTitleBand + (legend ? kLegendBand : 0);
+    frame.top = kTitleBand + kLegendBand * static_cast<double>(legend_rows);
     frame.bottom = frame.top + kPlotHeight;
     // Tick labels and the axis label, then the reading lines.
     frame.height = frame.bottom + label_band + 30 + 10 +
@@ -120,7 +123,7 @@ void close_svg(std::string& out, const ChartText& text, const Frame& frame, doub
 
 // The "no data" picture: same frame and texts, an empty plot with a visible message.
 std::string render_no_data(const ChartText& text) {
-    Frame frame = make_frame(text, false, 20);
+    Frame frame = make_frame(text, 0, 20);
     std::string out;
     open_svg(out, text, frame.height);
     out += fmt::format(
@@ -312,31 +315,47 @@ std::string render_bar_chart(const BarChart& chart) {
     for (const std::string& category : chart.categories) {
         longest = std::max(longest, category.size());
     }
-    bool legend = n_series > 1;
     double slot = (kWidth - kLeft - kRight) / static_cast<double>(n_categories);
     // Slant the labels when they would not fit side by side (about 7.5 units per character).
     bool slant = static_cast<double>(longest) * 7.5 > slot;
     double label_band = slant ? std::min(180.0, 10 + static_cast<double>(longest) * 6.5) : 20;
-    Frame frame = make_frame(chart.text, legend, label_band);
+    // Legend entries left to right, on as many rows as the picture's width needs (about 7.3
+    // units per character at 13 px): one row ran past the right edge with five long names.
+    struct LegendEntry {
+        double x = 0;
+        size_t row = 0;
+    };
+    std::vector<LegendEntry> legend;
+    if (n_series > 1) {
+        double x = kLeft;
+        size_t row = 0;
+        for (size_t series_idx = 0; series_idx < n_series; ++series_idx) {
+            const double width =
+                30 + 7.3 * static_cast<double>(chart.series[series_idx].name.size());
+            if (x > kLeft && x + width - 14 > kWidth) {
+                x = kLeft;
+                ++row;
+            }
+            legend.push_back({x, row});
+            x += width;
+        }
+    }
+    Frame frame = make_frame(chart.text, legend.empty() ? 0 : legend.back().row + 1, label_band);
 
     std::string out;
     open_svg(out, chart.text, frame.height);
-    if (legend) {
-        double x = frame.left;
-        for (size_t series_idx = 0; series_idx < n_series; ++series_idx) {
-            out += fmt::format(
-                "<rect class=\"legend-key\" x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" "
-                "fill=\"{}\"/>\n",
-                coord(x),
-                coord(kTitleBand - 4),
-                series_colour(chart.series, series_idx));
-            out +=
-                fmt::format("<text class=\"legend\" x=\"{}\" y=\"{}\" font-size=\"13\">{}</text>\n",
-                            coord(x + 16),
-                            coord(kTitleBand + 6),
-                            escape_xml(chart.series[series_idx].name));
-            x += 30 + 7.3 * static_cast<double>(chart.series[series_idx].name.size());
-        }
+    for (size_t series_idx = 0; series_idx < legend.size(); ++series_idx) {
+        const double row_y = kTitleBand + kLegendBand * static_cast<double>(legend[series_idx].row);
+        out += fmt::format(
+            "<rect class=\"legend-key\" x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" "
+            "fill=\"{}\"/>\n",
+            coord(legend[series_idx].x),
+            coord(row_y - 4),
+            series_colour(chart.series, series_idx));
+        out += fmt::format("<text class=\"legend\" x=\"{}\" y=\"{}\" font-size=\"13\">{}</text>\n",
+                           coord(legend[series_idx].x + 16),
+                           coord(row_y + 6),
+                           escape_xml(chart.series[series_idx].name));
     }
     YScale y = draw_y_axis(out, frame, lo, hi);
     double group_width = slot * 0.8;
@@ -386,7 +405,7 @@ std::string render_histogram(const Histogram& chart) {
         return render_no_data(chart.text);
     }
 
-    Frame frame = make_frame(chart.text, false, 20);
+    Frame frame = make_frame(chart.text, 0, 20);
     std::string out;
     open_svg(out, chart.text, frame.height);
     YScale y = draw_y_axis(out, frame, 0, hi);
@@ -449,7 +468,7 @@ std::string render_line_chart(const LineChart& chart) {
         x_lo = std::min(x_lo, x);
         x_hi = std::max(x_hi, x);
     }
-    Frame frame = make_frame(chart.text, false, 20);
+    Frame frame = make_frame(chart.text, 0, 20);
     std::string out;
     open_svg(out, chart.text, frame.height);
     YScale y_scale = draw_y_axis(out, frame, y_lo, y_hi);
