@@ -48,7 +48,7 @@ fi
 echo "== store summary"
 "$lookbook" info "$store" --verify
 
-echo "== build every recommender (skips what is up to date; the encoder trains ~12 minutes once)"
+echo "== build every recommender (skips what is up to date; the encoder trains up to 12 minutes once)"
 "$lookbook" build "$store"
 
 echo "== complete the look: skinny jeans (0706016001), other product groups only"

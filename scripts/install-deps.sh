@@ -12,7 +12,7 @@ packages=(
     libjpeg62-turbo-dev libpng-dev libwebp-dev libutf8proc-dev libsqlite3-dev
     chromium
     python3-torch python3-pandas python3-pil python3-numpy
-    wrk chromium python3-flask
+    wrk python3-flask
     libboost-dev libgoogle-perftools-dev
 )
 
