@@ -233,6 +233,43 @@ TEST(FpGrowth, WeightedBasketsEqualRepeatedBaskets) {
     EXPECT_EQ(named(*mined, weighted), expected);
 }
 
+TEST(FpGrowth, LargeWeightsKeepExactSupports) {
+    // The miner carries a basket's weight in 32-bit words when every weight fits and falls back
+    // to a table otherwise: weights above 2^32, and small weights whose identical baskets merge
+    // to 2^31 or more, must give the same supports as the brute force.
+    const std::vector<std::vector<Count>> weight_sets = {
+        {1, 2, 3},                                 // both compact paths
+        {1'500'000'000, 1'500'000'000, 7},         // merged duplicates reach 2^31
+        {(Count{1} << 32) + 5, 1, 2},              // one weight past 32 bits
+        {(Count{1} << 31) - 1, (Count{1} << 31)},  // either side of the marker's limit
+    };
+    for (uint32_t seed = 0; seed < 60; ++seed) {
+        std::mt19937 rng(seed);
+        BasketSet shape = random_baskets(rng, false);
+        const std::vector<Count>& weights = weight_sets[seed % weight_sets.size()];
+        BasketSet baskets;
+        for (ItemId item = 0; item < shape.item_count(); ++item) {
+            baskets.intern(shape.item_name(item));
+        }
+        for (size_t basket_idx = 0; basket_idx < shape.size(); ++basket_idx) {
+            std::span<const ItemId> items = shape.basket(basket_idx);
+            baskets.add_basket(items, weights[basket_idx % weights.size()]);
+            // The same basket again, so identical baskets are merged with their weights summed.
+            if (basket_idx % 4 == 0) {
+                baskets.add_basket(items, weights[(basket_idx + 1) % weights.size()]);
+            }
+        }
+        MiningOptions options;
+        options.min_support = MinSupport::of_count(weights.front());
+        options.threads = 1 + seed % 2;
+        options.max_basket_size = 0;
+        auto mined = mine_frequent_itemsets(baskets, options);
+        ASSERT_TRUE(mined.is_ok()) << mined.status().to_string();
+        ASSERT_EQ(as_masks(*mined), brute_force(baskets, weights.front(), 0))
+            << "seed " << seed << ", weights from " << weights.front();
+    }
+}
+
 TEST(FpGrowth, ItemsListedByDescendingSupport) {
     BasketSet baskets;
     baskets.add_named_basket({"rare", "common"});
