@@ -112,6 +112,23 @@ TEST_F(SourcesTest, RepurchaseFollowsALiveEventAtOnce) {
     EXPECT_EQ(after[0].reason, "buy again: you bought Dress X on 2020-09-16");
 }
 
+TEST_F(SourcesTest, RepurchaseCallsAViewedOnlyArticleViewedNotBought) {
+    // Found by the break-it review: an article the customer only looked at was explained as
+    // "buy again: you bought ...". Views still weigh in, with a reason that says what happened.
+    RepurchaseSource repurchase{ArticleNamer(&store_->articles())};
+    std::vector<Interaction> history = history_from_store(*store_, customer("c4"), kTestStart);
+    history.push_back({article("1005"), kTestStart - 3, Interaction::Kind::kView});
+    history.push_back({article("1005"), kTestStart - 2, Interaction::Kind::kView});
+    auto viewed = repurchase.candidates({customer("c4"), kTestStart, history}, 5);
+    ASSERT_EQ(viewed.size(), 1u);
+    EXPECT_EQ(viewed[0].reason, "you looked at Dress X on 2020-09-14");
+    // Bought after the views: the purchase is what the reason names, with its own day.
+    history.push_back({article("1005"), kTestStart - 5, Interaction::Kind::kPurchase});
+    auto bought = repurchase.candidates({customer("c4"), kTestStart, history}, 5);
+    ASSERT_EQ(bought.size(), 1u);
+    EXPECT_EQ(bought[0].reason, "buy again: you bought Dress X on 2020-09-11");
+}
+
 TEST_F(SourcesTest, ItemToItemNamesTheArticleThatLedToTheSuggestion) {
     InteractionLog log = interaction_log_from_store(*store_, kTestStart);
     auto model = std::make_shared<const ItemNeighbours>(

@@ -105,18 +105,31 @@ std::vector<Candidate> RepurchaseSource::ranked(const CustomerContext& context, 
 }
 
 void RepurchaseSource::explain(const CustomerContext& context, Candidate* candidate) const {
-    // The last day the article appears in the history, as weigh_history() counts it.
-    int32_t last_day = 0;
-    bool seen = false;
+    // The last day the article was bought; an article only viewed (a live event) is weighed too
+    // (at weigh_history's view weight) but must not be called a purchase.
+    int32_t last_bought = 0;
+    int32_t last_viewed = 0;
+    bool bought = false;
+    bool viewed = false;
     for (const Interaction& event : context.history) {
-        if (event.article == candidate->article) {
-            last_day = seen ? std::max(last_day, event.day) : event.day;
-            seen = true;
+        if (event.article != candidate->article) {
+            continue;
+        }
+        if (event.kind == Interaction::Kind::kPurchase) {
+            last_bought = bought ? std::max(last_bought, event.day) : event.day;
+            bought = true;
+        } else {
+            last_viewed = viewed ? std::max(last_viewed, event.day) : event.day;
+            viewed = true;
         }
     }
     candidate->because_of = candidate->article;
-    candidate->reason = fmt::format(
-        "buy again: you bought {} on {}", namer_(candidate->article), format_iso_date(last_day));
+    candidate->reason = bought ? fmt::format("buy again: you bought {} on {}",
+                                             namer_(candidate->article),
+                                             format_iso_date(last_bought))
+                               : fmt::format("you looked at {} on {}",
+                                             namer_(candidate->article),
+                                             format_iso_date(last_viewed));
 }
 
 TrendingSource::TrendingSource(std::shared_ptr<const TrendingModel> model,
