@@ -267,6 +267,26 @@ TEST_F(IngestTest, WrongHeaderShowsTheHeaderFound) {
                   "README).");
 }
 
+TEST_F(IngestTest, ColumnNamedTwiceIsAnError) {
+    // Found by the break-it review: the first of two "price" columns was taken silently.
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price, PRICE \n"
+                                  "2020-01-01,c1,0108775015,9.5,12\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":1: the header names the column \"price\" twice (columns 4 and 5), so it is "
+                  "unclear which one holds the price paid (a number >= 0). Rename or remove one "
+                  "of them, or map the field price to another column with --mapping FILE (see "
+                  "README).");
+    // A repeated column lookbook does not read is no concern.
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,note,note\n"
+                                  "2020-01-01,c1,0108775015,9.5,a,b\n");
+    EXPECT_TRUE(ingest(options_).is_ok());
+}
+
 TEST_F(IngestTest, MappingReadsOtherColumnNames) {
     options_.transactions = write("transactions.csv",
                                   "day,client,sku,amount\n"
@@ -280,6 +300,23 @@ TEST_F(IngestTest, MappingReadsOtherColumnNames) {
     auto store = open_store();
     EXPECT_DOUBLE_EQ(store->transactions().price()[0], 9.5);
     EXPECT_EQ(store->transactions().channel()[0], 0);  // no channel column: 0
+}
+
+TEST_F(IngestTest, NegativeZeroPriceIsStoredAsZero) {
+    // Found by the break-it review: "-0" passed the "no negative price" check and was stored
+    // with its sign, so it printed as -0.
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price\n"
+                                  "2020-01-01,c1,0108775015,-0\n"
+                                  "2020-01-02,c1,0108775015,-0.000\n");
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    auto store = open_store();
+    ASSERT_EQ(store->transactions().price().size(), 2u);
+    for (double price : store->transactions().price()) {
+        EXPECT_EQ(price, 0.0);
+        EXPECT_FALSE(std::signbit(price));
+    }
 }
 
 TEST_F(IngestTest, HeaderOnlyCatalogIsAnError) {

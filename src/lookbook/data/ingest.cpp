@@ -330,6 +330,24 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
                 break;
             }
         }
+        // A mapped column named twice is ambiguous: taking the first silently could read, say,
+        // a net price where the gross one was meant.
+        for (size_t c = static_cast<size_t>(found) + 1;
+             found >= 0 && c < binding.column_names.size();
+             ++c) {
+            if (lower(binding.column_names[c]) == lower(wanted)) {
+                return Status::invalid_data(fmt::format(
+                    "{}:1: the header names the column \"{}\" twice (columns {} and {}), so it "
+                    "is unclear which one holds the {}. Rename or remove one of them, or map the "
+                    "field {} to another column with --mapping FILE (see README).",
+                    reader.name(),
+                    wanted,
+                    found + 1,
+                    c + 1,
+                    f.meaning,
+                    f.name));
+            }
+        }
         binding.columns.push_back(found);
         if (found < 0 && f.required) {
             missing += fmt::format(
@@ -826,7 +844,8 @@ Status read_transactions(Context& ctx) {
                     return reject(value_message(
                         b, kPrice, price_text, "a number >= 0 with \".\" as decimal mark"));
                 }
-                price = *parsed;
+                // "-0" is a zero price; adding +0 stores it as 0, so it never prints as "-0".
+                price = *parsed + 0.0;
             }
             uint8_t channel = 0;
             if (b.has(kChannel)) {
