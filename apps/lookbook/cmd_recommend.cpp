@@ -67,7 +67,8 @@ int run_recommend(const RecommendArgs& args) {
     options.max_per_product_type = args.max_per_type;
     auto list = (*recommender)->recommend(args.customer, live, options);
     if (!list.is_ok()) {
-        return fail(list.status().message());
+        bool usage = list.status().code() == StatusCode::kInvalidArgument;
+        return fail(list.status().message(), usage ? kExitUsage : kExitFailure);
     }
 
     if (args.json) {
@@ -84,6 +85,12 @@ int run_recommend(const RecommendArgs& args) {
     }
     if (list->empty()) {
         std::cout << "no recommendations (every candidate was filtered out)\n";
+    } else if (list->size() < args.k) {
+        std::cerr << fmt::format(
+            "lookbook recommend: {} of the {} asked for: the sources and the trending fill "
+            "found no more that pass the filters.\n",
+            list->size(),
+            args.k);
     }
     for (size_t pos = 0; pos < list->size(); ++pos) {
         const Recommendation& r = (*list)[pos];

@@ -73,6 +73,23 @@ TEST_F(RecommendCliTest, TrainsThenRecommendsAsJson) {
     EXPECT_EQ(bad_article.out,
               "lookbook recommend: article \"999\" is not in the store's catalog; check the id "
               "(article ids here look like \"1001\", 4 characters).\n");
+    // Found by the break-it review: an unknown product group gave an empty list.
+    CommandResult bad_group =
+        run("recommend " + store() + " c3 --group 'Garment lower body'", true);
+    EXPECT_EQ(bad_group.exit_code, 2);
+    EXPECT_EQ(bad_group.out,
+              "lookbook recommend: no product group is called \"Garment lower body\" (names "
+              "match exactly, case included); the catalog's groups are \"Garment Full body\", "
+              "\"Garment Lower body\", \"Garment Upper body\", \"Socks & Tights\".\n");
+    CommandResult lower = run("recommend " + store() + " c3 --group 'Garment Lower body' --json");
+    ASSERT_EQ(lower.exit_code, 0) << lower.out;
+    EXPECT_FALSE(nlohmann::json::parse(lower.out).empty());
+    // More asked for than the catalog holds: the list is short and says so.
+    CommandResult many = run("recommend " + store() + " c3 -k 50", true);
+    ASSERT_EQ(many.exit_code, 0) << many.out;
+    EXPECT_NE(many.out.find("of the 50 asked for: the sources and the trending fill found no more"),
+              std::string::npos)
+        << many.out;
     // A customer id pasted with its CSV quotes is recognised.
     CommandResult quoted = run("recommend " + store() + " '\"c1\"'", true);
     EXPECT_EQ(quoted.out,

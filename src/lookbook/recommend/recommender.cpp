@@ -1,7 +1,12 @@
 #include "lookbook/recommend/recommender.hpp"
 
 #include <algorithm>
+#include <string>
 #include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "lookbook/util/assert.hpp"
 #include "lookbook/util/log.hpp"
@@ -213,6 +218,23 @@ std::vector<Interaction> Recommender::history(uint32_t customer,
 Result<std::vector<Recommendation>> Recommender::recommend(std::string_view customer_id,
                                                            std::span<const Interaction> live_events,
                                                            const RecommendOptions& options) const {
+    for (const std::string& group : options.product_groups) {
+        const auto& known = catalog_.product_group_names;
+        if (std::find(known.begin(), known.end(), group) == known.end()) {
+            std::vector<std::string> names;
+            for (const std::string& name : known) {
+                if (!name.empty()) {
+                    names.push_back(fmt::format("\"{}\"", name));
+                }
+            }
+            std::sort(names.begin(), names.end());
+            return Status::invalid_argument(fmt::format(
+                "no product group is called \"{}\" (names match exactly, case included); the "
+                "catalog's groups are {}.",
+                group,
+                names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+        }
+    }
     std::optional<uint32_t> row = store_.customers().find(customer_id);
     return recommend(row ? *row : kNoRow, live_events, options);
 }
@@ -231,8 +253,9 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
         // Trending is always asked: it fills short lists.
         bool used = (weight != weights_.end() && weight->second > 0.0f) ||
                     (options.fill_with_trending && names.back() == "trending");
-        per_source.push_back(used ? source->ranked(context, options.candidates_per_source)
-                                  : std::vector<Candidate>());
+        // A list longer than the usual candidate count asks each source for as many.
+        size_t asked = std::max(options.candidates_per_source, options.k);
+        per_source.push_back(used ? source->ranked(context, asked) : std::vector<Candidate>());
     }
     std::vector<uint32_t> bought = history_articles(context, true);
     std::vector<Recommendation> out =
