@@ -193,6 +193,13 @@ TEST_F(StoreRulesTest, AllowListSkipsUnknownIds) {
     ASSERT_TRUE(allow.is_ok());
     EXPECT_EQ(allow->size(), 2u);
     EXPECT_EQ(unknown, 1u);
+    // Found by the break-it review: an id with a leading space or tab was "unknown". Exports
+    // from spreadsheets add a byte order mark and quotes.
+    fs::path messy = write("messy.txt", "\xEF\xBB\xBF 0706016001\n\t\"0108775044\"  \r\n \n");
+    auto cleaned = read_allow_list(*store_, messy, &unknown);
+    ASSERT_TRUE(cleaned.is_ok());
+    EXPECT_EQ(*cleaned, *allow);
+    EXPECT_EQ(unknown, 0u);
     EXPECT_EQ(read_allow_list(*store_, dir_ / "missing.txt", &unknown).status().message(),
               "allow-list file \"" + (dir_ / "missing.txt").string() +
                   "\" cannot be read; give a file with one article id per line.");

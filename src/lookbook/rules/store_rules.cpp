@@ -105,12 +105,24 @@ Result<std::unordered_set<uint32_t>> read_allow_list(const Store& store,
     std::unordered_set<uint32_t> allow;
     *unknown = 0;
     std::string_view rest = *text;
+    if (rest.starts_with("\xEF\xBB\xBF")) {
+        rest.remove_prefix(3);  // the UTF-8 byte order mark spreadsheet exports start with
+    }
+    auto is_blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
     while (!rest.empty()) {
         size_t eol = rest.find('\n');
         std::string_view line = rest.substr(0, eol);
         rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+        // Spaces, tabs and CR around the id, and the quotes of a one-column CSV, are not part of
+        // it.
+        while (!line.empty() && is_blank(line.back())) {
             line.remove_suffix(1);
+        }
+        while (!line.empty() && is_blank(line.front())) {
+            line.remove_prefix(1);
+        }
+        if (line.size() >= 2 && line.front() == '"' && line.back() == '"') {
+            line = line.substr(1, line.size() - 2);
         }
         if (line.empty()) {
             continue;

@@ -52,9 +52,10 @@ CatalogView catalog_from_store(const Store& store);
 Result<std::vector<uint32_t>> cart_from_ids(const Store& store,
                                             const std::vector<std::string>& article_ids);
 
-// The article numbers listed in a text file (one id per line, blank lines skipped), for the
-// allow-list filter. Ids the catalog does not have are skipped and counted in *unknown.
-// kNotFound when the file cannot be read.
+// The article numbers listed in a text file (one id per line, blank lines skipped; spaces, tabs,
+// CR, a UTF-8 byte order mark and surrounding double quotes ignored), for the allow-list filter.
+// Ids the catalog does not have are skipped and counted in *unknown. kNotFound when the file cannot
+// be read.
 Result<std::unordered_set<uint32_t>> read_allow_list(const Store& store,
                                                      const std::filesystem::path& path,
                                                      size_t* unknown);
