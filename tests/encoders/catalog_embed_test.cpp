@@ -184,7 +184,7 @@ TEST_F(CatalogEmbedTest, LoadingBeforeEmbedSaysToRunEmbed) {
     auto emb = load_catalog_embeddings(**store);
     ASSERT_FALSE(emb.is_ok());
     EXPECT_EQ(emb.status().code(), StatusCode::kNotFound);
-    EXPECT_NE(emb.status().message().find("run `lookbook embed"), std::string::npos)
+    EXPECT_NE(emb.status().message().find("run `lookbook build"), std::string::npos)
         << emb.status().message();
 }
 

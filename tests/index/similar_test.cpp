@@ -277,8 +277,10 @@ TEST_F(SimilarItemsTest, StoreWithoutEmbeddingsTellsToRunEmbed) {
     ASSERT_FALSE(items.is_ok());
     const std::string path = options.store.string();
     EXPECT_EQ(items.status().message(),
-              path + ": the store has no embeddings; run `lookbook embed " + path +
-                  " --model DIR` first");
+              path + ": the store has no embeddings yet; run `lookbook build " + path +
+                  "` (it trains the catalog's own encoder and embeds every article), or `lookbook "
+                  "embed " +
+                  path + " --model DIR` with a pretrained CLIP folder.");
 }
 
 TEST_F(SimilarItemsTest, CommandsIndexAndAnswerAsJson) {

@@ -261,7 +261,7 @@ TEST_F(RecommenderTest, DamagedModelFileIsReportedWithTheFixToRun) {
 TEST_F(RecommenderTest, ProfileSourceIsOffWithoutEmbeddingsAndSaysWhy) {
     auto vectors = load_content_vectors(*store_);
     ASSERT_FALSE(vectors.is_ok());
-    EXPECT_NE(vectors.status().message().find("has no embeddings; run `lookbook embed"),
+    EXPECT_NE(vectors.status().message().find("has no embeddings yet; run `lookbook build"),
               std::string::npos);
     Recommender recommender(*store_, train_small(*store_, kTestStart), nullptr);
     EXPECT_EQ(recommender.source("profile"), nullptr);

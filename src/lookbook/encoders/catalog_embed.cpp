@@ -13,6 +13,7 @@
 
 #include "lookbook/encoders/encoder.hpp"
 #include "lookbook/encoders/image.hpp"
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/util/checksum.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
@@ -357,9 +358,7 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
 
 Result<std::unique_ptr<CatalogEmbeddings>> load_catalog_embeddings(const Store& store) {
     if (!store.has_file("embeddings")) {
-        return Status::not_found(store.dir().string() +
-                                 ": the store has no embeddings; run `lookbook embed " +
-                                 store.dir().string() + " --model DIR` first");
+        return Status::not_found(no_embeddings_message(store.dir().string()));
     }
     auto out = std::make_unique<CatalogEmbeddings>();
     LOOKBOOK_ASSIGN_OR_RETURN(out->file, store.open_file("embeddings"));

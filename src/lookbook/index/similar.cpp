@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lookbook/index/dot.hpp"
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/util/checksum.hpp"
 #include "lookbook/util/log.hpp"
 
@@ -141,9 +142,7 @@ Result<bool> similar_index_up_to_date(const Store& store, const SimilarOptions& 
 Result<std::unique_ptr<SimilarItems>> SimilarItems::open(const Store& store,
                                                          const SimilarOptions& options) {
     if (!store.has_file(kEmbeddingsFile)) {
-        return Status::not_found(store.dir().string() +
-                                 ": the store has no embeddings; run `lookbook embed " +
-                                 store.dir().string() + " --model DIR` first");
+        return Status::not_found(no_embeddings_message(store.dir().string()));
     }
     std::unique_ptr<SimilarItems> out(new SimilarItems(store));
     const uint32_t articles = store.articles().size();

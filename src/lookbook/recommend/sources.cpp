@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 #include <fmt/format.h>
 
+#include "lookbook/store/id_hint.hpp"
 #include "lookbook/util/date.hpp"
 #include "lookbook/util/dot.hpp"
 
@@ -312,11 +313,7 @@ void AlsSource::explain(const CustomerContext& context, Candidate* candidate) co
 
 Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& store) {
     if (!store.has_file("embeddings")) {
-        return Status::not_found(
-            fmt::format("the store at \"{}\" has no embeddings; run `lookbook embed {} --model "
-                        "DIR` to enable profile similarity.",
-                        store.dir().string(),
-                        store.dir().string()));
+        return Status::not_found(no_embeddings_message(store.dir().string()));
     }
     LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile file, store.open_file("embeddings"));
     LOOKBOOK_ASSIGN_OR_RETURN(auto image, file.column<float>("image"));

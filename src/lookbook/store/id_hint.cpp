@@ -118,4 +118,12 @@ std::string unknown_customer_message(const CustomerTable& customers, std::string
         customers.size() > 0 ? customers.id(0) : std::string_view());
 }
 
+std::string no_embeddings_message(const std::string& store_dir) {
+    return fmt::format(
+        "{0}: the store has no embeddings yet; run `lookbook build {0}` (it trains the catalog's "
+        "own encoder and embeds every article), or `lookbook embed {0} --model DIR` with a "
+        "pretrained CLIP folder.",
+        store_dir);
+}
+
 }  // namespace lookbook

@@ -34,6 +34,10 @@ std::string unknown_id_message(std::string_view kind,
 // unknown_id_message for the store's articles ("the store's catalog") and customers.
 std::string unknown_article_message(const ArticleTable& articles, std::string_view id);
 std::string unknown_customer_message(const CustomerTable& customers, std::string_view id);
+// What to say when a command needs the article embeddings and the store at `store_dir` has
+// none yet: `lookbook build` for a newcomer, `lookbook embed --model` for a pretrained folder.
+std::string no_embeddings_message(const std::string& store_dir);
+
 // repaired_id over the store's articles.
 std::optional<std::string> repaired_article_id(const ArticleTable& articles, std::string_view id);
 
