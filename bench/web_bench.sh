@@ -68,7 +68,7 @@ run() {  # name server_pid url [script]
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     per=$(echo "$out" | awk '/page_requests_per_load/ {print $2}')
     requests=$(echo "$out" | awk '$2 == "requests" && $3 == "in" {print $1}')
     server_us=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $requests" | bc -l)
