@@ -6,8 +6,13 @@
 # writes every customer with purchases) it also loads the recommendations API, cycling through
 # those customers: once with the server's answer cache and once with --recommend-cache 0, where
 # every request computes its answer (the cold path).
+# Each line also gives the CPU time per request of the server (its utime+stime from /proc
+# around the wrk run) and of wrk itself: on a shared machine requests/s and latency depend on
+# the other load, CPU per request much less.
 #
 # Usage: bench/web_bench.sh LOOKBOOK_BINARY STORE [ARTICLE_ID] [SECONDS] [CUSTOMER_IDS]
+# With WEB_BENCH_ONLY=recommendations only the recommendations API is loaded (CUSTOMER_IDS
+# needed): cache filling, cache warm and no cache.
 # The server adds STORE/events.sqlite and caches thumbnails under STORE/cache. Servers listen on
 # 127.0.0.1 and are stopped at the end.
 set -euo pipefail
@@ -16,6 +21,11 @@ store=$2
 article=${3:-0108775001}
 seconds=${4:-10}
 customer_ids=${5:-}
+only=${WEB_BENCH_ONLY:-}
+if [ "$only" = recommendations ] && [ -z "$customer_ids" ]; then
+    echo "WEB_BENCH_ONLY=recommendations needs CUSTOMER_IDS" >&2
+    exit 2
+fi
 here="$(cd "$(dirname "$0")" && pwd)"
 work=$(mktemp -d /tmp/lookbook-web-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
@@ -29,13 +39,52 @@ cleanup() {
 trap cleanup EXIT
 
 "$lookbook" --log-level warn serve "$store" --port "$port" --rate-limit 0 --threads 72 >"$work/serve.log" 2>&1 &
-pids+=($!)
+server_pid=$!
+pids+=($server_pid)
 for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
     sleep 0.1
 done
 base="http://127.0.0.1:$port"
 
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+run() {  # name server_pid url [script]
+    local name=$1 pid=$2 url=$3 script=${4:-}
+    local args=(-t2 -c64 -d"${seconds}s" --latency)
+    if [ -n "$script" ]; then
+        args+=(-s "$script")
+    fi
+    local before after wrk_cpu out
+    before=$(cpu_ticks "$pid")
+    # bash's `time` gives wrk's own CPU seconds (user + system) on stderr.
+    wrk_cpu=$({ TIMEFORMAT='%U %S'; time wrk "${args[@]}" "$url" >"$work/wrk.out"; } 2>&1)
+    after=$(cpu_ticks "$pid")
+    out=$(cat "$work/wrk.out")
+    local rps p50 p99 per errors requests server_us client_us
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    per=$(echo "$out" | awk '/page_requests_per_load/ {print $2}')
+    requests=$(echo "$out" | awk '$2 == "requests" && $3 == "in" {print $1}')
+    server_us=$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $requests" | bc -l)
+    client_us=$(echo "$wrk_cpu" | awk -v n="$requests" '{print ($1 + $2) * 1e6 / n}')
+    if [ -n "$per" ]; then
+        printf "%-34s %9s req/s  %8.1f page loads/s  p50 %-8s p99 %-8s non-2xx %s" \
+            "$name" "$rps" "$(echo "$rps / $per" | bc -l)" "$p50" "$p99" "${errors:-0}"
+    else
+        printf "%-34s %9s req/s  p50 %-8s p99 %-8s non-2xx %s" "$name" "$rps" "$p50" "$p99" \
+            "${errors:-0}"
+    fi
+    printf "  CPU/request: server %.1f us, wrk %.1f us\n" "$server_us" "$client_us"
+}
+
+echo "wrk: 64 connections, 2 threads, ${seconds}s each, $(nproc) cores (shared machine)"
+if [ "$only" != recommendations ]; then
 # The page's data, exported once for the Flask reference.
 /usr/bin/python3 - "$base" "$article" >"$work/page.json" <<'PY'
 import json, sys, urllib.request
@@ -63,7 +112,8 @@ for article_id, url in list(data["photos"].items()):
 json.dump(data, open(work + "/page.json", "w"))
 PY
 /usr/bin/python3 "$here/web_reference_flask.py" "$work/page.json" "$flask_port" >"$work/flask.log" 2>&1 &
-pids+=($!)
+flask_pid=$!
+pids+=($flask_pid)
 for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$flask_port/articles/$article" >/dev/null 2>&1 && break
     sleep 0.1
@@ -88,35 +138,13 @@ done = function(summary, latency, requests)
 end
 LUA
 
-run() {  # name url [script]
-    local name=$1 url=$2 script=${3:-}
-    local out
-    if [ -n "$script" ]; then
-        out=$(wrk -t2 -c64 -d"${seconds}s" --latency -s "$script" "$url")
-    else
-        out=$(wrk -t2 -c64 -d"${seconds}s" --latency "$url")
-    fi
-    local rps p50 p99 per errors
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
-    per=$(echo "$out" | awk '/page_requests_per_load/ {print $2}')
-    if [ -n "$per" ]; then
-        printf "%-34s %9s req/s  %8.1f page loads/s  p50 %-8s p99 %-8s non-2xx %s\n" \
-            "$name" "$rps" "$(echo "$rps / $per" | bc -l)" "$p50" "$p99" "${errors:-0}"
-    else
-        printf "%-34s %9s req/s  p50 %-8s p99 %-8s non-2xx %s\n" "$name" "$rps" "$p50" "$p99" "${errors:-0}"
-    fi
-}
-
-echo "wrk: 64 connections, 2 threads, ${seconds}s each, $(nproc) cores (shared machine)"
-run "api bought-together (lookbook)" "$base/api/articles/$article/bought-together?k=10"
-run "api article (lookbook)" "$base/api/articles/$article"
-run "article page html (lookbook)" "$base/articles/$article"
-run "article page html (flask)" "http://127.0.0.1:$flask_port/articles/$article"
-run "full article page (lookbook)" "$base" "$work/page.lua"
-run "full article page (flask)" "http://127.0.0.1:$flask_port" "$work/page.lua"
+run "api bought-together (lookbook)" "$server_pid" "$base/api/articles/$article/bought-together?k=10"
+run "api article (lookbook)" "$server_pid" "$base/api/articles/$article"
+run "article page html (lookbook)" "$server_pid" "$base/articles/$article"
+run "article page html (flask)" "$flask_pid" "http://127.0.0.1:$flask_port/articles/$article"
+run "full article page (lookbook)" "$server_pid" "$base" "$work/page.lua"
+run "full article page (flask)" "$flask_pid" "http://127.0.0.1:$flask_port" "$work/page.lua"
+fi
 
 if [ -n "$customer_ids" ]; then
     # Each wrk thread starts at its own place in the list and walks it in order, so a run asks
@@ -140,14 +168,17 @@ end
 LUA
     echo "recommendations API over $(grep -c . "$customer_ids") distinct customers:"
     # The first pass over the list fills the cache (cold answers); the second measures it warm.
-    run "recommendations (cache, 1st run)" "$base" "$work/recommend.lua"
-    run "recommendations (cache, warm)" "$base" "$work/recommend.lua"
+    run "recommendations (cache, 1st run)" "$server_pid" "$base" "$work/recommend.lua"
+    run "recommendations (cache, warm)" "$server_pid" "$base" "$work/recommend.lua"
     "$lookbook" --log-level warn serve "$store" --port "$cold_port" --rate-limit 0 --threads 72 \
         --recommend-cache 0 >"$work/serve-cold.log" 2>&1 &
-    pids+=($!)
+    cold_pid=$!
+    pids+=($cold_pid)
     for _ in $(seq 300); do
         curl -sf "http://127.0.0.1:$cold_port/api/health" >/dev/null 2>&1 && break
         sleep 0.1
     done
-    run "recommendations (no cache)" "http://127.0.0.1:$cold_port" "$work/recommend.lua"
+    # A short pass first, so pages of the models mapped on first use are not counted.
+    wrk -t1 -c4 -d2s -s "$work/recommend.lua" "http://127.0.0.1:$cold_port" >/dev/null
+    run "recommendations (no cache)" "$cold_pid" "http://127.0.0.1:$cold_port" "$work/recommend.lua"
 fi

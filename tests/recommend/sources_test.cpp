@@ -1,6 +1,10 @@
 #include "lookbook/recommend/sources.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <random>
+#include <span>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -165,6 +169,55 @@ TEST(WeighHistory, HalvesTheWeightEveryHalfLifeAndCountsViewsLess) {
     EXPECT_NEAR(weighted[0].weight, 1.5f, 1e-6);  // 1 (yesterday) + 0.5 (ten days before)
     EXPECT_NEAR(weighted[1].weight, 0.5f, 1e-6);
     EXPECT_EQ(weighted[0].count, 2.0f);
+}
+
+TEST(WeighHistory, SumsEachArticleInHistoryOrderAsAMapWould) {
+    // The reference: an ordered map from article to sums, filled walking the history, then
+    // heaviest first with ties to the lower article.
+    auto reference = [](std::span<const Interaction> history, int32_t today, float half_life) {
+        std::map<uint32_t, WeightedArticle> sums;
+        const double decay = std::log(2.0) / half_life;
+        for (const Interaction& event : history) {
+            auto [it, added] =
+                sums.try_emplace(event.article, WeightedArticle{event.article, 0, 0, event.day});
+            const int32_t age = std::max(0, today - 1 - event.day);
+            const float kind = event.kind == Interaction::Kind::kView ? 0.5f : 1.0f;
+            it->second.weight += kind * static_cast<float>(std::exp(-decay * age));
+            it->second.count += kind;
+            it->second.last_day = std::max(it->second.last_day, event.day);
+        }
+        std::vector<WeightedArticle> out;
+        for (const auto& [article, entry] : sums) {
+            out.push_back(entry);
+        }
+        std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+            return a.weight > b.weight;
+        });
+        return out;
+    };
+    std::mt19937 random(5);
+    for (int round = 0; round < 2000; ++round) {
+        // Few distinct articles (many repeats, equal weights) or many; ids up to 2^32 - 1.
+        const uint32_t articles = round % 3 == 0 ? 4 : 400;
+        std::vector<Interaction> history(random() % 60);
+        for (Interaction& event : history) {
+            const uint32_t pick = static_cast<uint32_t>(random() % articles);
+            event.article = round % 5 == 0 ? 0xFFFFFFFFu - pick : pick;
+            event.day = 18000 + static_cast<int32_t>(random() % 90);  // some after "today"
+            event.kind =
+                random() % 4 == 0 ? Interaction::Kind::kView : Interaction::Kind::kPurchase;
+        }
+        const int32_t today = 18080;
+        const auto got = weigh_history({kNoRow, today, history}, 30.0f, 0.5f);
+        const auto want = reference(history, today, 30.0f);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t pos = 0; pos < got.size(); ++pos) {
+            ASSERT_EQ(got[pos].article, want[pos].article) << round << " " << pos;
+            ASSERT_EQ(got[pos].weight, want[pos].weight) << round << " " << pos;  // bit for bit
+            ASSERT_EQ(got[pos].count, want[pos].count);
+            ASSERT_EQ(got[pos].last_day, want[pos].last_day);
+        }
+    }
 }
 
 }  // namespace

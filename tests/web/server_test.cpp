@@ -217,6 +217,36 @@ TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
     EXPECT_EQ(get("/api/customers/nobody/recommendations")->status, 404);
 }
 
+TEST_F(WebServerTest, ScoredListsAreTheBytesOfTheirJsonTree) {
+    ServerOptions options;
+    options.services_factory = fake_services();
+    start_server(options);
+    auto store = Store::open(store_);
+    ASSERT_TRUE(store.is_ok());
+    const ArticleTable& articles = (*store)->articles();
+    // What the server answered before writing the lists itself: the hook's items as a tree
+    // (article fields, score or null, reason, parts, source when set) beside the route's fields.
+    auto tree = [&](json body, const std::vector<ScoredArticle>& items) {
+        body["items"] = scored_items_tree(articles, items);
+        return body.dump(-1, ' ', false, json::error_handler_t::replace);
+    };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto similar = get("/api/articles/0108775015/similar?k=2");
+    ASSERT_EQ(similar->status, 200);
+    EXPECT_EQ(similar->get_header_value("Content-Type"), "application/json");
+    EXPECT_EQ(
+        similar->body,
+        tree({{"article_id", "0108775015"}},
+             {{"0108775044", 0.9, "same type, other colour", {"image 0.7", "text 0.2"}, "index"},
+              {"0706016001", nan, "nan score", {}, ""}}));
+    // The query is echoed with its quote and backslash escaped; "query" sorts after "items".
+    EXPECT_EQ(get("/api/search?q=a%22b%5Cc")->body,
+              tree({{"query", "a\"b\\c"}}, {{"0706016001", 0.5, "matches \"a\"b\\c\"", {}, ""}}));
+    EXPECT_EQ(get("/api/customers/c3/recommendations")->body,
+              tree({{"customer_id", "c3"}, {"live_events", 0}},
+                   {{"0351484002", 0.1, "popular", {}, "popular"}}));
+}
+
 TEST_F(WebServerTest, CustomerShowsDemographicsAndPurchasesNewestFirst) {
     start_server();
     json c1 = body_json(get("/api/customers/c1"));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "lookbook/data/ingest.hpp"
+#include "lookbook/store/store.hpp"
+#include "lookbook/web/api_json.hpp"
 #include "lookbook/web/build_steps.hpp"
 #include "lookbook/web/server.hpp"
 
@@ -21,6 +24,27 @@ namespace lookbook::web::testing {
 namespace fs = std::filesystem;
 
 inline fs::path web_data_dir() { return fs::path(LOOKBOOK_TEST_DATA_DIR) / "web"; }
+
+// The JSON tree the server built for a list of scored articles before writing the lists
+// straight into the response (api_json.hpp): the reference its bytes are compared with.
+inline nlohmann::json scored_items_tree(const ArticleTable& articles,
+                                        const std::vector<ScoredArticle>& items) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : items) {
+        auto article = articles.find(item.article_id);
+        nlohmann::json entry = article ? article_json(articles, *article)
+                                       : nlohmann::json{{"article_id", item.article_id}};
+        entry["score"] =
+            std::isfinite(item.score) ? nlohmann::json(item.score) : nlohmann::json(nullptr);
+        entry["reason"] = item.reason;
+        entry["parts"] = item.parts;
+        if (!item.source.empty()) {
+            entry["source"] = item.source;
+        }
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
 
 // A tiny store ingested from tests/data/web (5 articles, 3 customers, 7 transactions, 2
 // photos) in a per-test folder, served on an ephemeral port of 127.0.0.1.

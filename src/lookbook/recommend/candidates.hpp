@@ -67,14 +67,21 @@ class CandidateSource {
         (void)context;
         (void)candidate;
     }
+    // explain() of several candidates, each filled exactly as explain() fills it. A source
+    // whose reasons share work per customer (profile similarity weighs the history) overrides
+    // it to do that work once.
+    virtual void explain_many(const CustomerContext& context,
+                              std::span<Candidate> candidates) const {
+        for (Candidate& candidate : candidates) {
+            explain(context, &candidate);
+        }
+    }
 
   protected:
     // candidates() of a source that implements ranked() and explain(): every one explained.
     std::vector<Candidate> explain_all(const CustomerContext& context,
                                        std::vector<Candidate> list) const {
-        for (Candidate& candidate : list) {
-            explain(context, &candidate);
-        }
+        explain_many(context, list);
         return list;
     }
 };

@@ -260,17 +260,32 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     std::vector<uint32_t> bought = history_articles(context, true);
     std::vector<Recommendation> out =
         blend_candidates(per_source, names, weights_, bought, catalog_, options);
-    // Reasons only for the k shown: the same text candidates() would have given every one.
-    for (Recommendation& item : out) {
-        if (!item.reason.empty()) {
+    // Reasons only for the k shown: the same text candidates() would have given every one,
+    // asked of each source once for all of its items.
+    for (const Recommendation& item : out) {
+        LOOKBOOK_ASSERT(!item.reason.empty() ||
+                            std::find(names.begin(), names.end(), item.source) != names.end(),
+                        "a blended article comes from a known source");
+    }
+    std::vector<Candidate> pending;
+    std::vector<size_t> pending_at;
+    for (size_t s = 0; s < sources_.size(); ++s) {
+        pending.clear();
+        pending_at.clear();
+        for (size_t pos = 0; pos < out.size(); ++pos) {
+            if (out[pos].reason.empty() && out[pos].source == names[s]) {
+                pending.push_back({out[pos].article, out[pos].score, out[pos].because_of, {}});
+                pending_at.push_back(pos);
+            }
+        }
+        if (pending.empty()) {
             continue;
         }
-        auto from = std::find(names.begin(), names.end(), item.source);
-        LOOKBOOK_ASSERT(from != names.end(), "a blended article comes from a known source");
-        Candidate candidate{item.article, item.score, item.because_of, {}};
-        sources_[static_cast<size_t>(from - names.begin())]->explain(context, &candidate);
-        item.reason = std::move(candidate.reason);
-        item.because_of = candidate.because_of;
+        sources_[s]->explain_many(context, pending);
+        for (size_t i = 0; i < pending.size(); ++i) {
+            out[pending_at[i]].reason = std::move(pending[i].reason);
+            out[pending_at[i]].because_of = pending[i].because_of;
+        }
     }
     return out;
 }

@@ -384,25 +384,36 @@ std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, siz
 }
 
 void ProfileSource::explain(const CustomerContext& context, Candidate* candidate) const {
+    explain_many(context, std::span<Candidate>(candidate, 1));
+}
+
+void ProfileSource::explain_many(const CustomerContext& context,
+                                 std::span<Candidate> candidates) const {
+    if (candidates.empty()) {
+        return;
+    }
     // The reason names the history article closest to the suggestion; ties go to the heavier
     // history article, so the history is walked in weigh_history() order.
     const ContentVectors& vectors = *vectors_;
-    uint32_t because = kNoRow;
-    float best = -2.0f;
-    auto b = vectors.row(candidate->article);
-    for (const WeightedArticle& item : weigh_history(context, half_life_days_)) {
-        if (item.article < vectors.present.size() && vectors.present[item.article]) {
-            auto a = vectors.row(item.article);
-            float cosine = Eigen::Map<const Eigen::VectorXf>(a.data(), vectors.dim)
-                               .dot(Eigen::Map<const Eigen::VectorXf>(b.data(), vectors.dim));
-            if (cosine > best) {
-                best = cosine;
-                because = item.article;
+    const std::vector<WeightedArticle> history = weigh_history(context, half_life_days_);
+    for (Candidate& candidate : candidates) {
+        uint32_t because = kNoRow;
+        float best = -2.0f;
+        auto b = vectors.row(candidate.article);
+        for (const WeightedArticle& item : history) {
+            if (item.article < vectors.present.size() && vectors.present[item.article]) {
+                auto a = vectors.row(item.article);
+                float cosine = Eigen::Map<const Eigen::VectorXf>(a.data(), vectors.dim)
+                                   .dot(Eigen::Map<const Eigen::VectorXf>(b.data(), vectors.dim));
+                if (cosine > best) {
+                    best = cosine;
+                    because = item.article;
+                }
             }
         }
+        candidate.because_of = because;
+        candidate.reason = fmt::format("similar to {} you bought", namer_(because));
     }
-    candidate->because_of = because;
-    candidate->reason = fmt::format("similar to {} you bought", namer_(because));
 }
 
 }  // namespace lookbook

@@ -166,6 +166,9 @@ class ProfileSource : public CandidateSource {
     }
     std::vector<Candidate> ranked(const CustomerContext& context, size_t k) const override;
     void explain(const CustomerContext& context, Candidate* candidate) const override;
+    // Weighs the history once for all of `candidates`.
+    void explain_many(const CustomerContext& context,
+                      std::span<Candidate> candidates) const override;
 
   private:
     std::shared_ptr<const ContentVectors> vectors_;

@@ -95,13 +95,23 @@ Status EventLog::load_pending() {
 
 Result<bool> EventLog::may_have_unfolded(std::string_view customer_id) {
     // data_version changes only when another connection committed; this one's own writes keep
-    // pending_ current themselves.
-    Statement stmt(db_, "PRAGMA data_version");
-    if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) {
+    // pending_ current themselves. Asked on every recommendation, so the statement is prepared
+    // once (preparing it again each time cost more than running it).
+    if (data_version_stmt_ == nullptr &&
+        sqlite3_prepare_v2(db_, "PRAGMA data_version", -1, &data_version_stmt_, nullptr) !=
+            SQLITE_OK) {
+        sqlite3_finalize(data_version_stmt_);
+        data_version_stmt_ = nullptr;
         return Status::io_error(fmt::format(
             "{}: cannot read the data version: {}", path_.string(), sqlite3_errmsg(db_)));
     }
-    const int64_t version = sqlite3_column_int64(stmt.get(), 0);
+    const int rc = sqlite3_step(data_version_stmt_);
+    const int64_t version = rc == SQLITE_ROW ? sqlite3_column_int64(data_version_stmt_, 0) : -1;
+    sqlite3_reset(data_version_stmt_);
+    if (rc != SQLITE_ROW) {
+        return Status::io_error(fmt::format(
+            "{}: cannot read the data version: {}", path_.string(), sqlite3_errmsg(db_)));
+    }
     if (version != data_version_) {
         LOOKBOOK_RETURN_IF_ERROR(load_pending());
         data_version_ = version;
@@ -109,7 +119,10 @@ Result<bool> EventLog::may_have_unfolded(std::string_view customer_id) {
     return pending_.find(customer_id) != pending_.end();
 }
 
-EventLog::~EventLog() { sqlite3_close_v2(db_); }
+EventLog::~EventLog() {
+    sqlite3_finalize(data_version_stmt_);
+    sqlite3_close_v2(db_);
+}
 
 Status EventLog::exec(const char* sql) {
     char* error = nullptr;

@@ -13,6 +13,7 @@
 #include "lookbook/web/services.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace lookbook::web {
 
@@ -66,6 +67,7 @@ class EventLog {
     // PRAGMA data_version, which reloads it; a stale entry only costs a query.
     std::set<std::string, std::less<>> pending_;
     int64_t data_version_ = -1;
+    sqlite3_stmt* data_version_stmt_ = nullptr;  // "PRAGMA data_version", prepared on first use
 };
 
 }  // namespace lookbook::web

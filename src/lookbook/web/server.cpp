@@ -37,6 +37,7 @@
 #include "lookbook/util/date.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
+#include "lookbook/web/api_json.hpp"
 #include "lookbook/web/event_log.hpp"
 #include "lookbook/web/html.hpp"
 #include "lookbook/web/metrics.hpp"
@@ -125,32 +126,6 @@ std::optional<uint32_t> find_article(const Snapshot& snapshot,
     return article;
 }
 
-std::string optional_text(std::string_view text) { return std::string(text); }
-
-json article_json(const ArticleTable& articles, uint32_t article) {
-    std::string id(articles.id(article));
-    json out = {{"article_id", id},
-                {"name", optional_text(articles.name(article))},
-                {"product_code", optional_text(articles.product_code(article))},
-                {"product_type", optional_text(articles.product_type(article))},
-                {"product_group", optional_text(articles.product_group(article))},
-                {"colour", optional_text(articles.colour(article))},
-                {"has_metadata", articles.has_metadata(article)},
-                {"has_photo", !articles.image_path(article).empty()},
-                {"url", "/articles/" + url_encode(id)}};
-    if (articles.has_metadata(article)) {
-        out["department"] = articles.attribute(ArticleAttribute::kDepartment).value(article);
-        out["section"] = articles.attribute(ArticleAttribute::kSection).value(article);
-        out["garment_group"] = articles.attribute(ArticleAttribute::kGarmentGroup).value(article);
-        out["description"] = articles.description(article);
-    }
-    if (!articles.image_path(article).empty()) {
-        out["thumbnail_url"] = "/thumbnails/" + url_encode(id) + ".jpg";
-        out["photo_url"] = "/photos/" + url_encode(id);
-    }
-    return out;
-}
-
 ArticleCard card_for(const ArticleTable& articles, uint32_t article) {
     ArticleCard card;
     card.article_id = articles.id(article);
@@ -176,37 +151,44 @@ int hook_status(const Status& status) {
     }
 }
 
-json scored_json(const Snapshot& snapshot, const std::vector<ScoredArticle>& items) {
-    const ArticleTable& articles = snapshot.store->articles();
-    json out = json::array();
-    for (const auto& item : items) {
-        auto article = articles.find(item.article_id);
-        json entry =
-            article ? article_json(articles, *article) : json{{"article_id", item.article_id}};
-        entry["score"] = std::isfinite(item.score) ? json(item.score) : json(nullptr);
-        entry["reason"] = item.reason;
-        entry["parts"] = item.parts;
-        if (!item.source.empty()) {
-            entry["source"] = item.source;
-        }
-        out.push_back(std::move(entry));
-    }
-    return out;
-}
-
 // Answers with a hook's items as {"items": [...]} plus the fields of `extra`, or with the hook's
-// failure under the status it maps to.
+// failure under the status it maps to. The items are written straight into the body (see
+// api_json.hpp), with the keys in the order nlohmann gives an object's.
 void send_scored(Response& res,
                  const Snapshot& snapshot,
                  const Result<std::vector<ScoredArticle>>& items,
-                 json extra,
+                 const json& extra,
                  const char* hint) {
     if (!items.is_ok()) {
         send_error(res, hook_status(items.status()), items.status().message(), hint);
         return;
     }
-    extra["items"] = scored_json(snapshot, *items);
-    send_json(res, extra);
+    std::string body;
+    body.reserve(512 + 1024 * items->size());
+    body.push_back('{');
+    bool items_written = false;
+    auto write_items = [&] {
+        body.append("\"items\":");
+        append_scored_items(&body, snapshot.store->articles(), *items);
+        body.push_back(',');
+        items_written = true;
+    };
+    for (const auto& [key, value] : extra.items()) {
+        if (!items_written && key > "items") {
+            write_items();
+        }
+        append_json_string(&body, key);
+        body.push_back(':');
+        body.append(value.dump(-1, ' ', false, json::error_handler_t::replace));
+        body.push_back(',');
+    }
+    if (!items_written) {
+        write_items();
+    }
+    body.back() = '}';
+    res.status = 200;
+    res.body = std::move(body);
+    res.set_header("Content-Type", "application/json");
 }
 
 std::vector<ArticleCard> scored_cards(const Snapshot& snapshot,
