@@ -423,6 +423,9 @@ TEST(TrainOptions, DefaultsDropOneTokenInTen) {
     // Measured on the H&M sample (catalog_train.hpp): 0.1 beat 0 at the default length.
     EXPECT_DOUBLE_EQ(TrainOptions{}.token_dropout, 0.1);
     EXPECT_FALSE(TrainOptions{}.group_batches);
+    // The fixed crop: random scales did not beat it (catalog_train.hpp).
+    EXPECT_EQ(crop_side_range(36, TrainOptions{}.crop_min, TrainOptions{}.crop_max),
+              (std::pair<int64_t, int64_t>{32, 32}));
 }
 
 // A 4x4 photo whose red channel is 10 * column + 50 * row (green 0, blue 255), and a config
