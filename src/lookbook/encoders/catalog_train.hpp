@@ -105,9 +105,9 @@ struct TrainOptions {
     // augmented. crop_min = crop_max = 8/9 is the earlier fixed crop (shifts and flips only);
     // windows shifted at the embed scale instead (1, 1) gave lower held-out recall@10 than
     // that zoom on the H&M sample (0.32 against 0.41, one run each). Random scales (0.75, 1)
-    // did not beat the fixed crop there (30 epochs, token dropout 0.1, seed 1: recall@1/5/10
-    // 0.210 / 0.530 / 0.665, final loss 0.85, against 0.247 / 0.535 / 0.665 for the fixed crop
-    // in 641 steps), so the default stays the fixed crop.
+    // did not beat the fixed crop there (30 epochs, token dropout 0.1, seed 1, one run each:
+    // recall@1/5/10 0.210 / 0.530 / 0.665, final loss 0.85, against 0.220 / 0.535 / 0.662,
+    // loss 0.66), so the default stays the fixed crop.
     double crop_min = 8.0 / 9;
     double crop_max = 8.0 / 9;
     // Batches of look-alikes (epoch_batches with grouping): colour variants of one product and
