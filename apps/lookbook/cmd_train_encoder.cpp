@@ -92,6 +92,14 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--token-dropout", train.token_dropout, "Chance of dropping each text token")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.9));
+    cmd->add_option("--crop-min",
+                    train.crop_min,
+                    "Smallest training crop, as a fraction of the stored photo's side")
+        ->capture_default_str()
+        ->check(CLI::Range(0.05, 1.0));
+    cmd->add_option("--crop-max", train.crop_max, "Largest training crop, as a fraction")
+        ->capture_default_str()
+        ->check(CLI::Range(0.05, 1.0));
     cmd->add_flag("--group-batches,!--no-group-batches",
                   train.group_batches,
                   "Batches of look-alikes: colour variants and products of one type together")

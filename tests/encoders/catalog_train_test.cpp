@@ -423,6 +423,109 @@ TEST(TrainOptions, DefaultsDropOneTokenInTen) {
     // Measured on the H&M sample (catalog_train.hpp): 0.1 beat 0 at the default length.
     EXPECT_DOUBLE_EQ(TrainOptions{}.token_dropout, 0.1);
     EXPECT_FALSE(TrainOptions{}.group_batches);
+    // The fixed crop: random scales did not beat it (catalog_train.hpp).
+    EXPECT_EQ(crop_side_range(36, TrainOptions{}.crop_min, TrainOptions{}.crop_max),
+              (std::pair<int64_t, int64_t>{32, 32}));
+}
+
+// A 4x4 photo whose red channel is 10 * column + 50 * row (green 0, blue 255), and a config
+// whose normalisation is the identity on 0..255 (mean 0, std 1/255).
+RgbImage ramp_photo() {
+    RgbImage image{4, 4, 3, {}};
+    for (int y = 0; y < 4; ++y) {
+        for (int x = 0; x < 4; ++x) {
+            image.pixels.insert(image.pixels.end(),
+                                {static_cast<uint8_t>(10 * x + 50 * y), 0, 255});
+        }
+    }
+    return image;
+}
+
+ClipConfig raw_pixels_config() {
+    ClipConfig config;
+    config.image_mean = {0, 0, 0};
+    config.image_std = {1 / 255.0f, 1 / 255.0f, 1 / 255.0f};
+    return config;
+}
+
+TEST(CropPlanes, CopiesAndMirrorsACropOfTheModelSize) {
+    const RgbImage image = ramp_photo();
+    const ClipConfig config = raw_pixels_config();
+    std::vector<float> out(3 * 2 * 2);
+    crop_planes(image, 1, 2, 2, false, 2, config, out.data());
+    // Red of columns 1-2, rows 2-3; green 0; blue 255.
+    EXPECT_EQ(out, (std::vector<float>{110, 120, 160, 170, 0, 0, 0, 0, 255, 255, 255, 255}));
+    crop_planes(image, 1, 2, 2, true, 2, config, out.data());
+    EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 4),
+              (std::vector<float>{120, 110, 170, 160}));
+}
+
+TEST(CropPlanes, ResizesALargerCropBilinearly) {
+    const RgbImage image = ramp_photo();
+    const ClipConfig config = raw_pixels_config();
+    // The whole 4x4 photo to 2x2: centres at 0.5 and 2.5, so each output is the mean of a 2x2
+    // block: red 10 * 0.5 + 50 * 0.5 = 30, then +20 per column and +100 per row.
+    std::vector<float> out(3 * 2 * 2);
+    crop_planes(image, 0, 0, 4, false, 2, config, out.data());
+    const std::vector<float> red(out.begin(), out.begin() + 4);
+    const std::vector<float> expected = {30, 50, 130, 150};
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_NEAR(red[i], expected[i], 1e-3) << i;
+    }
+    EXPECT_NEAR(out[8], 255, 1e-3);  // blue stays: resizing never changes a flat colour
+    // 3x3 to 2x2 at (1, 0): centres at 0.25 and 1.75 of the crop, so column 1.25 / 2.75 and
+    // row 0.25 / 1.75: red 10 * 1.25 + 50 * 0.25 = 25.
+    crop_planes(image, 1, 0, 3, false, 2, config, out.data());
+    EXPECT_NEAR(out[0], 25, 1e-3);
+    EXPECT_NEAR(out[3], 10 * 2.75 + 50 * 1.75, 1e-3);
+}
+
+TEST(CropSideRange, RoundsTheFractionsOfTheSide) {
+    EXPECT_EQ(crop_side_range(36, 8.0 / 9, 8.0 / 9), (std::pair<int64_t, int64_t>{32, 32}));
+    EXPECT_EQ(crop_side_range(36, 0.75, 1.0), (std::pair<int64_t, int64_t>{27, 36}));
+    EXPECT_EQ(crop_side_range(36, 0.001, 0.001), (std::pair<int64_t, int64_t>{1, 1}));
+}
+
+TEST(TrainClipEncoder, CropAugmentationIsDeterministicUnderTheSeed) {
+    // Two runs with the same seed write the same weights; another seed writes other ones.
+    TrainOptions options = tiny_options();
+    options.crop_min = 0.6;
+    options.crop_max = 1.0;
+    options.max_steps = 3;
+    auto weights = [&](const std::string& name, uint64_t seed) {
+        const fs::path dir = fresh_dir(name);
+        TrainOptions o = options;
+        o.seed = seed;
+        EXPECT_TRUE(train_clip_encoder(tiny_examples(), dir, o).is_ok());
+        auto model = ClipModel::load(dir);
+        EXPECT_TRUE(model.is_ok());
+        std::vector<float> out;
+        for (auto& [tensor_name, tensor] : (*model)->openai_state_dict()) {
+            torch::Tensor t = tensor.contiguous().to(torch::kFloat32);
+            out.insert(out.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        }
+        fs::remove_all(dir);
+        return out;
+    };
+    const std::vector<float> first = weights("crop_a", 5);
+    ASSERT_FALSE(first.empty());
+    EXPECT_EQ(first, weights("crop_b", 5));
+    EXPECT_NE(first, weights("crop_c", 6));
+    // The crop range takes effect: the fixed crop (16 of 18 px) trains other weights.
+    options.crop_min = options.crop_max = 16.0 / 18;
+    EXPECT_NE(first, weights("crop_d", 5));
+}
+
+TEST(TrainClipEncoder, RejectsBadCropFractions) {
+    TrainOptions options = tiny_options();
+    options.crop_min = 0.9;
+    options.crop_max = 0.8;
+    auto report = train_clip_encoder(tiny_examples(), fresh_dir("crop_bad"), options);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find("--crop-min"), std::string::npos);
+    options.crop_min = 0;
+    options.crop_max = 1;
+    EXPECT_FALSE(train_clip_encoder(tiny_examples(), fresh_dir("crop_bad"), options).is_ok());
 }
 
 TEST(IsHeldOut, HoldsOutAboutTheFractionAndIsStable) {
