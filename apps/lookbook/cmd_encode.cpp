@@ -75,7 +75,7 @@ int run_encode(const EncodeArgs& args, bool has_text) {
         }
         out["embedding"] = embedding;
         out["normalized"] = normalized;
-        std::cout << out.dump() << "\n";
+        std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kExitOk;
     }
     if (has_text) {

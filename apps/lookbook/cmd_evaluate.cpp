@@ -47,7 +47,7 @@ int run_evaluate(const EvaluateArgs& args) {
     }
     const nlohmann::json& out = *result;
     if (args.json) {
-        std::cout << out.dump(2) << "\n";
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kExitOk;
     }
     const auto& p = out["protocol"];

@@ -80,7 +80,7 @@ int run_recommend(const RecommendArgs& args) {
                            {"source", r.source},
                            {"reason", r.reason}});
         }
-        std::cout << out.dump(2) << "\n";
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kExitOk;
     }
     if (list->empty()) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "lookbook/data/ingest.hpp"
 #include "lookbook/store/store.hpp"
@@ -88,7 +89,8 @@ TEST(HmSample, IngestMatchesIndependentCounts) {
     options.customers = kSample / "customers_sample.csv";
     options.transactions = kSample / "transactions_train_sample.csv";
     options.images = kSample / "images";
-    options.store = fs::temp_directory_path() / "lookbook_hm_sample_test";
+    options.store =
+        fs::temp_directory_path() / ("lookbook_hm_sample_test_" + std::to_string(::getpid()));
     fs::remove_all(options.store);
     auto report = ingest(options);
     ASSERT_TRUE(report.is_ok()) << report.status().to_string();

@@ -4,12 +4,13 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace lookbook {
 namespace {
 
 std::filesystem::path write_temp(const std::string& name, const std::string& text) {
-    auto path = std::filesystem::temp_directory_path() / name;
+    auto path = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
     std::ofstream(path) << text;
     return path;
 }

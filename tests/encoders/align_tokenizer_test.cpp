@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "align_fixture.hpp"
 
@@ -23,7 +24,8 @@ WordPieceTokenizer fixture_tokenizer() {
 
 // A vocab.txt of `tokens` in a fresh temporary folder.
 fs::path write_vocab(const std::string& name, const std::vector<std::string>& tokens) {
-    const fs::path dir = fs::temp_directory_path() / ("lookbook_align_vocab_" + name);
+    const fs::path dir = fs::temp_directory_path() /
+                         ("lookbook_align_vocab_" + std::to_string(::getpid()) + "_" + name);
     fs::create_directories(dir);
     std::ofstream out(dir / "vocab.txt", std::ios::binary);
     for (const std::string& token : tokens) {

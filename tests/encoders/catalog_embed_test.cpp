@@ -6,6 +6,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "input_fixture.hpp"
 #include "lookbook/data/ingest.hpp"
@@ -32,7 +33,7 @@ class CatalogEmbedTest : public ::testing::Test {
   protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
-               ("lookbook_embed_" +
+               ("lookbook_embed_" + std::to_string(::getpid()) + "_" +
                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
         fs::remove_all(dir_);
         fs::create_directories(dir_ / "images");
@@ -63,7 +64,8 @@ float norm(std::span<const float> row) {
 
 TEST(CatalogText, JoinsNameTypeColourAndDescriptionSkippingEmptyFields) {
     // Built by hand from kArticles: article 3 has no description, article 5 no colour.
-    const fs::path dir = fs::temp_directory_path() / "lookbook_catalog_text";
+    const fs::path dir =
+        fs::temp_directory_path() / ("lookbook_catalog_text_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::ofstream(dir / "articles.csv", std::ios::binary) << kArticles;

@@ -108,5 +108,33 @@ TEST_F(RecommendCliTest, EvaluatePrintsTheContractJson) {
     EXPECT_NE(text.out.find("popularity_last_week"), std::string::npos);
 }
 
+// The catalog with a name in invalid UTF-8 (ingest keeps the retailer's bytes).
+class RecommendCliBadUtf8Test : public RecommendCliTest {
+  protected:
+    std::string articles() const override {
+        std::string text = testing::kArticles;
+        size_t at = text.find("Dress X");
+        EXPECT_NE(at, std::string::npos);
+        return text.replace(at, 7, "Dress \xff\xfe");
+    }
+};
+
+TEST_F(RecommendCliBadUtf8Test, JsonReplacesInvalidBytesInsteadOfFailing) {
+    // Found by the break-it review: --json ended with nlohmann's "invalid UTF-8 byte" error.
+    ASSERT_EQ(run("train " + store() + " --factors 4 --iterations 3").exit_code, 0);
+    // A live purchase of the dress puts it in the list (repurchase) whichever sources run.
+    CommandResult listed = run("recommend " + store() + " c1 -k 6 --bought 1005 --json");
+    ASSERT_EQ(listed.exit_code, 0) << listed.out;
+    auto json = nlohmann::json::parse(listed.out);
+    bool dress_listed = false;
+    for (const auto& item : json) {
+        if (item["article_id"] == "1005") {
+            dress_listed = true;
+            EXPECT_EQ(item["name"], "Dress \xEF\xBF\xBD\xEF\xBF\xBD");  // two U+FFFD
+        }
+    }
+    EXPECT_TRUE(dress_listed) << listed.out;
+}
+
 }  // namespace
 }  // namespace lookbook

@@ -120,13 +120,27 @@ TEST(CompleteTheLook, AllowListRestrictsEverySource) {
     CompleteTheLookModel model = small_model();
     std::vector<uint32_t> cart = {0};
     RecommendOptions options;
-    options.allow = {3, 6};
+    options.allow = std::unordered_set<uint32_t>{3, 6};
     auto suggestions = complete_the_look(model, cart, options);
     ASSERT_TRUE(suggestions.is_ok());
     // 3 comes from the purchase data; 6 only from the allow-list, which is never left unused
     // when the data cannot fill k (a regression: it used to answer with 3 alone).
     EXPECT_EQ(articles_of(*suggestions), (std::vector<uint32_t>{3, 6}));
     EXPECT_EQ((*suggestions)[1].reason, "in the allow-list; no purchase data links it to the cart");
+}
+
+TEST(CompleteTheLook, AllowListMatchingNothingAllowsNothing) {
+    // Found by the break-it review: an allow-list none of whose ids is in the catalog (nothing
+    // in stock) was read as "no filter" and the whole catalog was suggested.
+    CompleteTheLookModel model = small_model();
+    std::vector<uint32_t> cart = {0};
+    RecommendOptions options;
+    options.allow = std::unordered_set<uint32_t>{};
+    auto suggestions = complete_the_look(model, cart, options);
+    ASSERT_TRUE(suggestions.is_ok());
+    EXPECT_TRUE(suggestions->empty());
+    options.allow.reset();
+    EXPECT_FALSE(complete_the_look(model, cart, options)->empty());
 }
 
 TEST(CompleteTheLook, FallsBackToProductCodeRules) {

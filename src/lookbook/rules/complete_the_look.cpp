@@ -258,7 +258,7 @@ class Eligibility {
              catalog.product_group_names[catalog.product_group[article]].empty())) {
             return false;
         }
-        return options_.allow.empty() || options_.allow.count(article) > 0;
+        return !options_.allow || options_.allow->count(article) > 0;
     }
 
     // One suggestion per product: a colour variant of a suggested article adds nothing.
@@ -513,8 +513,8 @@ Result<std::vector<Suggestion>> complete_the_look(const CompleteTheLookModel& mo
 
     // 5. With an allow-list (stock), any allowed article beats an empty answer: the best
     // sellers above are only the most popular few.
-    if (out.size() < options.k && !options.allow.empty()) {
-        std::vector<uint32_t> allowed(options.allow.begin(), options.allow.end());
+    if (out.size() < options.k && options.allow && !options.allow->empty()) {
+        std::vector<uint32_t> allowed(options.allow->begin(), options.allow->end());
         std::sort(allowed.begin(), allowed.end());
         for (uint32_t article : allowed) {
             tier.push_back(

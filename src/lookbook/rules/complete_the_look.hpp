@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_set>
@@ -131,8 +132,9 @@ struct RecommendOptions {
     bool other_groups_only = false;
     // Baskets added to every rule's body count when scoring; 0 ranks by plain confidence.
     double confidence_prior = kDefaultConfidencePrior;
-    // When not empty, only these article numbers may be suggested (what is in stock).
-    std::unordered_set<uint32_t> allow;
+    // When set, only these article numbers may be suggested (what is in stock); an empty set
+    // allows nothing (nothing in stock), which is not the same as no filter.
+    std::optional<std::unordered_set<uint32_t>> allow;
 };
 
 // The top k articles to add to `cart` (article numbers). Never an article of the cart nor one
