@@ -174,6 +174,78 @@ TEST(CsvReader, RoundTripsRandomTablesAcrossBufferSizes) {
     }
 }
 
+// Lines without quotes are split sixteen bytes at a time. Against a plain reference split, on
+// lines of every length (so that line ends, '\r', delimiters and the buffer's end fall at every
+// place of a block), with blank lines, CRLF, empty fields, and now and then a quoted line in
+// between that must take the other path.
+TEST(CsvReader, PlainLinesSplitLikeAReferenceAtEveryBlockOffset) {
+    const std::string alphabet = "ab ;\xC3\xA9x1'";
+    for (uint32_t seed = 1; seed <= 200; ++seed) {
+        std::mt19937 rng(seed);
+        std::string text;
+        Rows expected;
+        std::vector<uint64_t> expected_lines;
+        uint64_t line = 1;
+        const std::string eol = seed % 3 == 0 ? "\r\n" : "\n";
+        const size_t rows = 1 + rng() % 40;
+        for (size_t r = 0; r < rows; ++r) {
+            if (rng() % 7 == 0) {
+                text += eol;  // a blank line
+                ++line;
+                continue;
+            }
+            if (rng() % 9 == 0) {
+                text += "\"q,\"\"x\"\"\",z" + eol;
+                expected.push_back({"q,\"x\"", "z"});
+                expected_lines.push_back(line++);
+                continue;
+            }
+            std::vector<std::string> row(1);
+            const size_t length = rng() % 70;
+            for (size_t i = 0; i < length; ++i) {
+                if (rng() % 6 == 0) {
+                    row.emplace_back();
+                    text += ',';
+                } else {
+                    char c = alphabet[rng() % alphabet.size()];
+                    row.back() += c;
+                    text += c;
+                }
+            }
+            if (length == 0) {
+                // An empty line is blank, not a record of one empty field.
+                text += eol;
+                ++line;
+                continue;
+            }
+            text += eol;
+            expected.push_back(row);
+            expected_lines.push_back(line++);
+        }
+        for (size_t buffer : {size_t{16}, size_t{17} + seed % 50, size_t{1} << 20}) {
+            CsvOptions options;
+            options.buffer_size = buffer;
+            auto reader = CsvReader::from_string(text, "t.csv", options);
+            Rows rows_read;
+            std::vector<uint64_t> lines_read;
+            while (reader->next()) {
+                rows_read.emplace_back(reader->fields().begin(), reader->fields().end());
+                lines_read.push_back(reader->line());
+                if (reader->raw_record().find('"') == std::string_view::npos) {
+                    std::string joined;
+                    for (size_t f = 0; f < rows_read.back().size(); ++f) {
+                        joined += (f > 0 ? "," : "") + rows_read.back()[f];
+                    }
+                    EXPECT_EQ(reader->raw_record(), joined) << "seed " << seed;
+                }
+            }
+            EXPECT_TRUE(reader->status().is_ok()) << reader->status().to_string();
+            EXPECT_EQ(rows_read, expected) << "seed " << seed << " buffer " << buffer;
+            EXPECT_EQ(lines_read, expected_lines) << "seed " << seed << " buffer " << buffer;
+        }
+    }
+}
+
 TEST(CsvReader, ReadsFileInSmallChunksLikeInMemory) {
     std::string text = "id,desc\n";
     for (int i = 0; i < 500; ++i) {

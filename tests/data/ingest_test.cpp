@@ -171,6 +171,92 @@ TEST_F(IngestTest, DuplicateArticleIdFailsNamingBothLines) {
                   "appear once. Fix the row, or rerun with --on-bad-row skip to set it aside.");
 }
 
+// Catalog rows are added in batches (their dictionary inserts prefetched together); a repeated
+// id must still be the first error reported when a later row of the same batch is bad in
+// another way, and rejects must keep file order.
+TEST_F(IngestTest, CatalogErrorsKeepFileOrderAcrossBatchedRows) {
+    // Line 4 repeats c1 (line 2); line 5 has a bad age; line 6 the wrong width.
+    options_.customers = write("customers.csv",
+                               "customer_id,club_member_status,age,postal_code\n"
+                               "c1,ACTIVE,30,p1\n"
+                               "c2,ACTIVE,31,p2\n"
+                               "c1,ACTIVE,32,p3\n"
+                               "c3,ACTIVE,abc,p4\n"
+                               "c4,ACTIVE\n"
+                               "c5,ACTIVE,33,p5\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.customers.string() +
+                  ":4: customer id \"c1\" already appeared on line 2; each customer must appear "
+                  "once. Fix the row, or rerun with --on-bad-row skip to set it aside.");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->customers.rows_read, 6u);
+    EXPECT_EQ(report->customers.rows_rejected, 3u);
+    std::ifstream in(report->rejects_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string c = "\"" + options_.customers.string() + "\"";
+    EXPECT_EQ(text.str(),
+              "file,line,reason,row\n" + c +
+                  ",4,\"customer id \"\"c1\"\" already appeared on line 2; each customer must "
+                  "appear once.\",\"c1,ACTIVE,32,p3\"\n" +
+                  c +
+                  ",5,\"column \"\"age\"\" is \"\"abc\"\"; expected an age in years such as 34, "
+                  "or nothing when unknown.\",\"c3,ACTIVE,abc,p4\"\n" +
+                  c +
+                  ",6,\"the row has 2 fields; the header has 4. Check for an unquoted comma or a "
+                  "missing quote.\",\"c4,ACTIVE\"\n");
+    auto store = open_store();
+    const auto& customers = store->customers();
+    ASSERT_EQ(customers.size(), 3u);
+    EXPECT_EQ(customers.id(0), "c1");
+    EXPECT_EQ(customers.id(1), "c2");
+    EXPECT_EQ(customers.id(2), "c5");
+    EXPECT_FLOAT_EQ(customers.age(0), 30.0f);  // the first row of c1 is the one kept
+    EXPECT_FLOAT_EQ(customers.age(2), 33.0f);
+}
+
+// Rows of large catalogs span many batches: a repeat far from its first row, or within one
+// batch, is found either way, and every kept row keeps its own fields.
+TEST_F(IngestTest, RepeatedCatalogIdsAreFoundAcrossBatches) {
+    std::string articles = "article_id,product_code,prod_name\n";
+    std::string customers = "customer_id,age,postal_code\n";
+    const int rows = 1000;
+    for (int i = 0; i < rows; ++i) {
+        articles += fmt::format("{:010d},{:07d},Name {}\n", i, i / 3, i);
+        customers += fmt::format("{:064x},{},{:032x}\n", i * 7919, 10 + i % 100, i % 37);
+    }
+    // Repeats: of the first row (hundreds of rows back), and of the row just before.
+    articles += fmt::format("{:010d},1,Again\n{:010d},1,Again\n", 0, rows - 1);
+    customers += fmt::format("{:064x},20,x\n", 0);
+    options_.articles = write("articles.csv", articles);
+    options_.customers = write("customers.csv", customers);
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-09-01," +
+                                      fmt::format("{:064x}", 5 * 7919) + ",0000000500,0.1,1\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->articles.rows_rejected, 2u);
+    EXPECT_EQ(report->customers.rows_rejected, 1u);
+    auto store = open_store();
+    ASSERT_EQ(store->articles().size(), static_cast<size_t>(rows));
+    ASSERT_EQ(store->customers().size(), static_cast<size_t>(rows));
+    for (int i = 0; i < rows; i += 97) {
+        EXPECT_EQ(store->articles().id(i), fmt::format("{:010d}", i));
+        EXPECT_EQ(store->articles().name(i), fmt::format("Name {}", i));
+        EXPECT_EQ(store->customers().id(i), fmt::format("{:064x}", i * 7919));
+        EXPECT_FLOAT_EQ(store->customers().age(i), static_cast<float>(10 + i % 100));
+        EXPECT_EQ(store->customers().postal_code().value(i), fmt::format("{:032x}", i % 37));
+    }
+    EXPECT_EQ(store->transactions().article()[0], 500u);
+    EXPECT_EQ(store->transactions().customer()[0], 5u);
+}
+
 TEST_F(IngestTest, SkipPolicyWritesRejectsWithReasons) {
     options_.transactions = write("transactions.csv",
                                   std::string(kTransactions) +

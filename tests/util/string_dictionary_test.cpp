@@ -180,5 +180,41 @@ TEST(StringDictionary, KeepsKeysLongerThanTheSlotLengthField) {
     EXPECT_FALSE(d.find(std::string(65536, 'x')));
     EXPECT_EQ(d.at(1), b);
 }
+
+// insert() tells a new key from one already there; reserving first (the table sized once, also
+// after keys were added, and a reservation smaller than the contents) changes no code.
+TEST(StringDictionary, InsertAndReserveKeepCodesAsInternDoes) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < 5000; ++i) {
+        keys.push_back(i % 3 == 0 ? std::to_string(i * 31 % 4000)
+                                  : std::string(40 + i % 30, static_cast<char>('a' + i % 26)) +
+                                        std::to_string(i % 2500));
+    }
+    StringDictionary plain;
+    StringDictionary reserved;
+    reserved.reserve(keys.size(), 64 * keys.size());
+    StringDictionary late;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        if (i == 100) {
+            late.reserve(keys.size());
+        }
+        if (i == 200) {
+            late.reserve(10);  // smaller than what it holds: nothing changes
+        }
+        uint32_t expected = plain.intern(keys[i]);
+        bool is_new = expected + 1 == plain.size() && !reserved.find(keys[i]);
+        auto [code, added] = reserved.insert(keys[i], hash_bytes(keys[i]));
+        EXPECT_EQ(code, expected) << keys[i];
+        EXPECT_EQ(added, is_new) << keys[i];
+        EXPECT_EQ(late.intern(keys[i], hash_bytes(keys[i])), expected) << keys[i];
+    }
+    ASSERT_EQ(reserved.size(), plain.size());
+    ASSERT_EQ(late.size(), plain.size());
+    for (uint32_t code = 0; code < plain.size(); ++code) {
+        EXPECT_EQ(reserved.at(code), plain.at(code));
+        EXPECT_EQ(late.find(plain.at(code)), code);
+    }
+    EXPECT_FALSE(reserved.find("never added"));
+}
 }  // namespace
 }  // namespace lookbook

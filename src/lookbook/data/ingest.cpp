@@ -17,6 +17,7 @@
 #include "lookbook/data/fields.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/date.hpp"
+#include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/util/progress.hpp"
 #include "lookbook/util/string_dictionary.hpp"
@@ -41,10 +42,12 @@ class StepTimer {
     void lap(const char* step) {
         auto now = std::chrono::steady_clock::now();
         double cpu = cpu_seconds();
-        log::debug("ingest: {} took {:.3f}s wall, {:.3f}s CPU",
+        log::debug("ingest: {} took {:.3f}s wall, {:.3f}s CPU; resident {:.0f} MB, peak {:.0f} MB",
                    step,
                    std::chrono::duration<double>(now - wall_).count(),
-                   cpu - cpu_);
+                   cpu - cpu_,
+                   static_cast<double>(current_rss_bytes()) / 1e6,
+                   static_cast<double>(peak_rss_bytes()) / 1e6);
         wall_ = now;
         cpu_ = cpu;
     }
@@ -423,13 +426,16 @@ std::optional<std::string> width_problem(const CsvReader& reader, const HeaderBi
 }
 
 // Walks a CSV file row by row with progress; `row` returns a Status that aborts the walk.
-template <typename RowFn>
+// `flush` finishes the rows a caller holds back for batched work: it runs before a row of the
+// wrong width is reported (so that errors and rejects keep file order) and at the end.
+template <typename RowFn, typename FlushFn>
 Status for_each_row(Context& ctx,
                     const fs::path& path,
                     TableKind table,
                     const std::string& option,
                     TableCounts& counts,
-                    RowFn&& row) {
+                    RowFn&& row,
+                    FlushFn&& flush) {
     CsvOptions csv;
     csv.buffer_size = ctx.options.csv_buffer_size;
     auto opened = CsvReader::open(path, csv);
@@ -444,6 +450,7 @@ Status for_each_row(Context& ctx,
     while (reader.next()) {
         ++counts.rows_read;
         if (auto problem = width_problem(reader, binding)) {
+            LOOKBOOK_RETURN_IF_ERROR(flush());
             LOOKBOOK_RETURN_IF_ERROR(bad_row(ctx, reader, counts, *problem));
         } else {
             LOOKBOOK_RETURN_IF_ERROR(row(reader, binding));
@@ -453,6 +460,7 @@ Status for_each_row(Context& ctx,
             progress.set(reader.bytes_consumed());
         }
     }
+    LOOKBOOK_RETURN_IF_ERROR(flush());
     LOOKBOOK_RETURN_IF_ERROR(reader.status());
     ctx.report.input_bytes += reader.bytes_consumed();
     progress.set_items(counts.rows_read, "rows");
@@ -473,29 +481,216 @@ std::string value_message(const HeaderBinding& b,
         "column \"{}\" is \"{}\"; expected {}.", shorten(b.name(field)), shorten(value), expected);
 }
 
-// Why a catalog row's id cannot be used (empty, or seen before), or nullopt when it can.
-std::optional<std::string> id_problem(const StringDictionary& ids,
-                                      const std::vector<uint64_t>& first_line,
-                                      const HeaderBinding& b,
-                                      int field,
-                                      std::string_view id,
-                                      const char* noun) {
-    if (id.empty()) {
-        return value_message(b, field, id, fmt::format("a non-empty {} id", noun));
+// The number of line ends in `path`, an upper bound on its rows (quoted line ends and blank
+// lines count too), or 0 when it cannot be read. Reading a catalog file once more is cheap next
+// to building its dictionaries, which, sized from this bound, are never rebuilt as they grow.
+// Only regular files are read, and only up to their size: a device or a pipe (refused later by
+// the reader, with a message) could otherwise be read for ever.
+uint64_t count_line_ends(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+        return 0;
     }
-    if (auto existing = ids.find(id)) {
-        return fmt::format("{} id \"{}\" already appeared on line {}; each {} must appear once.",
-                           noun,
-                           shorten(id),
-                           first_line[*existing],
-                           noun);
+    uint64_t left = fs::file_size(path, ec);
+    if (ec) {
+        return 0;
     }
-    return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    std::vector<char> buffer(size_t{1} << 20);
+    uint64_t lines = 0;
+    while (in && left > 0) {
+        in.read(buffer.data(),
+                static_cast<std::streamsize>(std::min<uint64_t>(buffer.size(), left)));
+        auto got = static_cast<size_t>(in.gcount());
+        left -= std::min<uint64_t>(got, left);
+        lines += static_cast<uint64_t>(std::count(buffer.data(), buffer.data() + got, '\n'));
+    }
+    return lines;
+}
+
+// Copies of field texts one after another, each named by its (offset, length): views are made
+// only once a batch is complete, when the text no longer moves.
+class TextCopies {
+  public:
+    std::pair<size_t, size_t> append(std::string_view text) {
+        size_t offset = bytes_.size();
+        bytes_.append(text);
+        return {offset, text.size()};
+    }
+    std::string_view view(std::pair<size_t, size_t> span) const {
+        return std::string_view(bytes_.data() + span.first, span.second);
+    }
+    void clear() { bytes_.clear(); }
+
+  private:
+    std::string bytes_;
+};
+
+// The message for a catalog id seen before, on line `first_line`.
+std::string duplicate_id_message(std::string_view id, uint64_t first_line, const char* noun) {
+    return fmt::format("{} id \"{}\" already appeared on line {}; each {} must appear once.",
+                       noun,
+                       shorten(id),
+                       first_line,
+                       noun);
+}
+
+// Rows of a catalog file (articles or customers) whose fields are valid, waiting for their
+// dictionary work. Each new row adds an id, and often a product or postal code, that no row
+// before it had: every such insert lands on a random slot of a table of megabytes. Hashing a
+// batch of rows first and prefetching their slots lets those cache misses overlap instead of
+// being waited for one after the other (they were most of a catalog file's time).
+class PendingRows {
+  public:
+    static constexpr size_t kBatchSize = 128;
+
+    PendingRows(size_t fields, bool keep_raw) : fields_(fields), keep_raw_(keep_raw) {}
+
+    // Copies the row's fields (the reader's views die with its next record).
+    void add(uint64_t line, std::string_view raw, std::initializer_list<std::string_view> fields) {
+        lines_.push_back(line);
+        spans_.push_back(text_.append(keep_raw_ ? raw : std::string_view()));
+        for (std::string_view f : fields) {
+            spans_.push_back(text_.append(f));
+        }
+    }
+    size_t size() const { return lines_.size(); }
+    bool full() const { return size() >= kBatchSize; }
+    uint64_t line(size_t row) const { return lines_[row]; }
+    // The row as found in the file; empty unless rows are kept for a rejects file.
+    std::string_view raw(size_t row) const { return text_.view(spans_[row * (fields_ + 1)]); }
+    std::string_view field(size_t row, size_t f) const {
+        return text_.view(spans_[row * (fields_ + 1) + 1 + f]);
+    }
+    // The mean length of field `f` over the batch (0 when empty).
+    size_t mean_length(size_t f) const {
+        size_t total = 0;
+        for (size_t i = 0; i < size(); ++i) {
+            total += field(i, f).size();
+        }
+        return size() == 0 ? 0 : (total + size() - 1) / size();
+    }
+    void clear() {
+        lines_.clear();
+        spans_.clear();
+        text_.clear();
+    }
+
+  private:
+    size_t fields_;
+    bool keep_raw_;
+    std::vector<uint64_t> lines_;
+    std::vector<std::pair<size_t, size_t>> spans_;
+    TextCopies text_;
+};
+
+// A catalog table's id dictionary and what a repeated id's message needs.
+struct CatalogIds {
+    StringDictionary& ids;
+    const std::vector<uint64_t>& first_line;
+    TableCounts& counts;
+    size_t id_field;   // of the PendingRows
+    const char* noun;  // "article", "customer"
+};
+
+// Adds a batch of catalog rows: the slots of each row's id and of one other field that is often
+// new (`other`, in the dictionary `other_dictionary`) are prefetched for the whole batch, then
+// every row's id is inserted in order. A repeated id is a bad row; `add_row(i, other_hash)`
+// adds the rest of every row whose id is new.
+template <typename AddRow>
+Status add_catalog_batch(Context& ctx,
+                         const std::string& file,
+                         const PendingRows& pending,
+                         const CatalogIds& table,
+                         const StringDictionary& other_dictionary,
+                         size_t other,
+                         AddRow&& add_row) {
+    const size_t n = pending.size();
+    std::array<uint64_t, PendingRows::kBatchSize> id_hash;
+    std::array<uint64_t, PendingRows::kBatchSize> other_hash;
+    for (size_t i = 0; i < n; ++i) {
+        id_hash[i] = hash_bytes(pending.field(i, table.id_field));
+        table.ids.prefetch(id_hash[i]);
+        other_hash[i] = hash_bytes(pending.field(i, other));
+        other_dictionary.prefetch(other_hash[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+        std::string_view id = pending.field(i, table.id_field);
+        auto [code, added] = table.ids.insert(id, id_hash[i]);
+        if (!added) {
+            LOOKBOOK_RETURN_IF_ERROR(
+                bad_row_at(ctx,
+                           file,
+                           pending.line(i),
+                           pending.raw(i),
+                           table.counts,
+                           duplicate_id_message(id, table.first_line[code], table.noun)));
+            continue;
+        }
+        add_row(i, other_hash[i]);
+    }
+    return Status::ok();
+}
+
+// Article fields held in a PendingRows batch, in this order.
+enum PendingArticleField {
+    kPendingId,
+    kPendingName,
+    kPendingDescription,
+    kPendingImage,
+    kPendingFirstAttribute,  // then the attributes in ArticleAttribute order
+};
+
+// Adds a batch of valid catalog rows to the article table; a repeated id is a bad row.
+Status add_articles(Context& ctx,
+                    const std::string& file,
+                    PendingRows& pending,
+                    uint64_t most_rows) {
+    auto& a = ctx.articles;
+    const size_t n = pending.size();
+    if (a.ids.size() == 0 && n > 0) {
+        a.ids.reserve(most_rows, most_rows * pending.mean_length(kPendingId));
+        a.attributes[0].dictionary.reserve(most_rows,
+                                           most_rows * pending.mean_length(kPendingFirstAttribute));
+        a.has_metadata.reserve(most_rows);
+        a.first_line.reserve(most_rows);
+        for (auto& attribute : a.attributes) {
+            attribute.codes.reserve(most_rows);
+        }
+    }
+    // The id and the product code are new for most rows (the other attributes repeat a few
+    // values, whose slots stay in the cache).
+    auto& codes = a.attributes[0].dictionary;
+    LOOKBOOK_RETURN_IF_ERROR(add_catalog_batch(
+        ctx,
+        file,
+        pending,
+        CatalogIds{a.ids, a.first_line, ctx.report.articles, kPendingId, "article"},
+        codes,
+        kPendingFirstAttribute,
+        [&](size_t i, uint64_t code_hash) {
+            a.has_metadata.push_back(1);
+            a.first_line.push_back(pending.line(i));
+            a.names.push(pending.field(i, kPendingName));
+            a.descriptions.push(pending.field(i, kPendingDescription));
+            a.image_paths.push(pending.field(i, kPendingImage));  // resolved to a file later
+            a.attributes[0].codes.push_back(
+                codes.intern(pending.field(i, kPendingFirstAttribute), code_hash));
+            for (size_t k = 1; k < kArticleAttributeCount; ++k) {
+                a.attributes[k].push(pending.field(i, kPendingFirstAttribute + k));
+            }
+        }));
+    pending.clear();
+    return Status::ok();
 }
 
 Status read_articles(Context& ctx) {
     const fs::path& path = ctx.options.articles;
-    auto& a = ctx.articles;
+    const std::string file = path.string();
+    PendingRows pending(kPendingFirstAttribute + kArticleAttributeCount,
+                        ctx.options.bad_rows == BadRowPolicy::kSkip);
+    const uint64_t most_rows = count_line_ends(path);
+    auto flush = [&] { return add_articles(ctx, file, pending, most_rows); };
     return for_each_row(
         ctx,
         path,
@@ -505,29 +700,94 @@ Status read_articles(Context& ctx) {
         [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
             const auto& f = reader.fields();
             std::string_view id = b.get(f, kArticleId);
-            if (auto problem = id_problem(a.ids, a.first_line, b, kArticleId, id, "article")) {
-                return bad_row(ctx, reader, ctx.report.articles, *problem);
+            if (id.empty()) {
+                LOOKBOOK_RETURN_IF_ERROR(flush());
+                return bad_row(ctx,
+                               reader,
+                               ctx.report.articles,
+                               value_message(b, kArticleId, id, "a non-empty article id"));
             }
-            a.ids.intern(id);
-            a.has_metadata.push_back(1);
-            a.first_line.push_back(reader.line());
-            a.names.push(b.get(f, kArticleName));
-            a.descriptions.push(b.get(f, kDescription));
-            a.image_paths.push(b.get(f, kImage));  // resolved to a file later
+            std::array<std::string_view, kArticleAttributeCount> attributes;
             for (size_t i = 0; i < kArticleAttributeCount; ++i) {
-                std::string_view value = b.get(f, kAttributeFields[i]);
-                // Without a product code every article is its own product.
-                if (i == 0 && value.empty()) {
-                    value = id;
-                }
-                a.attributes[i].push(value);
+                attributes[i] = b.get(f, kAttributeFields[i]);
             }
-            return Status::ok();
-        });
+            // Without a product code every article is its own product.
+            if (attributes[0].empty()) {
+                attributes[0] = id;
+            }
+            pending.add(reader.line(),
+                        reader.raw_record(),
+                        {id,
+                         b.get(f, kArticleName),
+                         b.get(f, kDescription),
+                         b.get(f, kImage),
+                         attributes[0],
+                         attributes[1],
+                         attributes[2],
+                         attributes[3],
+                         attributes[4],
+                         attributes[5],
+                         attributes[6],
+                         attributes[7],
+                         attributes[8],
+                         attributes[9],
+                         attributes[10],
+                         attributes[11]});
+            return pending.full() ? flush() : Status::ok();
+        },
+        flush);
+}
+
+// Customer fields held in a PendingRows batch, in this order; the age travels beside it.
+enum PendingCustomerField { kPendingCustomerId, kPendingClub, kPendingNews, kPendingPostal };
+
+// Adds a batch of valid customer rows; a repeated id is a bad row.
+Status add_customers(Context& ctx,
+                     const std::string& file,
+                     PendingRows& pending,
+                     std::vector<float>& ages,
+                     uint64_t most_rows) {
+    auto& c = ctx.customers;
+    const size_t n = pending.size();
+    // Postal codes are not reserved: they may be far fewer than the customers.
+    if (c.ids.size() == 0 && n > 0) {
+        c.ids.reserve(most_rows, most_rows * pending.mean_length(kPendingCustomerId));
+        c.has_metadata.reserve(most_rows);
+        c.first_line.reserve(most_rows);
+        c.ages.reserve(most_rows);
+        c.club_status.codes.reserve(most_rows);
+        c.news_frequency.codes.reserve(most_rows);
+        c.postal_code.codes.reserve(most_rows);
+    }
+    // Ids are new on every row and postal codes on many (the H&M codes are 64-hex hashes too).
+    auto& postal = c.postal_code.dictionary;
+    LOOKBOOK_RETURN_IF_ERROR(add_catalog_batch(
+        ctx,
+        file,
+        pending,
+        CatalogIds{c.ids, c.first_line, ctx.report.customers, kPendingCustomerId, "customer"},
+        postal,
+        kPendingPostal,
+        [&](size_t i, uint64_t postal_hash) {
+            c.has_metadata.push_back(1);
+            c.first_line.push_back(pending.line(i));
+            c.ages.push_back(ages[i]);
+            c.club_status.push(pending.field(i, kPendingClub));
+            c.news_frequency.push(pending.field(i, kPendingNews));
+            c.postal_code.codes.push_back(
+                postal.intern(pending.field(i, kPendingPostal), postal_hash));
+        }));
+    pending.clear();
+    ages.clear();
+    return Status::ok();
 }
 
 Status read_customers(Context& ctx) {
-    auto& c = ctx.customers;
+    const std::string file = ctx.options.customers.string();
+    PendingRows pending(4, ctx.options.bad_rows == BadRowPolicy::kSkip);
+    std::vector<float> ages;
+    const uint64_t most_rows = count_line_ends(ctx.options.customers);
+    auto flush = [&] { return add_customers(ctx, file, pending, ages, most_rows); };
     return for_each_row(
         ctx,
         ctx.options.customers,
@@ -535,55 +795,55 @@ Status read_customers(Context& ctx) {
         "--customers",
         ctx.report.customers,
         [&](const CsvReader& reader, const HeaderBinding& b) -> Status {
+            // Rows waiting for their dictionary work are added first, so that errors and
+            // rejects keep file order.
+            auto reject = [&](const std::string& message) -> Status {
+                LOOKBOOK_RETURN_IF_ERROR(flush());
+                return bad_row(ctx, reader, ctx.report.customers, message);
+            };
             const auto& f = reader.fields();
             std::string_view id = b.get(f, kCustomerId);
-            if (auto problem = id_problem(c.ids, c.first_line, b, kCustomerId, id, "customer")) {
-                return bad_row(ctx, reader, ctx.report.customers, *problem);
+            if (id.empty()) {
+                return reject(value_message(b, kCustomerId, id, "a non-empty customer id"));
             }
             float age = std::numeric_limits<float>::quiet_NaN();
             std::string_view age_text = b.get(f, kAge);
             if (!age_text.empty()) {
                 auto parsed = parse_double(age_text);
                 if (!parsed || !std::isfinite(*parsed)) {
-                    return bad_row(ctx,
-                                   reader,
-                                   ctx.report.customers,
-                                   value_message(b,
-                                                 kAge,
-                                                 age_text,
-                                                 "an age in years such as 34, or nothing when "
-                                                 "unknown"));
+                    return reject(value_message(b,
+                                                kAge,
+                                                age_text,
+                                                "an age in years such as 34, or nothing when "
+                                                "unknown"));
                 }
                 if (*parsed < kMinCustomerAge || *parsed > kMaxCustomerAge) {
-                    return bad_row(ctx,
-                                   reader,
-                                   ctx.report.customers,
-                                   value_message(b,
-                                                 kAge,
-                                                 age_text,
-                                                 fmt::format("an age between {} and {} (leave it "
-                                                             "empty when unknown)",
-                                                             kMinCustomerAge,
-                                                             kMaxCustomerAge)));
+                    return reject(value_message(b,
+                                                kAge,
+                                                age_text,
+                                                fmt::format("an age between {} and {} (leave it "
+                                                            "empty when unknown)",
+                                                            kMinCustomerAge,
+                                                            kMaxCustomerAge)));
                 }
                 age = static_cast<float>(*parsed);
             }
-            c.ids.intern(id);
-            c.has_metadata.push_back(1);
-            c.first_line.push_back(reader.line());
-            c.ages.push_back(age);
-            c.club_status.push(b.get(f, kClubStatus));
-            c.news_frequency.push(b.get(f, kNewsFrequency));
-            c.postal_code.push(b.get(f, kPostalCode));
-            return Status::ok();
-        });
+            pending.add(
+                reader.line(),
+                reader.raw_record(),
+                {id, b.get(f, kClubStatus), b.get(f, kNewsFrequency), b.get(f, kPostalCode)});
+            ages.push_back(age);
+            return pending.full() ? flush() : Status::ok();
+        },
+        flush);
 }
 
-// TODO: ingest reaches about 2.8 million transaction rows/s per core (target 5 million).
-// Nearly a third of the time is id lookups waiting on memory (prefetched in batches, on huge
-// pages, still bound by misses on tables of millions of slots: the prefetches themselves stall
-// once too many misses are in flight). Parsing on one thread and encoding on the other would
-// use the second core; not done yet, so large files take about twice as long as they could.
+// TODO: ingest reaches about 3.0-3.6 million transaction rows/s per core on the shared machine
+// (target 5 million; README Known limits). About half of reading transactions is id lookups
+// waiting on memory (prefetched in batches, still bound by misses on tables of megabytes) and
+// appending the columns; writing the store is mostly the kernel's copy into the page cache.
+// Parsing on one thread and encoding on the other would use the second core; not done yet, so
+// large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
 // of the cost of ingesting a large file with many articles and customers.
@@ -615,11 +875,11 @@ class PendingTransactions {
         // Field views die with the reader's next record, so the text is copied; offsets are
         // turned into views once the batch is complete and the text no longer moves.
         Copy c{line, date, channel, price, {}};
-        c.spans[0] = append(customer_id);
-        c.spans[1] = append(article_id);
-        c.spans[2] = append(order_id);
+        c.spans[0] = text_.append(customer_id);
+        c.spans[1] = text_.append(article_id);
+        c.spans[2] = text_.append(order_id);
         // The raw row is only quoted when an id turns out unknown under --unknown-ids bad-row.
-        c.spans[3] = keep_raw_ ? append(raw) : std::pair<size_t, size_t>{0, 0};
+        c.spans[3] = keep_raw_ ? text_.append(raw) : std::pair<size_t, size_t>{0, 0};
         copies_.push_back(c);
     }
     bool full() const { return copies_.size() >= kBatchSize; }
@@ -633,10 +893,10 @@ class PendingTransactions {
                                 c.date,
                                 c.channel,
                                 c.price,
-                                view(c.spans[0]),
-                                view(c.spans[1]),
-                                view(c.spans[2]),
-                                view(c.spans[3])});
+                                text_.view(c.spans[0]),
+                                text_.view(c.spans[1]),
+                                text_.view(c.spans[2]),
+                                text_.view(c.spans[3])});
         }
         return rows_;
     }
@@ -653,17 +913,9 @@ class PendingTransactions {
         double price;
         std::pair<size_t, size_t> spans[4];
     };
-    std::pair<size_t, size_t> append(std::string_view text) {
-        size_t offset = text_.size();
-        text_.append(text);
-        return {offset, text.size()};
-    }
-    std::string_view view(std::pair<size_t, size_t> span) const {
-        return std::string_view(text_.data() + span.first, span.second);
-    }
 
     bool keep_raw_;
-    std::string text_;
+    TextCopies text_;
     std::vector<Copy> copies_;
     std::vector<Row> rows_;
 };
@@ -881,10 +1133,8 @@ Status read_transactions(Context& ctx) {
                 return resolve_transactions(ctx, file, pending, &last_customer);
             }
             return Status::ok();
-        }));
-    if (!pending.empty()) {
-        LOOKBOOK_RETURN_IF_ERROR(resolve_transactions(ctx, file, pending, &last_customer));
-    }
+        },
+        [&] { return resolve_transactions(ctx, file, pending, &last_customer); }));
     report.transactions.rows_kept =
         report.transactions.rows_read - report.transactions.rows_rejected;
     return Status::ok();
@@ -943,22 +1193,27 @@ void resolve_images(Context& ctx) {
 }
 
 // Customer codes are dense, so a stable counting sort places each customer's rows in linear
-// time. Returns each row's destination and fills `offsets` (customers + 1 entries) with where
-// each customer's rows start. Rows already in date order need nothing more.
+// time. Returns where each customer's rows start (customers + 1 entries).
+std::vector<uint64_t> customer_offsets(const TransactionBuilder& t, uint32_t customer_count) {
+    std::vector<uint64_t> offsets(size_t{customer_count} + 1, 0);
+    for (uint32_t c : t.customers) {
+        ++offsets[c + 1];
+    }
+    for (size_t c = 1; c < offsets.size(); ++c) {
+        offsets[c] += offsets[c - 1];
+    }
+    return offsets;
+}
+
+// Each row's destination under the stable counting sort by customer; fills `offsets`.
 std::vector<uint32_t> counting_ranks(const TransactionBuilder& t,
                                      uint32_t customer_count,
                                      std::vector<uint64_t>* offsets) {
-    offsets->assign(size_t{customer_count} + 1, 0);
-    for (uint32_t c : t.customers) {
-        ++(*offsets)[c + 1];
-    }
-    for (size_t c = 1; c < offsets->size(); ++c) {
-        (*offsets)[c] += (*offsets)[c - 1];
-    }
+    *offsets = customer_offsets(t, customer_count);
     std::vector<uint32_t> rank(t.customers.size());
-    std::vector<uint64_t> next(offsets->begin(), offsets->end() - 1);
+    std::vector<uint32_t> next(offsets->begin(), offsets->end() - 1);
     for (size_t i = 0; i < rank.size(); ++i) {
-        rank[i] = static_cast<uint32_t>(next[t.customers[i]]++);
+        rank[i] = next[t.customers[i]]++;
     }
     return rank;
 }

@@ -93,10 +93,15 @@ void StringDictionary::free_bytes(void* p, size_t bytes) {
 
 StringDictionary::StringDictionary() : offsets_{0}, slots_(1024) { mask_ = slots_.size() - 1; }
 
-void StringDictionary::reserve(size_t strings) {
+void StringDictionary::reserve(size_t strings, size_t bytes) {
     offsets_.reserve(strings + 1);
-    while (slots_.size() < strings * 2) {
-        grow();
+    arena_.reserve(bytes);
+    size_t slots = slots_.size();
+    while (slots < strings * 2) {
+        slots *= 2;
+    }
+    if (slots > slots_.size()) {
+        rebuild(slots);
     }
 }
 
@@ -151,11 +156,10 @@ void StringDictionary::prefetch_text(std::string_view text, uint64_t h) const {
     }
 }
 
-uint32_t StringDictionary::intern(std::string_view text) {
-    uint64_t h = hash_bytes(text);
+std::pair<uint32_t, bool> StringDictionary::insert(std::string_view text, uint64_t h) {
     size_t slot = probe(text, h);
     if (slots_[slot].code_plus_one != 0) {
-        return slots_[slot].code_plus_one - 1;
+        return {slots_[slot].code_plus_one - 1, false};
     }
     uint32_t code = size();
     Slot key = make_key(text, h, arena_.size());
@@ -167,11 +171,13 @@ uint32_t StringDictionary::intern(std::string_view text) {
     if (static_cast<uint64_t>(size()) * 2 > slots_.size()) {
         grow();
     }
-    return code;
+    return {code, true};
 }
 
-void StringDictionary::grow() {
-    std::vector<Slot, HugePageAllocator<Slot>> slots(slots_.size() * 2);
+void StringDictionary::grow() { rebuild(slots_.size() * 2); }
+
+void StringDictionary::rebuild(size_t slot_count) {
+    std::vector<Slot, HugePageAllocator<Slot>> slots(slot_count);
     uint64_t mask = slots.size() - 1;
     // Walk the strings in code order: the arena and offsets are read front to back, which the
     // hardware prefetcher follows, where walking the old slots would jump around the arena.

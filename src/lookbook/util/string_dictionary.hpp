@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace lookbook {
@@ -24,7 +25,11 @@ class StringDictionary {
     StringDictionary();
 
     // The code of `text`, adding it when new.
-    uint32_t intern(std::string_view text);
+    uint32_t intern(std::string_view text) { return intern(text, hash_bytes(text)); }
+    // The same with the hash already computed (hash_bytes(text)).
+    uint32_t intern(std::string_view text, uint64_t hash) { return insert(text, hash).first; }
+    // The code of `text` and whether this call added it (false: it was there before).
+    std::pair<uint32_t, bool> insert(std::string_view text, uint64_t hash);
     // The code of `text`, or nullopt when it was never added.
     std::optional<uint32_t> find(std::string_view text) const {
         return find(text, hash_bytes(text));
@@ -48,7 +53,9 @@ class StringDictionary {
     std::string_view arena() const { return arena_; }
     const std::vector<uint64_t>& offsets() const { return offsets_; }
 
-    void reserve(size_t strings);
+    // Room for `strings` strings of `bytes` bytes in all without growing: the table is sized
+    // once instead of being rebuilt at every doubling.
+    void reserve(size_t strings, size_t bytes = 0);
 
   private:
     // 16 bytes. Short key: bytes 0-10 hold the key zero-padded, byte 11 its length. Long key:
@@ -80,6 +87,9 @@ class StringDictionary {
     size_t probe(std::string_view text, uint64_t hash) const;
     // Rebuilds the table at twice the size, reading the arena in order (no random reads).
     void grow();
+    // Moves every string to a table of `slot_count` slots (a power of two, at least twice the
+    // strings held).
+    void rebuild(size_t slot_count);
 
     std::basic_string<char, std::char_traits<char>, HugePageAllocator<char>> arena_;
     std::vector<uint64_t> offsets_;
