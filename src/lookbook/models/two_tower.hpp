@@ -120,9 +120,10 @@ class TwoTowerSource : public CandidateSource {
     std::shared_ptr<TwoTowerNet> net_;
     PlainTower tower_;
     int64_t dim_ = 0;
-    torch::Tensor features_;              // [A, feature_dim], shared with the history pool
-    std::vector<float> article_vectors_;  // [A * dim]
-    std::unique_ptr<RowScan> scan_;       // the same vectors, scanned for ranked()
+    torch::Tensor features_;                   // [A, feature_dim], shared with the history pool
+    std::vector<float> article_vectors_;       // [A * dim]
+    std::unique_ptr<RowScan> scan_;            // the same vectors, scanned for ranked()
+    std::unique_ptr<RowScanBatcher> batcher_;  // concurrent requests share a pass over scan_
 };
 
 }  // namespace lookbook::models

@@ -300,7 +300,7 @@ std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t 
     Eigen::VectorXf user = model_->fold_in(items, counts);
     std::sort(items.begin(), items.end());
     std::vector<Candidate> out;
-    for (auto [article, score] : items_.top(user.data(), k, items)) {
+    for (auto [article, score] : items_batcher_.top(user.data(), k, items)) {
         out.push_back({article, score, kNoRow, {}});
     }
     return out;
@@ -377,7 +377,7 @@ std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, siz
     Eigen::VectorXf unit = profile / profile.norm();
     std::vector<uint32_t> bought = history_articles(context);
     std::vector<Candidate> out;
-    for (auto [article, score] : present_.top(unit.data(), k, bought)) {
+    for (auto [article, score] : present_batcher_.top(unit.data(), k, bought)) {
         out.push_back({article, score, kNoRow, {}});
     }
     return out;

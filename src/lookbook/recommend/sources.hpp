@@ -132,7 +132,8 @@ class AlsSource : public CandidateSource {
 
   private:
     std::shared_ptr<const AlsModel> model_;
-    RowScan items_;  // the item factors, scanned for the best dot products
+    RowScan items_;                         // the item factors, scanned for the best dot products
+    RowScanBatcher items_batcher_{items_};  // concurrent requests share a pass over them
 };
 
 // One content vector per article (the mean of its image and text embeddings, L2-normalised).
@@ -178,6 +179,8 @@ class ProfileSource : public CandidateSource {
     // exactly 0 and is never a candidate, so the scan skips those rows (on the H&M store
     // about half of them are articles known only from transactions).
     RowScan present_;
+    // Concurrent requests (the web server's threads) share a pass over present_.
+    RowScanBatcher present_batcher_{present_};
 };
 
 }  // namespace lookbook
