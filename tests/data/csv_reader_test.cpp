@@ -246,6 +246,44 @@ TEST(CsvReader, PlainLinesSplitLikeAReferenceAtEveryBlockOffset) {
     }
 }
 
+// A last line without a line end whose quote lies in its first 16 bytes was once taken to the
+// quoted parser before the end of the input was known, which then reported the quote as never
+// closed (found by the break-it review on files written with every field quoted).
+TEST(CsvReader, QuotedLastLineWithoutLineEndIsRead) {
+    const std::vector<std::pair<std::string, Rows>> cases = {
+        {"customer_id,postal_code\nC1,\"abcdefghijkl\"",
+         {{"customer_id", "postal_code"}, {"C1", "abcdefghijkl"}}},
+        {"id,code\n\"C1\",\"abcdefghi\"", {{"id", "code"}, {"C1", "abcdefghi"}}},
+        {"a,b\n\"abcdefghijklmnop\",x", {{"a", "b"}, {"abcdefghijklmnop", "x"}}},
+        {"a,b\nab,\"cdefghijklmnop\nqrs\"", {{"a", "b"}, {"ab", "cdefghijklmnop\nqrs"}}},
+        {"a,b\n\"C1\",\"abcdefghi\"\r", {{"a", "b"}, {"C1", "abcdefghi"}}},
+        {"t,c,a,p,q\n2020-01-01,C1,A1,1.5,\"1234567890123\"",
+         {{"t", "c", "a", "p", "q"}, {"2020-01-01", "C1", "A1", "1.5", "1234567890123"}}},
+    };
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("lookbook_csv_last_line_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    for (const auto& [text, expected] : cases) {
+        EXPECT_EQ(read_all(text), expected) << text;
+        EXPECT_EQ(read_all(text, 16), expected) << text;
+        const auto path = dir / "last.csv";
+        std::ofstream(path, std::ios::binary) << text;
+        for (bool mapped : {true, false}) {
+            CsvOptions options;
+            options.map_file = mapped;
+            auto opened = CsvReader::open(path, options);
+            ASSERT_TRUE(opened.is_ok());
+            Rows rows;
+            while ((*opened)->next()) {
+                rows.emplace_back((*opened)->fields().begin(), (*opened)->fields().end());
+            }
+            EXPECT_TRUE((*opened)->status().is_ok()) << (*opened)->status().to_string();
+            EXPECT_EQ(rows, expected) << text << (mapped ? " (mapped)" : " (read)");
+        }
+    }
+    std::filesystem::remove_all(dir);
+}
+
 TEST(CsvReader, ReadsFileInSmallChunksLikeInMemory) {
     std::string text = "id,desc\n";
     for (int i = 0; i < 500; ++i) {

@@ -8,9 +8,11 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/file.hpp"
 
 namespace lookbook {
 namespace {
@@ -255,6 +257,31 @@ TEST_F(IngestTest, RepeatedCatalogIdsAreFoundAcrossBatches) {
     }
     EXPECT_EQ(store->transactions().article()[0], 500u);
     EXPECT_EQ(store->transactions().customer()[0], 5u);
+}
+
+// Catalog tables were once sized from the file's line count: a customers file of two rows and
+// four million blank lines (which are skipped) reserved tables for four million customers, about
+// 200 MB. They are now sized from the bytes the first full batch of rows took. Measured in a
+// child process, whose peak memory starts at the test's own.
+TEST_F(IngestTest, BlankLinesDoNotSizeTheCatalogTables) {
+    options_.customers = write(
+        "customers.csv", "customer_id,age\nc1,30\n" + std::string(4'000'000, '\n') + "c2,40\n");
+    const uint64_t before = current_rss_bytes();
+    ASSERT_GT(before, 0u);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        auto report = ingest(options_);
+        const uint64_t grown = peak_rss_bytes() - std::min(peak_rss_bytes(), before);
+        ::_exit(!report.is_ok() ? 2 : grown > (uint64_t{64} << 20) ? 1 : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the ingest grew by more than 64 MB; 2: it failed";
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(open_store()->customers().id(1), "c2");
 }
 
 TEST_F(IngestTest, SkipPolicyWritesRejectsWithReasons) {

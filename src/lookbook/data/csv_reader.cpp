@@ -193,9 +193,6 @@ bool CsvReader::next() {
                 return true;
             case LineSplit::kBlank:
                 continue;
-            case LineSplit::kQuoted:
-                record_line_ = next_line_;
-                return parse_quoted_record(pos_);
             case LineSplit::kUnsure:
                 break;
         }
@@ -290,8 +287,10 @@ CsvReader::LineSplit CsvReader::split_buffered_line() {
             delimiters &= before_end;
         }
         if (quotes != 0) {
+            // The general path finds the line end (reading more of the input first when the
+            // line runs past the buffer) before it parses quotes, as the quoted parser needs.
             fields_.clear();
-            return LineSplit::kQuoted;
+            return LineSplit::kUnsure;
         }
         while (delimiters != 0) {
             size_t at = block + static_cast<size_t>(__builtin_ctz(delimiters));
@@ -422,7 +421,11 @@ bool CsvReader::parse_quoted_record(size_t start) {
                 if (!status_.is_ok()) {
                     return false;
                 }
-                if (eof_ && i >= end_) {
+                // refill() may have moved the record to the front (by start - keep bytes) before
+                // finding the end of the input: `i` is compared where it now points. Without
+                // this, a closing quote on the last byte of a file whose last record held a line
+                // end inside quotes was reported as never closed.
+                if (eof_ && i - (start - keep) >= end_) {
                     status_ = Status::invalid_data(
                         name_ + ":" + std::to_string(record_line_) +
                         ": a quoted field is never closed (the file ends inside quotes). Add the "

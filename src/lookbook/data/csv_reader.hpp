@@ -70,9 +70,9 @@ class CsvReader {
     bool refill(size_t* keep_from, size_t* from);
     bool parse_quoted_record(size_t start);
     // What split_buffered_line() found at pos_: a record (fields_ set, pos_ moved past it), a
-    // blank line (skipped), a line with a quote (nothing consumed: parse_quoted_record's
-    // case), or nothing it can tell without more data or without SSE2 (the general path's).
-    enum class LineSplit { kRecord, kBlank, kQuoted, kUnsure };
+    // blank line (skipped), or nothing consumed, for the general path: a line with a quote, a
+    // line that may run past the buffered data, or no SSE2.
+    enum class LineSplit { kRecord, kBlank, kUnsure };
     LineSplit split_buffered_line();
     // Unmaps the mapped pages already consumed, in steps of a few megabytes.
     void release_consumed();
