@@ -212,6 +212,37 @@ TEST(TrainClipEncoder, ResumedRunEqualsAnUninterruptedOne) {
     fs::remove_all(twice);
 }
 
+TEST(TrainClipEncoder, ScaledWideFeaturesSurviveAResume) {
+    // 2 + 2 scaled steps equal 4 scaled steps even when the resume's options forget the flag
+    // (the checkpoint keeps it), and differ from 4 unscaled steps.
+    const fs::path once = fresh_dir("scaled_once");
+    const fs::path twice = fresh_dir("scaled_twice");
+    const fs::path plain = fresh_dir("scaled_plain");
+    TrainOptions options = tiny_options();
+    options.model.wide_features = true;
+    options.max_steps = 4;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), plain, options).is_ok());
+    options.scale_wide_features = true;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), once, options).is_ok());
+    options.max_steps = 2;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
+    options.resume = true;
+    options.scale_wide_features = false;
+    options.max_steps = 4;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
+    auto a = ClipModel::load(once);
+    auto b = ClipModel::load(twice);
+    auto c = ClipModel::load(plain);
+    ASSERT_TRUE(a.is_ok() && b.is_ok() && c.is_ok());
+    torch::Tensor pixels = torch::rand({2, 3, 16, 16});
+    const torch::Tensor image_a = (*a)->encode_image(pixels);
+    EXPECT_TRUE(torch::allclose(image_a, (*b)->encode_image(pixels), 1e-4, 1e-5));
+    EXPECT_GT((image_a - (*c)->encode_image(pixels)).abs().max().item<double>(), 1e-4);
+    for (const fs::path& dir : {once, twice, plain}) {
+        fs::remove_all(dir);
+    }
+}
+
 TEST(TrainClipEncoder, RefusesToOverwriteACheckpointWithoutResume) {
     const fs::path dir = fresh_dir("overwrite");
     TrainOptions options = tiny_options();

@@ -118,6 +118,12 @@ struct TrainOptions {
     // a milder mix (variants together, types at random, or a few look-alikes per batch) is
     // untried.
     bool group_batches = false;
+    // With the wide paths: train the image projection on features scaled to a common size
+    // (ClipModel::set_wide_feature_scale): each histogram bin and thumbnail cell by
+    // sqrt(2 / F) / max(rms, 0.01), its root mean square over the training photos, so a rare
+    // colour bin moves its weights as fast as the white background does. Folded into the
+    // saved projection: the model format and the embeddings path do not change.
+    bool scale_wide_features = false;
     uint64_t seed = 1;
     bool resume = false;              // continue from OUTPUT/checkpoint
     double checkpoint_seconds = 120;  // time between checkpoints (one is always written at the end)
