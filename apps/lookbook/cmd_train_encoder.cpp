@@ -81,6 +81,11 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
         ->check(CLI::Range(2, 4096));
     cmd->add_option("--learning-rate", train.learning_rate, "Peak AdamW learning rate")
         ->capture_default_str();
+    cmd->add_option("--logit-scale",
+                    train.initial_logit_scale,
+                    "Starting logit scale (1 / temperature); 0: CLIP's 1 / 0.07")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 100.0));
     cmd->add_option("--vocab", train.vocab_size, "BPE vocabulary size learned from the texts")
         ->capture_default_str()
         ->check(CLI::Range(514, 49408));

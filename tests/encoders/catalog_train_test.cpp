@@ -243,6 +243,29 @@ TEST(TrainClipEncoder, ScaledWideFeaturesSurviveAResume) {
     }
 }
 
+TEST(TrainClipEncoder, StartsFromTheGivenLogitScale) {
+    // One step moves the stored log scale by at most a learning rate (warm-up: a fraction of
+    // it), so the saved scale is the start within a fraction of a percent.
+    TrainOptions options = tiny_options();
+    options.max_steps = 1;
+    for (const double start : {0.0, 40.0}) {
+        const fs::path dir = fresh_dir("logit_scale");
+        options.initial_logit_scale = start;
+        ASSERT_TRUE(train_clip_encoder(tiny_examples(), dir, options).is_ok());
+        auto model = ClipModel::load(dir);
+        ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+        const double expected = start > 0 ? start : 1 / 0.07;
+        EXPECT_NEAR((*model)->logit_scale(), expected, 0.005 * expected) << start;
+        fs::remove_all(dir);
+    }
+    options.initial_logit_scale = 101;
+    auto refused = train_clip_encoder(tiny_examples(), fresh_dir("logit_scale"), options);
+    ASSERT_FALSE(refused.is_ok());
+    EXPECT_EQ(refused.status().message(),
+              "initial logit scale 101; expected 0 (the default) or above 0 up to 100 "
+              "(--logit-scale)");
+}
+
 TEST(TrainClipEncoder, RefusesToOverwriteACheckpointWithoutResume) {
     const fs::path dir = fresh_dir("overwrite");
     TrainOptions options = tiny_options();

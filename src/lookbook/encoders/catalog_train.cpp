@@ -578,6 +578,12 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             options.epochs,
             options.minutes));
     }
+    if (!(options.initial_logit_scale >= 0 && options.initial_logit_scale <= 100)) {
+        return Status::invalid_argument(
+            fmt::format("initial logit scale {}; expected 0 (the default) or above 0 up to 100 "
+                        "(--logit-scale)",
+                        options.initial_logit_scale));
+    }
     if (!(options.token_dropout >= 0 && options.token_dropout < 1)) {
         return Status::invalid_argument(fmt::format(
             "token dropout is {}; expected a probability from 0 to below 1 (--token-dropout)",
@@ -662,6 +668,10 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         (tensor.dim() >= 2 ? decayed : plain).push_back(tensor);
         if (name == "logit_scale") {
             log_scale = tensor;
+            if (options.initial_logit_scale > 0) {
+                torch::NoGradGuard no_grad;
+                tensor.fill_(std::log(options.initial_logit_scale));
+            }
         }
     }
     auto adamw = [&](double decay) {
