@@ -266,6 +266,20 @@ TEST(TrainClipEncoder, StartsFromTheGivenLogitScale) {
               "(--logit-scale)");
 }
 
+TEST(TrainCatalogEncoder, RefusesBadSizesBeforeReadingTheStore) {
+    // The store does not exist: the size error comes first, before any photo is decoded or
+    // any file is written.
+    CatalogTrainOptions options;
+    options.train = tiny_options();
+    options.train.model.vision.image_size = 20;  // patches of 8
+    const fs::path output = fresh_dir("bad_sizes");
+    auto report = train_catalog_encoder(fresh_dir("no_store"), output, options);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "CLIP config: image size 20 is not a multiple of the patch size 8");
+    EXPECT_FALSE(fs::exists(output));
+}
+
 TEST(TrainClipEncoder, RefusesToOverwriteACheckpointWithoutResume) {
     const fs::path dir = fresh_dir("overwrite");
     TrainOptions options = tiny_options();

@@ -926,6 +926,8 @@ Result<TrainReport> train_catalog_encoder(const fs::path& store_dir,
         // A resumed run keeps the sizes it started with.
         LOOKBOOK_ASSIGN_OR_RETURN(config, read_open_clip_config(output / "open_clip_config.json"));
     }
+    // Bad sizes fail before thousands of photos are decoded.
+    LOOKBOOK_RETURN_IF_ERROR(validate_clip_config(config));
     // Crops are cut from photos one eighth larger than the model input.
     const int side = static_cast<int>(config.vision.image_size + config.vision.image_size / 8);
     LOOKBOOK_ASSIGN_OR_RETURN(
