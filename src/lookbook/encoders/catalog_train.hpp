@@ -90,7 +90,7 @@ struct TrainOptions {
     int64_t max_steps = 0;  // or after this many steps in total (0: no limit); for tests
     // Pairs per step (the contrastive loss sees batch_size^2 pairs). 256 at the same 30 epochs
     // (450 steps, seed 1) gave held-out recall@1/5/10 0.215 / 0.542 / 0.670 against 0.220 /
-    // 0.535 / 0.662 at 128, with a 646 MB peak against 421 MB.
+    // 0.535 / 0.662 at 128, with a 623 MB peak against 421 MB.
     int batch_size = 128;
     double learning_rate = 1e-3;
     // The logit scale (1 / temperature) at the start, up to 100; learned from there (at most
