@@ -86,7 +86,9 @@ struct TrainOptions {
     // Stop (and save) after this much training time, counting the time of the runs a resumed
     // training continues; the learning-rate decay ends there (LearningRateSchedule).
     double minutes = 12;
-    int epochs = 30;        // or after this many passes over the examples
+    // Or after this many passes over the examples. On the H&M sample (seed 1) 20 epochs gave
+    // held-out recall@1/5/10 0.228 / 0.542 / 0.662 against 0.220 / 0.535 / 0.662 at 30.
+    int epochs = 30;
     int64_t max_steps = 0;  // or after this many steps in total (0: no limit); for tests
     // Pairs per step (the contrastive loss sees batch_size^2 pairs). 256 at the same 30 epochs
     // (450 steps, seed 1) gave held-out recall@1/5/10 0.215 / 0.542 / 0.670 against 0.220 /
