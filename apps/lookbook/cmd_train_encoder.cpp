@@ -17,16 +17,22 @@ struct TrainEncoderArgs {
     std::string store;
     std::string output;
     CatalogTrainOptions options;
-    int image_size = 32;
+    // The photo and patch sides; the defaults are small_clip_config's.
+    int image_size =
+        static_cast<int>(small_clip_config(TrainOptions{}.vocab_size).vision.image_size);
+    int patch_size =
+        static_cast<int>(small_clip_config(TrainOptions{}.vocab_size).vision.patch_size);
     bool wide_features = true;
 };
 
 int run_train_encoder(TrainEncoderArgs args) {
     configure_cpu_threads(args.options.train.threads);
-    // Only the photo size is exposed; the other sizes are the defaults of small_clip_config.
+    // Only the photo and patch sizes are exposed; the others are the defaults of
+    // small_clip_config.
     TrainOptions& train = args.options.train;
     train.model = small_clip_config(train.vocab_size);
     train.model.vision.image_size = args.image_size;
+    train.model.vision.patch_size = args.patch_size;
     train.model.wide_features = args.wide_features;
     train.model_set = true;
     auto report = train_catalog_encoder(args.store, args.output, args.options);
@@ -75,6 +81,11 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
         ->check(CLI::Range(2, 4096));
     cmd->add_option("--learning-rate", train.learning_rate, "Peak AdamW learning rate")
         ->capture_default_str();
+    cmd->add_option("--logit-scale",
+                    train.initial_logit_scale,
+                    "Starting logit scale (1 / temperature); 0: CLIP's 1 / 0.07")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 100.0));
     cmd->add_option("--vocab", train.vocab_size, "BPE vocabulary size learned from the texts")
         ->capture_default_str()
         ->check(CLI::Range(514, 49408));
@@ -83,9 +94,13 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
                     "Fraction of articles kept out of training for evaluation")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.9));
-    cmd->add_option("--image-size", args->image_size, "Photo side in px (a multiple of 8)")
+    cmd->add_option(
+           "--image-size", args->image_size, "Photo side in px (a multiple of --patch-size)")
         ->capture_default_str()
         ->check(CLI::Range(16, 224));
+    cmd->add_option("--patch-size", args->patch_size, "ViT patch side in px")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 224));
     cmd->add_flag("--wide-features,!--no-wide-features",
                   args->wide_features,
                   "Colour-histogram/thumbnail and bag-of-tokens paths in the towers (default on)");
@@ -103,6 +118,10 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
     cmd->add_flag("--group-batches,!--no-group-batches",
                   train.group_batches,
                   "Batches of look-alikes: colour variants and products of one type together")
+        ->capture_default_str();
+    cmd->add_flag("--scale-wide-features,!--no-scale-wide-features",
+                  train.scale_wide_features,
+                  "Train the colour/thumbnail projection on features scaled to a common size")
         ->capture_default_str();
     cmd->add_option("--threads", train.threads, "CPU threads")->capture_default_str();
     cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();

@@ -212,6 +212,74 @@ TEST(TrainClipEncoder, ResumedRunEqualsAnUninterruptedOne) {
     fs::remove_all(twice);
 }
 
+TEST(TrainClipEncoder, ScaledWideFeaturesSurviveAResume) {
+    // 2 + 2 scaled steps equal 4 scaled steps even when the resume's options forget the flag
+    // (the checkpoint keeps it), and differ from 4 unscaled steps.
+    const fs::path once = fresh_dir("scaled_once");
+    const fs::path twice = fresh_dir("scaled_twice");
+    const fs::path plain = fresh_dir("scaled_plain");
+    TrainOptions options = tiny_options();
+    options.model.wide_features = true;
+    options.max_steps = 4;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), plain, options).is_ok());
+    options.scale_wide_features = true;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), once, options).is_ok());
+    options.max_steps = 2;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
+    options.resume = true;
+    options.scale_wide_features = false;
+    options.max_steps = 4;
+    ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
+    auto a = ClipModel::load(once);
+    auto b = ClipModel::load(twice);
+    auto c = ClipModel::load(plain);
+    ASSERT_TRUE(a.is_ok() && b.is_ok() && c.is_ok());
+    torch::Tensor pixels = torch::rand({2, 3, 16, 16});
+    const torch::Tensor image_a = (*a)->encode_image(pixels);
+    EXPECT_TRUE(torch::allclose(image_a, (*b)->encode_image(pixels), 1e-4, 1e-5));
+    EXPECT_GT((image_a - (*c)->encode_image(pixels)).abs().max().item<double>(), 1e-4);
+    for (const fs::path& dir : {once, twice, plain}) {
+        fs::remove_all(dir);
+    }
+}
+
+TEST(TrainClipEncoder, StartsFromTheGivenLogitScale) {
+    // One step moves the stored log scale by at most a learning rate (warm-up: a fraction of
+    // it), so the saved scale is the start within a fraction of a percent.
+    TrainOptions options = tiny_options();
+    options.max_steps = 1;
+    for (const double start : {0.0, 40.0}) {
+        const fs::path dir = fresh_dir("logit_scale");
+        options.initial_logit_scale = start;
+        ASSERT_TRUE(train_clip_encoder(tiny_examples(), dir, options).is_ok());
+        auto model = ClipModel::load(dir);
+        ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+        const double expected = start > 0 ? start : 1 / 0.07;
+        EXPECT_NEAR((*model)->logit_scale(), expected, 0.005 * expected) << start;
+        fs::remove_all(dir);
+    }
+    options.initial_logit_scale = 101;
+    auto refused = train_clip_encoder(tiny_examples(), fresh_dir("logit_scale"), options);
+    ASSERT_FALSE(refused.is_ok());
+    EXPECT_EQ(refused.status().message(),
+              "initial logit scale 101; expected 0 (the default) or above 0 up to 100 "
+              "(--logit-scale)");
+}
+
+TEST(TrainCatalogEncoder, RefusesBadSizesBeforeReadingTheStore) {
+    // The store does not exist: the size error comes first, before any photo is decoded or
+    // any file is written.
+    CatalogTrainOptions options;
+    options.train = tiny_options();
+    options.train.model.vision.image_size = 20;  // patches of 8
+    const fs::path output = fresh_dir("bad_sizes");
+    auto report = train_catalog_encoder(fresh_dir("no_store"), output, options);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "CLIP config: image size 20 is not a multiple of the patch size 8");
+    EXPECT_FALSE(fs::exists(output));
+}
+
 TEST(TrainClipEncoder, RefusesToOverwriteACheckpointWithoutResume) {
     const fs::path dir = fresh_dir("overwrite");
     TrainOptions options = tiny_options();

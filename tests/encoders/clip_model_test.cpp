@@ -531,6 +531,60 @@ TEST_F(ClipModelFiles, WideImagePathAddsProjectedHistogramAndThumbnail) {
         features.matmul(state_tensor(**model, "lookbook_wide_image_proj"));
     EXPECT_LT(max_abs_diff(wide, expected_wide), 1e-5);
     EXPECT_GT(expected_wide.abs().max().item<double>(), 1e-3);
+    EXPECT_LT(max_abs_diff((*model)->wide_image_features(pixels), features), 1e-6);
+}
+
+// The raw (unscaled) wide image projection the training loop updates.
+torch::Tensor live_wide_projection(ClipModel& model) {
+    for (auto& [name, tensor] : model.trainable_parameters()) {
+        if (name == "lookbook_wide_image_proj") {
+            return tensor.detach().clone();
+        }
+    }
+    ADD_FAILURE() << "no wide projection";
+    return torch::Tensor();
+}
+
+TEST_F(ClipModelFiles, WideFeatureScaleIsFoldedIntoTheSavedProjection) {
+    write_tiny_open_clip_config(R"("wide_features": true)");
+    auto model = ClipModel::with_random_weights(tiny_config(), 8);
+    ASSERT_TRUE(model.is_ok());
+    torch::manual_seed(3);
+    torch::Tensor pixels = torch::randn({3, 3, 16, 16});
+    const torch::Tensor plain = (*model)->encode_image(pixels);
+    const torch::Tensor features = (*model)->wide_image_features(pixels);  // [3, 192]
+    const torch::Tensor raw = live_wide_projection(**model);               // [192, 4]
+
+    // Scaled: the wide part sees features * scale through the same live projection.
+    const torch::Tensor scale = torch::arange(192, torch::kFloat32) * 0.05f + 0.25f;
+    (*model)->set_wide_feature_scale(scale);
+    const torch::Tensor scaled = (*model)->encode_image(pixels);
+    EXPECT_LT(max_abs_diff(scaled - plain, (features * (scale - 1)).matmul(raw)), 1e-5);
+    EXPECT_GT(max_abs_diff(scaled, plain), 1e-3);
+    EXPECT_EQ(max_abs_diff(live_wide_projection(**model), raw), 0.0);
+
+    // Saved: the scale lives in the projection's rows, and a reloaded model (which knows
+    // nothing of it) computes the scaled embeddings.
+    EXPECT_LT(
+        max_abs_diff(state_tensor(**model, "lookbook_wide_image_proj"), raw * scale.unsqueeze(1)),
+        1e-6);
+    ASSERT_TRUE(
+        write_safetensors(dir_ / "open_clip_model.safetensors", (*model)->openai_state_dict())
+            .is_ok());
+    auto loaded = ClipModel::load(dir_);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    EXPECT_LT(max_abs_diff((*loaded)->encode_image(pixels), scaled), 1e-5);
+
+    // Removed again: the plain model.
+    (*model)->set_wide_feature_scale(torch::Tensor());
+    EXPECT_EQ(max_abs_diff((*model)->encode_image(pixels), plain), 0.0);
+    EXPECT_THROW((*model)->set_wide_feature_scale(torch::ones({191})), std::invalid_argument);
+
+    write_tiny_open_clip_config();
+    auto narrow = ClipModel::with_random_weights(tiny_config(), 8);
+    ASSERT_TRUE(narrow.is_ok());
+    EXPECT_THROW((*narrow)->set_wide_feature_scale(torch::ones({192})), std::logic_error);
+    EXPECT_THROW((*narrow)->wide_image_features(pixels), std::logic_error);
 }
 
 TEST_F(ClipModelFiles, WideTextPathAddsProjectedMeanTokenEmbedding) {

@@ -302,6 +302,42 @@ void drop_tokens(torch::Tensor& ids, double p, std::mt19937_64& rng) {
     }
 }
 
+// TrainOptions::scale_wide_features: sqrt(2 / F) / max(rms, 0.01) per wide image feature, the
+// root mean square over the training photos as training crops them (centred, the largest crop,
+// not flipped). Unit-norm histogram and thumbnail give an average rms near sqrt(1 / F), so the
+// scaled features keep about the squared norm of 2 they had.
+torch::Tensor wide_feature_scale(ClipModel& model,
+                                 const std::vector<TrainingExample>& examples,
+                                 const ClipConfig& config,
+                                 const TrainOptions& options) {
+    const int64_t s = config.vision.image_size;
+    const int64_t features = ClipModel::wide_image_feature_count();
+    torch::Tensor sum_sq = torch::zeros({features}, torch::kFloat64);
+    constexpr size_t kChunk = 256;
+    for (size_t begin = 0; begin < examples.size(); begin += kChunk) {
+        const size_t end = std::min(examples.size(), begin + kChunk);
+        torch::Tensor pixels = torch::empty({static_cast<int64_t>(end - begin), 3, s, s});
+        for (size_t i = begin; i < end; ++i) {
+            const RgbImage& image = examples[i].image;
+            const int64_t crop =
+                crop_side_range(image.width, options.crop_max, options.crop_max).first;
+            const int64_t offset = (image.width - crop) / 2;
+            crop_planes(image,
+                        offset,
+                        offset,
+                        crop,
+                        false,
+                        s,
+                        config,
+                        pixels.data_ptr<float>() + static_cast<int64_t>(i - begin) * 3 * s * s);
+        }
+        sum_sq += model.wide_image_features(pixels).to(torch::kFloat64).square().sum(0);
+    }
+    const torch::Tensor rms = (sum_sq / static_cast<double>(examples.size())).sqrt();
+    const double target = std::sqrt(2.0 / static_cast<double>(features));
+    return (target / rms.clamp_min(1e-2)).to(torch::kFloat32);
+}
+
 }  // namespace
 
 Result<ClipTokenizer> learn_clip_bpe(const std::vector<std::string>& texts, int vocab_size) {
@@ -542,6 +578,12 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             options.epochs,
             options.minutes));
     }
+    if (!(options.initial_logit_scale >= 0 && options.initial_logit_scale <= 100)) {
+        return Status::invalid_argument(
+            fmt::format("initial logit scale {}; expected 0 (the default) or above 0 up to 100 "
+                        "(--logit-scale)",
+                        options.initial_logit_scale));
+    }
     if (!(options.token_dropout >= 0 && options.token_dropout < 1)) {
         return Status::invalid_argument(fmt::format(
             "token dropout is {}; expected a probability from 0 to below 1 (--token-dropout)",
@@ -626,6 +668,10 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         (tensor.dim() >= 2 ? decayed : plain).push_back(tensor);
         if (name == "logit_scale") {
             log_scale = tensor;
+            if (options.initial_logit_scale > 0) {
+                torch::NoGradGuard no_grad;
+                tensor.fill_(std::log(options.initial_logit_scale));
+            }
         }
     }
     auto adamw = [&](double decay) {
@@ -654,16 +700,22 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
     report.examples = n;
     report.output = output;
     double earlier_seconds = 0;  // training time of the runs this one resumes
+    // A resumed run keeps the feature scaling it started with (the saved projection is unscaled).
+    bool scale_wide = options.scale_wide_features;
     if (options.resume) {
         LOOKBOOK_ASSIGN_OR_RETURN(nlohmann::json state, load_checkpoint(paths, *model, optimizer));
         report.start_step = state["step"].get<int64_t>();
         schedule.planned_steps = state["planned_steps"].get<int64_t>();
         earlier_seconds = state.value("train_seconds", 0.0);
+        scale_wide = state.value("scale_wide_features", false);
         log::info("resuming {} at step {} of at most {} after {:.0f} s of training",
                   output.string(),
                   report.start_step,
                   schedule.planned_steps,
                   earlier_seconds);
+    }
+    if (config.wide_features && scale_wide) {
+        model->set_wide_feature_scale(wide_feature_scale(*model, examples, config, options));
     }
     schedule.warmup_steps =
         std::max<int64_t>(1, std::min<int64_t>(50, schedule.planned_steps / 10));
@@ -689,7 +741,8 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
                               {"planned_steps", planned},
                               {"train_seconds", trained_seconds()},
                               {"examples", n},
-                              {"seed", options.seed}};
+                              {"seed", options.seed},
+                              {"scale_wide_features", scale_wide}};
     };
     const int64_t last_step =
         options.max_steps > 0 ? options.max_steps : std::numeric_limits<int64_t>::max();
@@ -873,6 +926,8 @@ Result<TrainReport> train_catalog_encoder(const fs::path& store_dir,
         // A resumed run keeps the sizes it started with.
         LOOKBOOK_ASSIGN_OR_RETURN(config, read_open_clip_config(output / "open_clip_config.json"));
     }
+    // Bad sizes fail before thousands of photos are decoded.
+    LOOKBOOK_RETURN_IF_ERROR(validate_clip_config(config));
     // Crops are cut from photos one eighth larger than the model input.
     const int side = static_cast<int>(config.vision.image_size + config.vision.image_size / 8);
     LOOKBOOK_ASSIGN_OR_RETURN(

@@ -98,6 +98,20 @@ class ClipModel {
     // loop builds the batches.
     TrainOutput train_forward(const torch::Tensor& pixels, const torch::Tensor& input_ids);
 
+    // The fixed wide image features (colour histogram and grey thumbnail, see clip_model.cpp)
+    // of pixels [B, 3, S, S]: [B, wide_image_feature_count()]. Throws std::invalid_argument
+    // as encode_image, and std::logic_error when the model has no wide paths.
+    torch::Tensor wide_image_features(const torch::Tensor& pixels) const;
+    static int64_t wide_image_feature_count();
+
+    // Training: multiplies each wide image feature by `scale` [wide_image_feature_count()]
+    // before its projection, a reparametrisation that changes how fast AdamW moves each
+    // feature's weights, not what the model can express. openai_state_dict() folds the scale
+    // into "lookbook_wide_image_proj", so a saved model computes the same embeddings without
+    // it; trainable_parameters() hold the unscaled projection. An undefined tensor removes it.
+    // Throws std::invalid_argument on a wrong shape, std::logic_error without wide paths.
+    void set_wide_feature_scale(const torch::Tensor& scale);
+
   private:
     // Only the factories above can make the key, so they are the only way to build a model.
     struct ConstructionKey {
