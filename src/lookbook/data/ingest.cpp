@@ -621,6 +621,23 @@ Status add_catalog_batch(Context& ctx,
     return Status::ok();
 }
 
+// Runs `flush` once the batch is full; at the first full batch, first estimates the file's rows
+// into *most_rows (estimated_rows) for the flush to size the tables with.
+template <typename Flush>
+Status flush_if_full(const PendingRows& pending,
+                     const CsvReader& reader,
+                     uint64_t rows_read,
+                     uint64_t* most_rows,
+                     Flush&& flush) {
+    if (!pending.full()) {
+        return Status::ok();
+    }
+    if (*most_rows == 0) {
+        *most_rows = estimated_rows(reader, rows_read);
+    }
+    return flush();
+}
+
 // Article fields held in a PendingRows batch, in this order.
 enum PendingArticleField {
     kPendingId,
@@ -722,13 +739,7 @@ Status read_articles(Context& ctx) {
                          attributes[9],
                          attributes[10],
                          attributes[11]});
-            if (!pending.full()) {
-                return Status::ok();
-            }
-            if (most_rows == 0) {
-                most_rows = estimated_rows(reader, ctx.report.articles.rows_read);
-            }
-            return flush();
+            return flush_if_full(pending, reader, ctx.report.articles.rows_read, &most_rows, flush);
         },
         flush);
 }
@@ -828,18 +839,13 @@ Status read_customers(Context& ctx) {
                 reader.raw_record(),
                 {id, b.get(f, kClubStatus), b.get(f, kNewsFrequency), b.get(f, kPostalCode)});
             ages.push_back(age);
-            if (!pending.full()) {
-                return Status::ok();
-            }
-            if (most_rows == 0) {
-                most_rows = estimated_rows(reader, ctx.report.customers.rows_read);
-            }
-            return flush();
+            return flush_if_full(
+                pending, reader, ctx.report.customers.rows_read, &most_rows, flush);
         },
         flush);
 }
 
-// TODO: ingest reaches about 3.0-3.6 million transaction rows/s per core on the shared machine
+// TODO: ingest reaches about 3.0-3.9 million transaction rows/s per core on the shared machine
 // (target 5 million; README Known limits). About half of reading transactions is id lookups
 // waiting on memory (prefetched in batches, still bound by misses on tables of megabytes) and
 // appending the columns; writing the store is mostly the kernel's copy into the page cache.
