@@ -1200,23 +1200,19 @@ void resolve_images(Context& ctx) {
 }
 
 // Customer codes are dense, so a stable counting sort places each customer's rows in linear
-// time. Returns where each customer's rows start (customers + 1 entries).
-std::vector<uint64_t> customer_offsets(const TransactionBuilder& t, uint32_t customer_count) {
-    std::vector<uint64_t> offsets(size_t{customer_count} + 1, 0);
-    for (uint32_t c : t.customers) {
-        ++offsets[c + 1];
-    }
-    for (size_t c = 1; c < offsets.size(); ++c) {
-        offsets[c] += offsets[c - 1];
-    }
-    return offsets;
-}
-
-// Each row's destination under the stable counting sort by customer; fills `offsets`.
+// time. Returns each row's destination and fills `offsets` (customers + 1 entries) with where
+// each customer's rows start. Rows already in date order need nothing more. The cursors are
+// 32-bit (the row count is), so that a table of hundreds of thousands stays in the cache.
 std::vector<uint32_t> counting_ranks(const TransactionBuilder& t,
                                      uint32_t customer_count,
                                      std::vector<uint64_t>* offsets) {
-    *offsets = customer_offsets(t, customer_count);
+    offsets->assign(size_t{customer_count} + 1, 0);
+    for (uint32_t c : t.customers) {
+        ++(*offsets)[c + 1];
+    }
+    for (size_t c = 1; c < offsets->size(); ++c) {
+        (*offsets)[c] += (*offsets)[c - 1];
+    }
     std::vector<uint32_t> rank(t.customers.size());
     std::vector<uint32_t> next(offsets->begin(), offsets->end() - 1);
     for (size_t i = 0; i < rank.size(); ++i) {
