@@ -173,6 +173,31 @@ TEST_F(WebServerTest, BoughtTogetherRanksTheRuleFirst) {
     EXPECT_EQ(get("/api/articles/nope/bought-together")->status, 404);
 }
 
+// other_groups keeps the cart's product groups out: for the strap top (upper body) only
+// trousers and shoes; for a top and trousers only the sneakers are left.
+TEST_F(WebServerTest, BoughtTogetherOtherGroupsLeavesTheCartsGroupsOut) {
+    mine();
+    start_server();
+    auto res = get("/api/articles/0108775015/bought-together?k=10&other_groups=true");
+    ASSERT_EQ(res->status, 200);
+    json items = body_json(res)["items"];
+    ASSERT_GE(items.size(), 1u);
+    EXPECT_EQ(items[0]["article_id"], "0706016001");
+    for (const auto& item : items) {
+        EXPECT_NE(item["product_group"], "Garment Upper body") << item.dump();
+    }
+    json cart =
+        body_json(get("/api/bought-together?articles=0108775015,0706016001&k=10&other_groups=yes"));
+    ASSERT_EQ(cart["items"].size(), 1u);
+    EXPECT_EQ(cart["items"][0]["article_id"], "0351484002");
+    EXPECT_EQ(get("/api/articles/0108775015/bought-together?other_groups=0")->status, 200);
+    auto bad = get("/api/articles/0108775015/bought-together?other_groups=maybe");
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_EQ(body_json(bad)["error"], "query parameter other_groups is \"maybe\"");
+    EXPECT_EQ(body_json(bad)["hint"], "expected true or false");
+    EXPECT_EQ(get("/api/bought-together?articles=0108775015&other_groups=2")->status, 400);
+}
+
 TEST_F(WebServerTest, BoughtTogetherWithoutRulesIs503WithBuildHint) {
     start_server();
     auto res = get("/api/articles/0108775015/bought-together");

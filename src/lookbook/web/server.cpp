@@ -108,6 +108,29 @@ std::optional<size_t> size_param(
     return value;
 }
 
+// A yes/no query parameter: true/1/yes or false/0/no (any case); `fallback` when absent.
+std::optional<bool> flag_param(const Request& req, Response& res, const char* name, bool fallback) {
+    if (!req.has_param(name)) {
+        return fallback;
+    }
+    std::string text = req.get_param_value(name);
+    std::string folded = text;
+    std::transform(folded.begin(), folded.end(), folded.begin(), [](unsigned char c) {
+        return static_cast<char>(std::tolower(c));
+    });
+    if (folded == "true" || folded == "1" || folded == "yes") {
+        return true;
+    }
+    if (folded == "false" || folded == "0" || folded == "no") {
+        return false;
+    }
+    send_error(res,
+               400,
+               fmt::format("query parameter {} is \"{}\"", name, text.substr(0, 40)),
+               "expected true or false");
+    return std::nullopt;
+}
+
 std::optional<uint32_t> find_article(const Snapshot& snapshot,
                                      const std::string& id,
                                      Response& res,
@@ -208,11 +231,15 @@ std::vector<ArticleCard> scored_cards(const Snapshot& snapshot,
     return cards;
 }
 
+// other_groups: only articles of product groups the cart does not hold ("complete the look":
+// a top gets trousers and shoes rather than other tops).
 Result<std::vector<rules::Suggestion>> bought_together(const Snapshot& snapshot,
                                                        const std::vector<uint32_t>& cart,
-                                                       size_t k) {
+                                                       size_t k,
+                                                       bool other_groups) {
     rules::RecommendOptions options;
     options.k = k;
+    options.other_groups_only = other_groups;
     return rules::complete_the_look(*snapshot.rules, cart, options);
 }
 
@@ -599,14 +626,15 @@ void WebServer::register_routes() {
              wrap("api_bought_together", [](const Snapshot& s, const Request& req, Response& res) {
                  auto article = find_article(s, req.matches[1].str(), res);
                  auto k = article ? size_param(req, res, "k", kDefaultK, 1, kMaxK) : std::nullopt;
-                 if (!k) {
+                 auto other_groups = k ? flag_param(req, res, "other_groups", false) : std::nullopt;
+                 if (!other_groups) {
                      return;
                  }
                  if (!s.rules) {
                      send_error(res, 503, "bought-together rules are not built", kBuildHint);
                      return;
                  }
-                 auto suggestions = bought_together(s, {*article}, *k);
+                 auto suggestions = bought_together(s, {*article}, *k, *other_groups);
                  if (!suggestions.is_ok()) {
                      send_error(res, 400, suggestions.status().message(), "check the article ids");
                      return;
@@ -635,7 +663,8 @@ void WebServer::register_routes() {
                 return;
             }
             auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
-            if (!k) {
+            auto other_groups = k ? flag_param(req, res, "other_groups", false) : std::nullopt;
+            if (!other_groups) {
                 return;
             }
             auto cart = rules::cart_from_ids(*s.store, ids);
@@ -648,7 +677,7 @@ void WebServer::register_routes() {
                 send_error(res, 503, "bought-together rules are not built", kBuildHint);
                 return;
             }
-            auto suggestions = bought_together(s, *cart, *k);
+            auto suggestions = bought_together(s, *cart, *k, *other_groups);
             if (!suggestions.is_ok()) {
                 send_error(res, 400, suggestions.status().message(), "check the article ids");
                 return;
@@ -1074,11 +1103,19 @@ void WebServer::register_routes() {
                 photo,
                 details,
                 html_escape(articles.description(*article)));
-            if (!s.rules) {
-                content += render_unavailable_section(
-                    "Complete the look", "complete-the-look", "Bought-together rules are");
-            } else {
-                auto suggestions = bought_together(s, {*article}, 8);
+            // Two answers of the rules: what is bought with this article whatever its group
+            // (often other colours of the same kind), and the look around it (other groups).
+            for (bool other_groups : {false, true}) {
+                const char* title =
+                    other_groups ? "Complete the look" : "Frequently bought together";
+                const char* anchor =
+                    other_groups ? "complete-the-look" : "frequently-bought-together";
+                if (!s.rules) {
+                    content +=
+                        render_unavailable_section(title, anchor, "Bought-together rules are");
+                    continue;
+                }
+                auto suggestions = bought_together(s, {*article}, 8, other_groups);
                 std::vector<ArticleCard> cards;
                 if (suggestions.is_ok()) {
                     for (const auto& suggestion : *suggestions) {
@@ -1088,10 +1125,13 @@ void WebServer::register_routes() {
                     }
                 }
                 content += render_card_section(
-                    "Complete the look",
-                    "complete-the-look",
+                    title,
+                    anchor,
                     cards,
-                    "No suggestions yet: nobody has bought this article with others.");
+                    other_groups
+                        ? "No suggestions yet: no article of another product group goes with this "
+                          "one."
+                        : "No suggestions yet: nobody has bought this article with others.");
             }
             if (!s.services.similar) {
                 content += render_unavailable_section(
