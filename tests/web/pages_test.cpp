@@ -86,6 +86,32 @@ TEST_F(WebServerTest, CustomerPageShowsDemographicsHistoryAndRecommendations) {
     EXPECT_EQ(get("/customers/nobody")->status, 404);
 }
 
+TEST_F(WebServerTest, CustomerListPageLinksCustomersAndOpensAnId) {
+    start_server();
+    auto res = get("/customers");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_TRUE(contains(res->body, "3 customers with purchases"));
+    size_t c1 = res->body.find("href=\"/customers/c1\"");
+    size_t c2 = res->body.find("href=\"/customers/c2\"");
+    ASSERT_NE(c1, std::string::npos);
+    ASSERT_NE(c2, std::string::npos);
+    EXPECT_LT(c1, c2);
+    EXPECT_TRUE(contains(res->body, "<td>2020-09-04</td>"));
+    EXPECT_TRUE(contains(get("/catalog")->body, "href=\"/customers\""));
+    auto paged = get("/customers?per_page=2&page=2");
+    EXPECT_TRUE(contains(paged->body, "Page 2 of 2"));
+    EXPECT_TRUE(contains(paged->body, "href=\"/customers?per_page=2&page=1\""));
+    EXPECT_TRUE(contains(paged->body, "href=\"/customers/c3\""));
+    EXPECT_FALSE(contains(paged->body, "href=\"/customers/c1\""));
+    auto open = get("/customers?id=c2");
+    EXPECT_EQ(open->status, 303);
+    EXPECT_EQ(open->get_header_value("Location"), "/customers/c2");
+    auto missing = get("/customers?id=%3Cscript%3Ex");
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_TRUE(contains(missing->body, "No customer has the id \"&lt;script&gt;x\""));
+    EXPECT_EQ(get("/customers?page=0")->status, 400);
+}
+
 TEST_F(WebServerTest, CustomerPageWithoutModelsSaysNotBuilt) {
     start_server();
     auto res = get("/customers/c2");

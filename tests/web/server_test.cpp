@@ -387,6 +387,33 @@ TEST_F(WebServerTest, MetricsCountRequestsAndLatencyPerRoute) {
         std::string::npos);
 }
 
+// c1 bought three times (last on 2020-09-04), c2 and c3 twice each: c1 first, then c2 and c3
+// in store order.
+TEST_F(WebServerTest, CustomerListHasMostPurchasesFirstInPages) {
+    start_server();
+    auto res = get("/api/customers");
+    ASSERT_EQ(res->status, 200);
+    json all = body_json(res);
+    EXPECT_EQ(all["total"], 3);
+    EXPECT_EQ(all["pages"], 1);
+    ASSERT_EQ(all["items"].size(), 3u);
+    EXPECT_EQ(all["items"][0]["customer_id"], "c1");
+    EXPECT_EQ(all["items"][0]["purchase_count"], 3);
+    EXPECT_EQ(all["items"][0]["last_purchase"], "2020-09-04");
+    EXPECT_EQ(all["items"][0]["age"], 24);
+    EXPECT_EQ(all["items"][1]["customer_id"], "c2");
+    EXPECT_TRUE(all["items"][1]["age"].is_null());
+    EXPECT_EQ(all["items"][2]["customer_id"], "c3");
+    EXPECT_EQ(all["items"][2]["last_purchase"], "2020-09-03");
+    json second = body_json(get("/api/customers?per_page=2&page=2"));
+    EXPECT_EQ(second["pages"], 2);
+    ASSERT_EQ(second["items"].size(), 1u);
+    EXPECT_EQ(second["items"][0]["customer_id"], "c3");
+    EXPECT_TRUE(body_json(get("/api/customers?page=9"))["items"].empty());
+    EXPECT_EQ(get("/api/customers?per_page=0")->status, 400);
+    EXPECT_EQ(get("/api/customers?page=x")->status, 400);
+}
+
 TEST_F(WebServerTest, OpenApiDocumentsEveryApiRoute) {
     start_server();
     auto res = get("/api/openapi.json");
@@ -402,6 +429,7 @@ TEST_F(WebServerTest, OpenApiDocumentsEveryApiRoute) {
                              "/api/articles/{article_id}/similar",
                              "/api/search",
                              "/api/search/image",
+                             "/api/customers",
                              "/api/customers/{customer_id}",
                              "/api/customers/{customer_id}/recommendations",
                              "/api/customers/{customer_id}/events"}) {

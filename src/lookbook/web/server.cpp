@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <span>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -321,6 +322,48 @@ std::optional<CatalogQuery> catalog_query(const Request& req, Response& res) {
     query.page = *page;
     query.per_page = *per_page;
     return query;
+}
+
+// One page of the customer list (Snapshot::customers_by_purchases) as JSON entries.
+struct CustomerListPage {
+    size_t page = 1;
+    size_t per_page = 24;
+    size_t total = 0;
+    size_t pages = 1;
+    std::span<const uint32_t> customers;
+};
+
+std::optional<CustomerListPage> customer_list_page(const Snapshot& snapshot,
+                                                   const Request& req,
+                                                   Response& res) {
+    auto page = size_param(req, res, "page", 1, 1, 1'000'000);
+    auto per_page = page ? size_param(req, res, "per_page", 24, 1, kMaxPerPage) : std::nullopt;
+    if (!per_page) {
+        return std::nullopt;
+    }
+    const auto& all = snapshot.customers_by_purchases;
+    CustomerListPage out;
+    out.page = *page;
+    out.per_page = *per_page;
+    out.total = all.size();
+    out.pages = std::max<size_t>(1, (all.size() + out.per_page - 1) / out.per_page);
+    size_t first = std::min(all.size(), (out.page - 1) * out.per_page);
+    size_t last = std::min(all.size(), first + out.per_page);
+    out.customers = std::span<const uint32_t>(all).subspan(first, last - first);
+    return out;
+}
+
+json customer_summary_json(const Store& store, uint32_t customer) {
+    const CustomerTable& customers = store.customers();
+    const TransactionTable& tx = store.transactions();
+    uint64_t begin = tx.customer_offsets()[customer];
+    uint64_t end = tx.customer_offsets()[customer + 1];
+    float age = customers.age(customer);
+    return {
+        {"customer_id", customers.id(customer)},
+        {"age", std::isfinite(age) ? json(age) : json(nullptr)},
+        {"purchase_count", end - begin},
+        {"last_purchase", end > begin ? json(format_iso_date(tx.date()[end - 1])) : json(nullptr)}};
 }
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -771,6 +814,23 @@ void WebServer::register_routes() {
         }
         return customer;
     };
+    http.Get("/api/customers",
+             wrap("api_customers", [](const Snapshot& s, const Request& req, Response& res) {
+                 auto list = customer_list_page(s, req, res);
+                 if (!list) {
+                     return;
+                 }
+                 json items = json::array();
+                 for (uint32_t customer : list->customers) {
+                     items.push_back(customer_summary_json(*s.store, customer));
+                 }
+                 send_json(res,
+                           {{"items", items},
+                            {"page", list->page},
+                            {"per_page", list->per_page},
+                            {"total", list->total},
+                            {"pages", list->pages}});
+             }));
     http.Get(R"(/api/customers/([^/]+))",
              wrap("api_customer",
                   [this, find_customer](const Snapshot& s, const Request& req, Response& res) {
@@ -1148,6 +1208,86 @@ void WebServer::register_routes() {
             send_page(res, Page{name, "", content});
         }));
 
+    http.Get(
+        "/customers",
+        wrap("page_customers", [](const Snapshot& s, const Request& req, Response& res) {
+            // The "go to a customer" box: an exact id opens that customer's page.
+            if (req.has_param("id")) {
+                std::string id = req.get_param_value("id");
+                if (s.store->customers().find(id)) {
+                    res.set_redirect("/customers/" + url_encode(id), 303);
+                    return;
+                }
+                send_page(
+                    res,
+                    Page{"Customers",
+                         "",
+                         fmt::format("<p class=\"empty-state\">No customer has the id "
+                                     "\"{}\". <a href=\"/customers\">Back to the list</a>.</p>",
+                                     html_escape(id.substr(0, 80)))},
+                    404);
+                return;
+            }
+            auto list = customer_list_page(s, req, res);
+            if (!list) {
+                std::string error =
+                    json::parse(res.body, nullptr, false).value("hint", std::string());
+                send_page(
+                    res,
+                    Page{
+                        "Customers", "", "<p class=\"empty-state\">" + html_escape(error) + "</p>"},
+                    400);
+                return;
+            }
+            std::string content =
+                "<form class=\"filters\" method=\"get\" action=\"/customers\" role=\"search\">"
+                "<label>Customer id <input type=\"search\" name=\"id\" required></label>"
+                "<button type=\"submit\">Open</button></form>\n";
+            content += fmt::format(
+                "<p class=\"count\">{} customers with purchases, most purchases first</p>\n",
+                list->total);
+            if (list->customers.empty()) {
+                content +=
+                    "<section id=\"customers\"><p class=\"empty-state\">No customer has a purchase "
+                    "yet.</p></section>\n";
+            } else {
+                content +=
+                    "<section id=\"customers\"><table class=\"customer-list\"><thead><tr><th "
+                    "scope=\"col\">Customer</th><th scope=\"col\">Age</th><th "
+                    "scope=\"col\">Purchases</th><th scope=\"col\">Last purchase</th></tr></thead>"
+                    "<tbody>";
+                for (uint32_t customer : list->customers) {
+                    json row = customer_summary_json(*s.store, customer);
+                    std::string id = row["customer_id"].get<std::string>();
+                    content += fmt::format(
+                        "<tr><td><a href=\"/customers/{}\">{}</a></td><td>{}</td><td>{}</td>"
+                        "<td>{}</td></tr>",
+                        url_encode(id),
+                        html_escape(id.substr(0, 16) + (id.size() > 16 ? "…" : "")),
+                        describe_age(s.store->customers().age(customer)),
+                        row["purchase_count"].get<uint64_t>(),
+                        row["last_purchase"].is_null() ? ""
+                                                       : row["last_purchase"].get<std::string>());
+                }
+                content += "</tbody></table></section>\n";
+            }
+            content += "<nav class=\"pagination\" aria-label=\"Pages\">";
+            if (list->page > 1) {
+                content += fmt::format(
+                    "<a rel=\"prev\" href=\"/customers?per_page={}&page={}\">Previous</a> ",
+                    list->per_page,
+                    list->page - 1);
+            }
+            content += fmt::format("<span>Page {} of {}</span>", list->page, list->pages);
+            if (list->page < list->pages) {
+                content +=
+                    fmt::format(" <a rel=\"next\" href=\"/customers?per_page={}&page={}\">Next</a>",
+                                list->per_page,
+                                list->page + 1);
+            }
+            content += "</nav>\n";
+            send_page(res, Page{"Customers", "", content});
+        }));
     http.Get(
         R"(/customers/([^/]+))",
         wrap("page_customer", [this](const Snapshot& s, const Request& req, Response& res) {

@@ -34,6 +34,16 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
             snapshot->product_groups.emplace_back(group);
         }
     }
+    const auto offsets = store.transactions().customer_offsets();
+    auto purchases = [&offsets](uint32_t c) { return offsets[c + 1] - offsets[c]; };
+    for (uint32_t c = 0; c + 1 < offsets.size(); ++c) {
+        if (purchases(c) > 0) {
+            snapshot->customers_by_purchases.push_back(c);
+        }
+    }
+    std::stable_sort(snapshot->customers_by_purchases.begin(),
+                     snapshot->customers_by_purchases.end(),
+                     [&purchases](uint32_t a, uint32_t b) { return purchases(a) > purchases(b); });
     if (factory) {
         snapshot->services = factory(*snapshot);
     }
