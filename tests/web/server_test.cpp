@@ -220,6 +220,38 @@ TEST_F(WebServerTest, EmptyHooksAnswer503WithBuildHint) {
     EXPECT_EQ(body_json(get("/api/search?q=x"))["error"], "text search is not built");
 }
 
+// Found by the break-it review: `colour=black` (the catalog says "Black") or a group that does
+// not exist gave an empty list. Values now match without regard to case and take the catalog's
+// spelling; unknown ones are a 400 that lists the known values.
+TEST_F(WebServerTest, SimilarFiltersMatchTheCatalogsValuesOrSayWhichExist) {
+    ServerOptions options;
+    options.services_factory = [](const Snapshot&) {
+        Services services;
+        services.similar = [](const std::string&,
+                              size_t,
+                              const SimilarFilters& filters) -> Result<std::vector<ScoredArticle>> {
+            return std::vector<ScoredArticle>{
+                {"0706016002", 0.5, filters.product_group + "|" + filters.colour, {}, ""}};
+        };
+        return services;
+    };
+    start_server(options);
+    auto res =
+        get("/api/articles/0108775015/similar?colour=bLACK&product_group=garment%20lower%20body");
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(body_json(res)["items"][0]["reason"], "Garment Lower body|Black");
+    EXPECT_EQ(body_json(get("/api/articles/0108775015/similar"))["items"][0]["reason"], "|");
+    auto colour = get("/api/articles/0108775015/similar?colour=Mauve");
+    EXPECT_EQ(colour->status, 400);
+    EXPECT_EQ(body_json(colour)["error"], "no catalog article has colour \"Mauve\"");
+    EXPECT_EQ(body_json(colour)["hint"], "the catalog's colour values are Black, Blue, White");
+    auto group = get("/api/articles/0108775015/similar?product_group=Hats");
+    EXPECT_EQ(group->status, 400);
+    EXPECT_EQ(body_json(group)["hint"],
+              "the catalog's product_group values are Garment Lower body, Garment Upper body, "
+              "Shoes");
+}
+
 TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
     ServerOptions options;
     options.services_factory = fake_services();

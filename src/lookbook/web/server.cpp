@@ -26,6 +26,7 @@
 #include <charconv>
 #include <cmath>
 #include <span>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -265,6 +266,35 @@ std::string lower(std::string_view text) {
     std::transform(
         out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
+}
+
+// The catalog's spelling of a filter value (`known`, compared without regard to ASCII case).
+// Answers 400 naming the parameter and some of the known values when there is none.
+std::optional<std::string> catalog_value(Response& res,
+                                         const char* name,
+                                         const std::string& value,
+                                         const std::vector<std::string>& known) {
+    std::string folded = lower(value);
+    for (const std::string& candidate : known) {
+        if (lower(candidate) == folded) {
+            return candidate;
+        }
+    }
+    std::string examples;
+    for (size_t i = 0; i < known.size() && i < 8; ++i) {
+        examples += (i > 0 ? ", " : "") + known[i];
+    }
+    send_error(
+        res,
+        400,
+        fmt::format("no catalog article has {} \"{}\"", name, value.substr(0, 60)),
+        known.empty()
+            ? fmt::format("the catalog has no {} values", name)
+            : fmt::format("the catalog's {} values are {}{}",
+                          name,
+                          examples,
+                          known.size() > 8 ? fmt::format(" and {} more", known.size() - 8) : ""));
+    return std::nullopt;
 }
 
 struct CatalogQuery {
@@ -734,12 +764,26 @@ void WebServer::register_routes() {
                  if (!k) {
                      return;
                  }
+                 // Filter values are checked against the catalog first: an unknown or
+                 // differently cased one would otherwise filter everything out.
+                 SimilarFilters filters;
+                 for (auto [name, field, known] :
+                      {std::tuple{"product_group", &filters.product_group, &s.product_groups},
+                       std::tuple{"colour", &filters.colour, &s.colours}}) {
+                     std::string value = req.get_param_value(name);
+                     if (value.empty()) {
+                         continue;
+                     }
+                     auto found = catalog_value(res, name, value, *known);
+                     if (!found) {
+                         return;
+                     }
+                     *field = std::move(*found);
+                 }
                  if (!s.services.similar) {
                      send_error(res, 503, "the similar-items index is not built", kBuildHint);
                      return;
                  }
-                 SimilarFilters filters{req.get_param_value("product_group"),
-                                        req.get_param_value("colour")};
                  auto items = s.services.similar(req.matches[1].str(), *k, filters);
                  send_scored(res, s, items, {{"article_id", req.matches[1].str()}}, kBuildHint);
              }));

@@ -23,15 +23,22 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
 
     const ArticleTable& articles = store.articles();
     std::set<std::string_view> groups;
+    std::set<std::string_view> colours;
     for (uint32_t article = 0; article < articles.size(); ++article) {
         if (articles.has_metadata(article)) {
             snapshot->catalog.push_back(article);
             groups.insert(articles.product_group(article));
+            colours.insert(articles.colour(article));
         }
     }
     for (std::string_view group : groups) {
         if (!group.empty()) {
             snapshot->product_groups.emplace_back(group);
+        }
+    }
+    for (std::string_view colour : colours) {
+        if (!colour.empty()) {
+            snapshot->colours.emplace_back(colour);
         }
     }
     const auto offsets = store.transactions().customer_offsets();
