@@ -252,6 +252,24 @@ TEST_F(WebServerTest, SimilarFiltersMatchTheCatalogsValuesOrSayWhichExist) {
               "Shoes");
 }
 
+// Found by the break-it review: the 200-character limit counted bytes, so 101 accented
+// letters were "too long".
+TEST_F(WebServerTest, SearchLengthLimitCountsCharacters) {
+    ServerOptions options;
+    options.services_factory = fake_services();
+    start_server(options);
+    std::string e200;
+    for (int i = 0; i < 200; ++i) {
+        e200 += "%C3%A9";  // é, two bytes
+    }
+    EXPECT_EQ(get("/api/search?q=" + e200)->status, 200);
+    EXPECT_EQ(get("/api/articles?q=" + e200)->status, 200);
+    auto long_one = get("/api/search?q=" + e200 + "x");
+    EXPECT_EQ(long_one->status, 400);
+    EXPECT_EQ(body_json(long_one)["error"], "the search text has 201 characters");
+    EXPECT_EQ(get("/api/articles?q=" + e200 + "x")->status, 400);
+}
+
 TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
     ServerOptions options;
     options.services_factory = fake_services();

@@ -261,6 +261,14 @@ json suggestions_json(const Snapshot& snapshot, const std::vector<rules::Suggest
 }
 
 // Lower-case ASCII copy, for case-insensitive name search.
+// Characters of UTF-8 text (bytes that do not continue a sequence): the unit of the length
+// limits people read in the hints. An invalid byte counts as one.
+size_t utf8_characters(std::string_view text) {
+    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
 std::string lower(std::string_view text) {
     std::string out(text);
     std::transform(
@@ -335,11 +343,11 @@ std::optional<CatalogQuery> catalog_query(const Request& req, Response& res) {
     query.colour = req.get_param_value("colour");
     for (const std::string* text :
          {&query.q, &query.product_group, &query.product_type, &query.colour}) {
-        if (text->size() > kMaxQueryLength) {
+        if (utf8_characters(*text) > kMaxQueryLength) {
             send_error(
                 res,
                 400,
-                fmt::format("a filter is {} characters long", text->size()),
+                fmt::format("a filter is {} characters long", utf8_characters(*text)),
                 fmt::format("filters and searches are at most {} characters", kMaxQueryLength));
             return std::nullopt;
         }
@@ -789,27 +797,27 @@ void WebServer::register_routes() {
              }));
 
     // ---- search
-    http.Get("/api/search",
-             wrap("api_search", [](const Snapshot& s, const Request& req, Response& res) {
-                 std::string text = req.get_param_value("q");
-                 if (text.empty() || text.size() > kMaxQueryLength) {
-                     send_error(res,
-                                400,
-                                fmt::format("the search text has {} characters", text.size()),
-                                fmt::format("pass ?q= with 1 to {} characters", kMaxQueryLength));
-                     return;
-                 }
-                 auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
-                 if (!k) {
-                     return;
-                 }
-                 if (!s.services.search_text) {
-                     send_error(res, 503, "text search is not built", kBuildHint);
-                     return;
-                 }
-                 auto items = s.services.search_text(text, *k);
-                 send_scored(res, s, items, {{"query", text}}, kBuildHint);
-             }));
+    http.Get(
+        "/api/search", wrap("api_search", [](const Snapshot& s, const Request& req, Response& res) {
+            std::string text = req.get_param_value("q");
+            if (text.empty() || utf8_characters(text) > kMaxQueryLength) {
+                send_error(res,
+                           400,
+                           fmt::format("the search text has {} characters", utf8_characters(text)),
+                           fmt::format("pass ?q= with 1 to {} characters", kMaxQueryLength));
+                return;
+            }
+            auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
+            if (!k) {
+                return;
+            }
+            if (!s.services.search_text) {
+                send_error(res, 503, "text search is not built", kBuildHint);
+                return;
+            }
+            auto items = s.services.search_text(text, *k);
+            send_scored(res, s, items, {{"query", text}}, kBuildHint);
+        }));
     http.Post(
         "/api/search/image",
         wrap("api_search_image", [this](const Snapshot& s, const Request& req, Response& res) {
@@ -1423,7 +1431,7 @@ void WebServer::register_routes() {
                 } else if (hook) {
                     items = hook(bytes, kDefaultK);
                 }
-            } else if (text.size() > kMaxQueryLength) {
+            } else if (utf8_characters(text) > kMaxQueryLength) {
                 items = Status::invalid_argument("That search is too long.");
             } else if (hook) {
                 items = s.services.search_text(text, kDefaultK);
