@@ -366,8 +366,16 @@ int main(int argc, char** argv) {
     const auto shared = std::count_if(test.begin(), test.end(), [&](const Item& item) {
         return train_codes.contains(item.product_code);
     });
+    std::set<std::string> test_codes;
+    for (const Item& item : test) {
+        test_codes.insert(item.product_code);
+    }
     std::printf(
-        "held-out articles with a colour variant in training: %td of %zu\n", shared, test.size());
+        "held-out articles with a colour variant in training: %td of %zu (%zu product codes "
+        "held out)\n",
+        shared,
+        test.size(),
+        test_codes.size());
     if (*split == HoldoutSplit::kProduct && shared > 0) {
         std::fprintf(stderr,
                      "encoder_eval: %td held-out articles share a product code with training "
