@@ -188,9 +188,10 @@ torch::Tensor unit_rows(const torch::Tensor& x) {
                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
-// The photo as training shows it (train_catalog_encoder): resized to 9/8 of the model input,
-// then a crop of the input's side, here the centre one, mirrored when `mirror`. Objects look
-// 9/8 larger than in the whole photo `embed` gives the model. [3, S, S].
+// The photo as training with the default crops shows it (train_catalog_encoder,
+// TrainOptions::crop_min = crop_max = 8/9): resized to 9/8 of the model input, then a crop of
+// the input's side, here the centre one, mirrored when `mirror`. Objects look 9/8 larger than
+// in the whole photo `embed` gives the model. [3, S, S].
 Result<torch::Tensor> training_view(const RgbImage& decoded,
                                     const ClipConfig& config,
                                     bool mirror) {
