@@ -91,6 +91,11 @@ TEST(ParseDouble, UnderflowIsZeroAndOverflowIsRefused) {
     EXPECT_FALSE(parse_double("1e400"));
     EXPECT_FALSE(parse_double("-1e+400"));
     EXPECT_FALSE(parse_double("1e-400x"));
+    // Found by the break-it review: the '+' people write was skipped, then "-1e-400" read.
+    EXPECT_FALSE(parse_double("+-1e-400"));
+    EXPECT_FALSE(parse_double("+-1"));
+    EXPECT_FALSE(parse_double("++1"));
+    EXPECT_FALSE(parse_double("+"));
 }
 
 // parse_double reads plain decimals itself and hands the rest to from_chars; both must give

@@ -579,6 +579,21 @@ TEST_F(IngestTest, StoreFolderHoldingOtherFilesIsRefused) {
     EXPECT_TRUE(fs::exists(options_.store / "gen-photos"));
 }
 
+// Found by the break-it review: a --store that is a file was only refused after every input
+// had been read. It is refused first: here the transactions hold a bad date that would
+// otherwise be the error.
+TEST_F(IngestTest, StoreThatIsAFileIsRefusedBeforeReadingInputs) {
+    options_.transactions =
+        write("transactions.csv", std::string(kTransactions) + "2020-13-45,c1,0108775015,1,1\n");
+    fs::create_directories(options_.store.parent_path());
+    std::ofstream(options_.store) << "not a folder";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              "--store " + options_.store.string() +
+                  ": is a file, not a folder. Choose a new or empty folder.");
+}
+
 TEST_F(IngestTest, RejectsFileMustBeARegularFile) {
     options_.transactions = write("transactions.csv", std::string(kTransactions) + "x,c1,a,1,1\n");
     options_.bad_rows = BadRowPolicy::kSkip;

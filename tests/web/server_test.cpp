@@ -133,6 +133,16 @@ TEST_F(WebServerTest, ArticleListFiltersAndPaginates) {
     EXPECT_EQ(named["items"][0]["article_id"], "0706016002");
     json beyond = body_json(get("/api/articles?page=99"));
     EXPECT_EQ(beyond["items"].size(), 0u);
+    // Found by the break-it review: filters were case-sensitive and an unknown value gave an
+    // empty list; they take the catalog's spelling and an unknown one is a 400.
+    json folded = body_json(get("/api/articles?colour=bLaCk&product_group=garment%20upper%20body"));
+    EXPECT_EQ(folded["total"], 1);
+    EXPECT_EQ(folded["items"][0]["article_id"], "0108775015");
+    EXPECT_EQ(body_json(get("/api/articles?product_type=TROUSERS"))["total"], 2);
+    auto unknown_colour = get("/api/articles?colour=Nope");
+    EXPECT_EQ(unknown_colour->status, 400);
+    EXPECT_EQ(body_json(unknown_colour)["hint"],
+              "the catalog's colour values are Black, Blue, White");
 }
 
 TEST_F(WebServerTest, BadQueryParametersAre400WithTheValueAndTheRange) {
@@ -268,6 +278,20 @@ TEST_F(WebServerTest, SearchLengthLimitCountsCharacters) {
     EXPECT_EQ(long_one->status, 400);
     EXPECT_EQ(body_json(long_one)["error"], "the search text has 201 characters");
     EXPECT_EQ(get("/api/articles?q=" + e200 + "x")->status, 400);
+    // Found by the break-it review: stray continuation bytes counted as nothing, so 2,700 of
+    // them passed the limit. Each invalid byte counts as one character.
+    std::string stray;
+    for (int i = 0; i < 201; ++i) {
+        stray += "%80";
+    }
+    auto invalid = get("/api/search?q=" + stray);
+    EXPECT_EQ(invalid->status, 400);
+    EXPECT_EQ(body_json(invalid)["error"], "the search text has 201 characters");
+    EXPECT_EQ(get("/api/articles?colour=" + stray)->status, 400);
+    // A lead byte without its continuation bytes is one character, and so is each byte after.
+    EXPECT_EQ(body_json(get("/api/search?q=" + std::string(100, 'a') + "%E2%82" +
+                            std::string(100, 'b')))["error"],
+              "the search text has 202 characters");
 }
 
 TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
@@ -460,6 +484,7 @@ TEST_F(WebServerTest, CustomerListHasMostPurchasesFirstInPages) {
     ASSERT_EQ(second["items"].size(), 1u);
     EXPECT_EQ(second["items"][0]["customer_id"], "c3");
     EXPECT_TRUE(body_json(get("/api/customers?page=9"))["items"].empty());
+    EXPECT_EQ(body_json(get("/api/customers?page=9"))["pages"], 1);
     EXPECT_EQ(get("/api/customers?per_page=0")->status, 400);
     EXPECT_EQ(get("/api/customers?page=x")->status, 400);
 }

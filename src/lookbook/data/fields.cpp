@@ -195,9 +195,12 @@ std::optional<double> parse_double(std::string_view text) {
         return plain;
     }
     const char* first = text.data();
-    // from_chars rejects a leading '+', which people do write.
+    // from_chars rejects a leading '+', which people do write; "+-1" stays refused.
     if (*first == '+') {
         ++first;
+        if (first == text.data() + text.size() || *first == '-' || *first == '+') {
+            return std::nullopt;
+        }
     }
     double value = 0;
     auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), value);

@@ -1415,6 +1415,8 @@ Status check_options(const IngestOptions& o) {
 
 Result<IngestReport> ingest(const IngestOptions& options) {
     LOOKBOOK_RETURN_IF_ERROR(check_options(options));
+    // A --store that is a file or someone else's folder is refused before the inputs are read.
+    LOOKBOOK_RETURN_IF_ERROR(Store::check_target(options.store));
     auto start = std::chrono::steady_clock::now();
     StepTimer timer;
     fs::path rejects = options.rejects.empty() ? options.store / "rejects.csv" : options.rejects;

@@ -311,11 +311,7 @@ uint64_t Store::size_bytes() const {
     return total;
 }
 
-Result<std::string> Store::commit(
-    const fs::path& dir,
-    const std::vector<std::pair<std::string, const ColumnFileWriter*>>& files,
-    bool keep_others,
-    const std::string& based_on) {
+Status Store::check_target(const fs::path& dir) {
     std::error_code ec;
     // Never write into a folder that holds anything but a store: cleaning up old generations
     // would otherwise delete the user's files.
@@ -340,6 +336,16 @@ Result<std::string> Store::commit(
             }
         }
     }
+    return Status::ok();
+}
+
+Result<std::string> Store::commit(
+    const fs::path& dir,
+    const std::vector<std::pair<std::string, const ColumnFileWriter*>>& files,
+    bool keep_others,
+    const std::string& based_on) {
+    LOOKBOOK_RETURN_IF_ERROR(check_target(dir));
+    std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) {
         return Status::io_error(

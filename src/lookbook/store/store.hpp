@@ -188,6 +188,10 @@ class Store {
         bool keep_others = true,
         const std::string& based_on = "");
 
+    // The checks commit() makes of `dir` before writing (a file, or a folder holding other
+    // things than a store, is refused), for callers that want to fail before long work.
+    static Status check_target(const std::filesystem::path& dir);
+
     const std::filesystem::path& dir() const { return dir_; }
     const std::filesystem::path& generation_dir() const { return generation_dir_; }
     const std::string& generation() const { return generation_; }

@@ -92,6 +92,49 @@ void send_error(Response& res, int status, const std::string& error, const std::
 
 // Parses an optional whole-number query parameter in [min, max]; on a bad value answers 400 and
 // returns nothing.
+// Bytes of the UTF-8 character starting at text[i]: its lead byte and the continuation bytes
+// the lead announces; 1 for a byte that starts no valid sequence (a stray continuation byte,
+// an overlong or out-of-range lead, a sequence cut short).
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t want = 1;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        want = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        want = 3;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        want = 4;
+    }
+    if (want == 1 || i + want > text.size()) {
+        return 1;
+    }
+    for (size_t k = 1; k < want; ++k) {
+        if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+            return 1;
+        }
+    }
+    return want;
+}
+
+// Characters of UTF-8 text, the unit of the length limits people read in the hints. Every
+// byte that starts no valid sequence counts as one, so invalid bytes cannot slip past a limit.
+size_t utf8_characters(std::string_view text) {
+    size_t count = 0;
+    for (size_t i = 0; i < text.size(); ++count) {
+        i += utf8_sequence_length(text, i);
+    }
+    return count;
+}
+
+// The first `max_chars` characters of `text`, never cutting one in two, with "…" when cut.
+std::string utf8_prefix(std::string_view text, size_t max_chars) {
+    size_t i = 0;
+    for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
+        i += utf8_sequence_length(text, i);
+    }
+    return i < text.size() ? std::string(text.substr(0, i)) + "…" : std::string(text);
+}
+
 std::optional<size_t> size_param(
     const Request& req, Response& res, const char* name, size_t fallback, size_t min, size_t max) {
     if (!req.has_param(name)) {
@@ -143,7 +186,7 @@ std::optional<uint32_t> find_article(const Snapshot& snapshot,
         const auto meant = repaired_article_id(snapshot.store->articles(), id);
         send_error(res,
                    404,
-                   fmt::format("unknown article \"{}\"", id.substr(0, 64)),
+                   fmt::format("unknown article \"{}\"", utf8_prefix(id, 64)),
                    meant ? fmt::format("did you mean \"{}\"?", *meant)
                          : "article ids are the catalog's, with their leading zeros "
                            "(\"0108775015\"); list them at /api/articles");
@@ -261,14 +304,6 @@ json suggestions_json(const Snapshot& snapshot, const std::vector<rules::Suggest
 }
 
 // Lower-case ASCII copy, for case-insensitive name search.
-// Characters of UTF-8 text (bytes that do not continue a sequence): the unit of the length
-// limits people read in the hints. An invalid byte counts as one.
-size_t utf8_characters(std::string_view text) {
-    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
-}
-
 std::string lower(std::string_view text) {
     std::string out(text);
     std::transform(
@@ -305,6 +340,35 @@ std::optional<std::string> catalog_value(Response& res,
     return std::nullopt;
 }
 
+// Gives each non-empty filter value (name, value, the catalog's values) the catalog's spelling
+// whatever its case. False, with a 400 naming the known values sent, for an unknown value,
+// which would otherwise filter everything out.
+using FilterValue = std::tuple<const char*, std::string*, const std::vector<std::string>*>;
+bool canonical_filter_values(Response& res, std::initializer_list<FilterValue> filters) {
+    for (auto [name, value, known] : filters) {
+        if (value->empty()) {
+            continue;
+        }
+        auto found = catalog_value(res, name, *value, *known);
+        if (!found) {
+            return false;
+        }
+        *value = std::move(*found);
+    }
+    return true;
+}
+
+// The sentence an HTML page shows for a JSON error already in `body`: what was wrong and what
+// to do ("query parameter per_page is "abc": expected a whole number from 1 to 100").
+std::string page_error_text(const std::string& body) {
+    json error = json::parse(body, nullptr, false);
+    if (!error.is_object()) {
+        return "bad request";
+    }
+    return error.value("error", std::string("bad request")) + ": " +
+           error.value("hint", std::string());
+}
+
 struct CatalogQuery {
     std::string q;
     std::string product_group;
@@ -335,7 +399,9 @@ std::vector<uint32_t> filter_catalog(const Snapshot& snapshot, const CatalogQuer
     return out;
 }
 
-std::optional<CatalogQuery> catalog_query(const Request& req, Response& res) {
+std::optional<CatalogQuery> catalog_query(const Snapshot& snapshot,
+                                          const Request& req,
+                                          Response& res) {
     CatalogQuery query;
     query.q = req.get_param_value("q");
     query.product_group = req.get_param_value("product_group");
@@ -352,9 +418,15 @@ std::optional<CatalogQuery> catalog_query(const Request& req, Response& res) {
             return std::nullopt;
         }
     }
+    if (!canonical_filter_values(res,
+                                 {{"product_group", &query.product_group, &snapshot.product_groups},
+                                  {"product_type", &query.product_type, &snapshot.product_types},
+                                  {"colour", &query.colour, &snapshot.colours}})) {
+        return std::nullopt;
+    }
     auto page = size_param(req, res, "page", 1, 1, 1'000'000);
-    auto per_page = size_param(req, res, "per_page", 24, 1, kMaxPerPage);
-    if (!page || !per_page) {
+    auto per_page = page ? size_param(req, res, "per_page", 24, 1, kMaxPerPage) : std::nullopt;
+    if (!per_page) {
         return std::nullopt;
     }
     query.page = *page;
@@ -679,7 +751,7 @@ void WebServer::register_routes() {
     // ---- articles
     http.Get("/api/articles",
              wrap("api_articles", [](const Snapshot& s, const Request& req, Response& res) {
-                 auto query = catalog_query(req, res);
+                 auto query = catalog_query(s, req, res);
                  if (!query) {
                      return;
                  }
@@ -772,21 +844,13 @@ void WebServer::register_routes() {
                  if (!k) {
                      return;
                  }
-                 // Filter values are checked against the catalog first: an unknown or
-                 // differently cased one would otherwise filter everything out.
-                 SimilarFilters filters;
-                 for (auto [name, field, known] :
-                      {std::tuple{"product_group", &filters.product_group, &s.product_groups},
-                       std::tuple{"colour", &filters.colour, &s.colours}}) {
-                     std::string value = req.get_param_value(name);
-                     if (value.empty()) {
-                         continue;
-                     }
-                     auto found = catalog_value(res, name, value, *known);
-                     if (!found) {
-                         return;
-                     }
-                     *field = std::move(*found);
+                 SimilarFilters filters{req.get_param_value("product_group"),
+                                        req.get_param_value("colour")};
+                 if (!canonical_filter_values(
+                         res,
+                         {{"product_group", &filters.product_group, &s.product_groups},
+                          {"colour", &filters.colour, &s.colours}})) {
+                     return;
                  }
                  if (!s.services.similar) {
                      send_error(res, 503, "the similar-items index is not built", kBuildHint);
@@ -861,7 +925,7 @@ void WebServer::register_routes() {
         if (!customer) {
             send_error(res,
                        404,
-                       fmt::format("unknown customer \"{}\"", id.substr(0, 80)),
+                       fmt::format("unknown customer \"{}\"", utf8_prefix(id, 80)),
                        "customer ids are the ones in the store's customers and transactions");
         }
         return customer;
@@ -881,7 +945,8 @@ void WebServer::register_routes() {
                             {"page", list->page},
                             {"per_page", list->per_page},
                             {"total", list->total},
-                            {"pages", list->pages}});
+                            // as /api/articles: 0 for an empty list
+                            {"pages", (list->total + list->per_page - 1) / list->per_page}});
              }));
     http.Get(R"(/api/customers/([^/]+))",
              wrap("api_customer",
@@ -1118,9 +1183,9 @@ void WebServer::register_routes() {
 
     // ---- pages
     auto catalog_page = [](const Snapshot& s, const Request& req, Response& res) {
-        auto query = catalog_query(req, res);
+        auto query = catalog_query(s, req, res);
         if (!query) {
-            std::string error = json::parse(res.body, nullptr, false).value("hint", std::string());
+            std::string error = page_error_text(res.body);
             send_page(
                 res,
                 Page{"Catalog", "", "<p class=\"empty-state\">" + html_escape(error) + "</p>"},
@@ -1227,10 +1292,15 @@ void WebServer::register_routes() {
                         render_unavailable_section(title, anchor, "Bought-together rules are");
                     continue;
                 }
-                auto suggestions = bought_together(s, {*article}, 8, other_groups);
+                // Articles sold but missing from the catalog file (many in the H&M sample)
+                // have no name or photo to show: ask for more and keep catalog articles.
+                auto suggestions = bought_together(s, {*article}, 32, other_groups);
                 std::vector<ArticleCard> cards;
                 if (suggestions.is_ok()) {
                     for (const auto& suggestion : *suggestions) {
+                        if (!articles.has_metadata(suggestion.article) || cards.size() == 8) {
+                            continue;
+                        }
                         ArticleCard card = card_for(articles, suggestion.article);
                         card.reason = suggestion.reason;
                         cards.push_back(std::move(card));
@@ -1276,14 +1346,13 @@ void WebServer::register_routes() {
                          "",
                          fmt::format("<p class=\"empty-state\">No customer has the id "
                                      "\"{}\". <a href=\"/customers\">Back to the list</a>.</p>",
-                                     html_escape(id.substr(0, 80)))},
+                                     html_escape(utf8_prefix(id, 80)))},
                     404);
                 return;
             }
             auto list = customer_list_page(s, req, res);
             if (!list) {
-                std::string error =
-                    json::parse(res.body, nullptr, false).value("hint", std::string());
+                std::string error = page_error_text(res.body);
                 send_page(
                     res,
                     Page{
@@ -1298,10 +1367,19 @@ void WebServer::register_routes() {
             content += fmt::format(
                 "<p class=\"count\">{} customers with purchases, most purchases first</p>\n",
                 list->total);
-            if (list->customers.empty()) {
+            if (list->total == 0) {
                 content +=
                     "<section id=\"customers\"><p class=\"empty-state\">No customer has a purchase "
                     "yet.</p></section>\n";
+            } else if (list->customers.empty()) {
+                content += fmt::format(
+                    "<section id=\"customers\"><p class=\"empty-state\">Page {} is past the last "
+                    "page. <a href=\"/customers?per_page={}&page={}\">Go to page {}</a>.</p>"
+                    "</section>\n",
+                    list->page,
+                    list->per_page,
+                    list->pages,
+                    list->pages);
             } else {
                 content +=
                     "<section id=\"customers\"><table class=\"customer-list\"><thead><tr><th "
@@ -1315,7 +1393,7 @@ void WebServer::register_routes() {
                         "<tr><td><a href=\"/customers/{}\">{}</a></td><td>{}</td><td>{}</td>"
                         "<td>{}</td></tr>",
                         url_encode(id),
-                        html_escape(id.substr(0, 16) + (id.size() > 16 ? "…" : "")),
+                        html_escape(utf8_prefix(id, 16)),
                         describe_age(s.store->customers().age(customer)),
                         row["purchase_count"].get<uint64_t>(),
                         row["last_purchase"].is_null() ? ""
@@ -1324,7 +1402,7 @@ void WebServer::register_routes() {
                 content += "</tbody></table></section>\n";
             }
             content += "<nav class=\"pagination\" aria-label=\"Pages\">";
-            if (list->page > 1) {
+            if (list->page > 1 && list->page <= list->pages) {
                 content += fmt::format(
                     "<a rel=\"prev\" href=\"/customers?per_page={}&page={}\">Previous</a> ",
                     list->per_page,
@@ -1355,9 +1433,11 @@ void WebServer::register_routes() {
                 return;
             }
             std::string content = fmt::format(
-                "<dl class=\"facts\"><dt>Customer</dt><dd>{}</dd><dt>Age</dt><dd>{}</dd>"
+                "<dl class=\"facts\"><dt>Customer</dt><dd "
+                "title=\"{}\">{}</dd><dt>Age</dt><dd>{}</dd>"
                 "<dt>Club status</dt><dd>{}</dd><dt>Fashion news</dt><dd>{}</dd></dl>\n",
-                html_escape(id.substr(0, 16) + (id.size() > 16 ? "…" : "")),
+                html_escape(id),
+                html_escape(utf8_prefix(id, 16)),
                 describe_age(customers.age(*customer)),
                 html_escape(customers.club_status().value(*customer)),
                 html_escape(customers.news_frequency().value(*customer)));

@@ -23,12 +23,19 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
 
     const ArticleTable& articles = store.articles();
     std::set<std::string_view> groups;
+    std::set<std::string_view> types;
     std::set<std::string_view> colours;
     for (uint32_t article = 0; article < articles.size(); ++article) {
         if (articles.has_metadata(article)) {
             snapshot->catalog.push_back(article);
             groups.insert(articles.product_group(article));
+            types.insert(articles.product_type(article));
             colours.insert(articles.colour(article));
+        }
+    }
+    for (std::string_view type : types) {
+        if (!type.empty()) {
+            snapshot->product_types.emplace_back(type);
         }
     }
     for (std::string_view group : groups) {
