@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,36 @@ TEST(BarChart, GroupedSeriesGetLegendAndSkipNonFiniteValues) {
         ++bars;
     }
     EXPECT_EQ(bars, 3u);
+}
+
+// Found by the fresh-user trial: with five colours the report's chart of the blend and its
+// sources drew blend and trending, als and two_tower, in the same colour.
+TEST(BarChart, EightSeriesGetEightColours) {
+    BarChart chart;
+    chart.text = {"Accuracy", "metric", "share (0 to 1)", "reading"};
+    chart.categories = {"MAP@12"};
+    for (const char* name : {"blend",
+                             "als",
+                             "two_tower",
+                             "profile",
+                             "item_to_item",
+                             "repurchase",
+                             "trending",
+                             "mix"}) {
+        chart.series.push_back({name, {0.01}, false});
+    }
+    chart.series.push_back({"popularity", {0.01}, true});
+    std::string svg = render_bar_chart(chart);
+    std::set<std::string> fills;
+    size_t keys = 0;
+    for (size_t pos = svg.find("class=\"legend-key\""); pos != std::string::npos;
+         pos = svg.find("class=\"legend-key\"", pos + 1)) {
+        size_t fill = svg.find("fill=\"", pos) + 6;
+        fills.insert(svg.substr(fill, svg.find('"', fill) - fill));
+        ++keys;
+    }
+    EXPECT_EQ(keys, 9u);
+    EXPECT_EQ(fills.size(), 9u);
 }
 
 TEST(BarChart, LongLegendWrapsOntoRowsInsideThePicture) {

@@ -86,6 +86,18 @@ TEST_F(WebServerTest, ArticlePageShowsOnlyCatalogArticles) {
     EXPECT_TRUE(contains(page->body, "href=\"/articles/0706016001\""));
 }
 
+TEST_F(WebServerTest, CatalogPastTheLastPageSaysSo) {
+    start_server();
+    auto res = get("/catalog?per_page=2&page=9");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_TRUE(contains(res->body, "Page 9 is past the last page."));
+    EXPECT_TRUE(contains(res->body, "per_page=2&page=3\">Go to page 3</a>"));
+    EXPECT_FALSE(contains(res->body, "No articles match these filters"));
+    EXPECT_FALSE(contains(res->body, "rel=\"prev\""));
+    EXPECT_TRUE(
+        contains(get("/catalog?q=nothing-like-this")->body, "No articles match these filters"));
+}
+
 TEST_F(WebServerTest, ArticlePageWithoutRulesSaysNotBuilt) {
     start_server();
     auto res = get("/articles/0108775015");

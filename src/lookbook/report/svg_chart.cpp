@@ -19,8 +19,19 @@ constexpr double kPlotHeight = 240;
 constexpr double kTitleBand = 40;
 constexpr double kLegendBand = 22;
 
-// Series colours: readable on white and distinct in greyscale print; baselines are grey.
-constexpr const char* kPalette[] = {"#1f6f8b", "#d1495b", "#66a182", "#edae49", "#5e548e"};
+// Series colours, readable on white; baselines are grey. Ten, so that the report's charts (the
+// blend, six sources and baselines) never give two series one colour; the first five also
+// stay apart in greyscale print.
+constexpr const char* kPalette[] = {"#1f6f8b",
+                                    "#d1495b",
+                                    "#66a182",
+                                    "#edae49",
+                                    "#5e548e",
+                                    "#8c564b",
+                                    "#e377c2",
+                                    "#17becf",
+                                    "#bcbd22",
+                                    "#ff7f0e"};
 constexpr const char* kMutedPalette[] = {"#9a9a9a", "#c4c4c4", "#6f6f6f"};
 
 bool all_finite(const std::vector<double>& values) {

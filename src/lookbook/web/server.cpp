@@ -1215,16 +1215,29 @@ void WebServer::register_routes() {
             html_escape(query->q),
             options,
             matches.size());
-        content +=
-            render_card_section("Articles",
-                                "catalog",
-                                cards,
-                                "No articles match these filters: clear a filter to see more.");
-        std::string base = fmt::format("/catalog?q={}&product_group={}&page=",
+        std::string base = fmt::format("/catalog?q={}&product_group={}&per_page={}&page=",
                                        url_encode(query->q),
-                                       url_encode(query->product_group));
+                                       url_encode(query->product_group),
+                                       query->per_page);
+        if (cards.empty() && !matches.empty()) {
+            // Found by the fresh-user trial: past the last page it said "No articles match
+            // these filters" with no filter set.
+            content += fmt::format(
+                "<section id=\"catalog\"><p class=\"empty-state\">Page {} is past the last page. "
+                "<a href=\"{}{}\">Go to page {}</a>.</p></section>\n",
+                query->page,
+                base,
+                pages,
+                pages);
+        } else {
+            content +=
+                render_card_section("Articles",
+                                    "catalog",
+                                    cards,
+                                    "No articles match these filters: clear a filter to see more.");
+        }
         content += "<nav class=\"pagination\" aria-label=\"Pages\">";
-        if (query->page > 1) {
+        if (query->page > 1 && query->page <= pages) {
             content +=
                 fmt::format("<a rel=\"prev\" href=\"{}{}\">Previous</a> ", base, query->page - 1);
         }
