@@ -26,6 +26,7 @@ struct RecommendArgs {
     std::vector<std::string> viewed;
     std::vector<std::string> groups;
     uint32_t max_per_type = 0;
+    bool any_article = false;
 };
 
 int fail(const std::string& message, int code = kExitFailure) {
@@ -65,6 +66,7 @@ int run_recommend(const RecommendArgs& args) {
     options.k = args.k;
     options.product_groups = args.groups;
     options.max_per_product_type = args.max_per_type;
+    options.catalog_only = !args.any_article;
     auto list = (*recommender)->recommend(args.customer, live, options);
     if (!list.is_ok()) {
         bool usage = list.status().code() == StatusCode::kInvalidArgument;
@@ -124,6 +126,9 @@ void add_recommend_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--group", args->groups, "Only this product group (repeatable)");
     cmd->add_option("--max-per-type", args->max_per_type, "At most N per product type (0: any)")
         ->capture_default_str();
+    cmd->add_flag("--any-article",
+                  args->any_article,
+                  "Also articles sold but missing from the catalog file (no name or photo)");
     cmd->callback([args, selected] { *selected = [args] { return run_recommend(*args); }; });
 }
 

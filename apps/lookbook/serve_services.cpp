@@ -66,6 +66,7 @@ void add_recommend_hook(const web::Snapshot& snapshot,
         -> Result<std::vector<web::ScoredArticle>> {
         RecommendOptions options;
         options.k = k;
+        options.catalog_only = true;  // the site shows a name and photo for each
         auto live = live_interactions(*store, events, recommender->default_today());
         const std::string key = AnswerCache::key(customer_id, k, live);
         std::optional<std::vector<Recommendation>> cached = cache->find(key);

@@ -101,6 +101,32 @@ TEST(BlendCandidates, AppliesStockCategoryAndDiversityFilters) {
     EXPECT_EQ(ids(), (std::vector<uint32_t>{0, 3}));
 }
 
+// Found by the fresh-user trial: a third of the site's recommendations on the H&M sample were
+// articles sold but missing from the catalog file, shown without name or photo.
+TEST(BlendCandidates, CatalogOnlyLeavesOutArticlesWithoutMetadataAlsoFromTheFill) {
+    std::vector<uint32_t> types = {0, 0, 0, 0, 0};
+    std::vector<uint32_t> groups = {0, 0, 0, 0, 0};
+    std::vector<uint8_t> described = {1, 0, 1, 0, 1};
+    BlendCatalog catalog{types, groups, {"Upper"}, described};
+    std::vector<std::string> names = {"als", "trending"};
+    std::vector<std::vector<Candidate>> lists = {
+        {{0, 4.0f, kNoRow, ""}, {1, 3.0f, kNoRow, ""}, {3, 2.0f, kNoRow, ""}},
+        {{3, 9.0f, kNoRow, "trend"}, {4, 8.0f, kNoRow, "trend"}}};
+    BlendWeights weights = {{"als", 1.0f}};  // trending only fills
+    RecommendOptions options;
+    options.k = 3;
+    auto ids = [&] {
+        std::vector<uint32_t> out;
+        for (const auto& r : blend_candidates(lists, names, weights, {}, catalog, options)) {
+            out.push_back(r.article);
+        }
+        return out;
+    };
+    EXPECT_EQ(ids(), (std::vector<uint32_t>{0, 1, 3}));
+    options.catalog_only = true;
+    EXPECT_EQ(ids(), (std::vector<uint32_t>{0, 4}));
+}
+
 TEST(BlendCandidates, TheFillKeepsTheLimitPerProductType) {
     // Found by the break-it review: the trending fill ignored --max-per-type. Types: 0 and 1
     // are tops (type 0), 2 and 3 trousers (type 1). ALS gives 0; the fill offers 1, 2, 3.

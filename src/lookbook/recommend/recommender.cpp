@@ -79,6 +79,10 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
         if (options.out_of_stock.count(article) > 0) {
             return false;
         }
+        if (options.catalog_only &&
+            (article >= catalog.has_metadata.size() || catalog.has_metadata[article] == 0)) {
+            return false;
+        }
         return options.product_groups.empty() ||
                (article < catalog.product_group.size() &&
                 std::find(allowed_groups.begin(),
@@ -173,6 +177,7 @@ Recommender::Recommender(const Store& store,
     const CategoricalColumn& groups = articles.attribute(ArticleAttribute::kProductGroup);
     catalog_.product_type = types.codes;
     catalog_.product_group = groups.codes;
+    catalog_.has_metadata = articles.metadata_flags();
     for (size_t code = 0; code < groups.cardinality(); ++code) {
         catalog_.product_group_names.emplace_back(groups.values.at(code));
     }

@@ -37,6 +37,10 @@ struct RecommendOptions {
     // When the weighted sources leave the list short of k (a new customer and a blend that
     // weighs trending 0), the rest comes from the "trending" candidates, in their order.
     bool fill_with_trending = true;
+    // Only articles of the catalog file (with a name and a photo to show). Sold articles the
+    // catalog lacks (a third of the H&M sample's lists otherwise) are left out of what a shop
+    // shows, but counted by evaluations, which score what customers really bought.
+    bool catalog_only = false;
 };
 
 struct Recommendation {
@@ -52,6 +56,7 @@ struct BlendCatalog {
     std::span<const uint32_t> product_type;   // code per article
     std::span<const uint32_t> product_group;  // code per article
     std::vector<std::string> product_group_names;
+    std::span<const uint8_t> has_metadata;  // 1 for catalog articles, by article row
 };
 
 // Merges per-source candidate lists: each list's scores divided by its best score (so every

@@ -83,6 +83,8 @@ class ArticleTable {
     std::string_view id(uint32_t article) const { return ids_.at(article); }
     std::optional<uint32_t> find(std::string_view id) const { return index_->find(id); }
     bool has_metadata(uint32_t article) const { return has_metadata_[article] != 0; }
+    // has_metadata of every article, 1 or 0, by article row.
+    std::span<const uint8_t> metadata_flags() const { return has_metadata_; }
     std::string_view name(uint32_t article) const { return names_.at(article); }
     std::string_view description(uint32_t article) const { return descriptions_.at(article); }
     // Absolute path of the article's photo, or empty when it has none.
