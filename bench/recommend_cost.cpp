@@ -3,7 +3,7 @@
 //
 //   recommend_cost STORE [--customers N] [--rounds R] [--exact-scan 1] [--every-source 1]
 //                  [--threads T] [--batching 0] [--write-ids FILE] [--approximate 0]
-//                  [--ef N]
+//                  [--ef N] [--graph-m M] [--ef-construction N]
 //
 // --write-ids writes the id of every customer with purchases to FILE, one a line (the list
 // bench/web_bench.sh loads the recommendations API with), and exits.
@@ -22,7 +22,8 @@
 // path before RowScanBatcher), for comparison.
 // The ALS, profile and two-tower sources search HNSW graphs (RowSearch) on catalogs of 4,096
 // articles or more; the graphs are always built, and --approximate 0 times the exact scans
-// instead (the path before the graphs). --ef N sets the graph searches' candidate list. Before
+// instead (the path before the graphs). --ef N sets the graph searches' candidate list, --graph-m
+// and --ef-construction the graphs' links per node and build candidate list. Before
 // timing, every source's list (100 candidates) and the blended answer (k 12) of every customer
 // are compared between the graph and the exact scan: recall of the exact list and how many
 // answers are identical.
@@ -113,9 +114,12 @@ int main(int argc, char** argv) {
             lookbook::RowScan::set_half_pass(!exact_scan);
         } else if (flag == "--approximate") {
             approximate = std::string(argv[i + 1]) != "0";
-        } else if (flag == "--ef") {
+        } else if (flag == "--ef" || flag == "--graph-m" || flag == "--ef-construction") {
             lookbook::RowGraphParams params = lookbook::RowSearch::graph_params();
-            params.ef_search = std::strtoul(argv[i + 1], nullptr, 10);
+            const size_t value = std::strtoul(argv[i + 1], nullptr, 10);
+            (flag == "--ef"        ? params.ef_search
+             : flag == "--graph-m" ? params.m
+                                   : params.ef_construction) = value;
             lookbook::RowSearch::set_graph_params(params);
         }
     }
@@ -152,9 +156,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", opened.status().message().c_str());
         return 1;
     }
-    std::printf("opening the recommender (graphs included): %.2f s of CPU, ef_search %zu\n",
-                (clock_us(CLOCK_PROCESS_CPUTIME_ID) - open_start) / 1e6,
-                lookbook::RowSearch::graph_params().ef_search);
+    const lookbook::RowGraphParams graph_params = lookbook::RowSearch::graph_params();
+    std::printf(
+        "opening the recommender (graphs included): %.2f s of CPU; graphs M %zu, "
+        "ef_construction %zu, ef_search %zu\n",
+        (clock_us(CLOCK_PROCESS_CPUTIME_ID) - open_start) / 1e6,
+        graph_params.m,
+        graph_params.ef_construction,
+        graph_params.ef_search);
     lookbook::Recommender& recommender = **opened;
     if (every_source) {
         for (const std::string& name : recommender.source_names()) {

@@ -71,6 +71,49 @@ TEST(RowGraph, GivesTheExactAnswerWhenTheCandidateListCoversEveryRow) {
     }
 }
 
+TEST(RowGraph, GivesEqualRowsAndZeroRowsTheScansPlaces) {
+    // 600 rows: 40 distinct rows repeated, every 7th row all zeros (ids with gaps). The graph
+    // holds 40 nodes; with ef_search above that, answers are the brute force's, ties included.
+    const size_t dim = 12;
+    const std::vector<float> base = rows_of_varied_norms(40, dim, 61, false);
+    std::vector<float> rows;
+    std::vector<uint32_t> ids;
+    for (uint32_t r = 0; r < 600; ++r) {
+        ids.push_back(2 * r + 1);
+        if (r % 7 == 3) {
+            rows.insert(rows.end(), dim, 0.0f);
+        } else {
+            const size_t source = (r * 13) % 40;
+            rows.insert(rows.end(), base.begin() + source * dim, base.begin() + (source + 1) * dim);
+        }
+    }
+    RowGraphParams params;
+    params.ef_search = 64;
+    RowGraph graph(rows, dim, ids, params);
+    EXPECT_EQ(graph.nodes(), 40u);
+    std::vector<float> queries = random_rows(10, dim, 62, false);
+    queries.insert(queries.end(), dim, 0.0f);  // a zero query: every row ties at 0
+    const std::vector<uint32_t> skip = {ids[2], ids[3], ids[50]};
+    for (size_t q = 0; q < 11; ++q) {
+        const float* query = queries.data() + q * dim;
+        for (size_t k : {1, 5, 50, 500, 700}) {
+            for (bool positive_only : {true, false}) {
+                SCOPED_TRACE(testing::Message()
+                             << "query " << q << " k " << k << " positive_only " << positive_only);
+                EXPECT_EQ(graph.top(query, k, skip, positive_only),
+                          brute_force(rows, dim, ids, query, k, skip, positive_only));
+            }
+        }
+    }
+
+    // Every non-zero row scores below 0: the zero rows come first, lower ids first.
+    const std::vector<float> few = {1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    RowGraph small(few, 4);
+    const std::vector<float> against = {-1, 0, 0, 0};
+    EXPECT_EQ(small.top(against.data(), 3, {}, false), (Answer{{2, 0.0f}, {3, 0.0f}, {0, -1.0f}}));
+    EXPECT_TRUE(small.top(against.data(), 3, {}, true).empty());
+}
+
 TEST(RowGraph, FindsMostOfTheExactTopHundredOnRandomRows) {
     // 8,000 rows of 32 dimensions with no structure, the hard case for a graph (real article
     // vectors cluster): recall of the exact 100 at the default ef_search 200 measured 0.990
@@ -182,6 +225,10 @@ TEST(RowSearch, ScansSmallCatalogsExactlyAndSearchesLargeOnesInTheGraph) {
     }
     // With a candidate list of 10 the graph misses some rows: the two paths really differ.
     EXPECT_GT(differing, 0u);
+
+    // A source that asks for no graph (ALS) gets none.
+    RowSearch never(rows, dim, {}, RowSearch::Graph::kNever);
+    EXPECT_EQ(never.graph(), nullptr);
 
     // Built while approximate search is off: no graph, exact answers either way.
     RowSearch::set_approximate(false);

@@ -47,7 +47,7 @@ namespace lookbook {
 namespace fs = std::filesystem;
 
 // 1 - <a, b> with the index's kernel (see util/hnsw_dot_space.hpp).
-class HnswIndex::Space : public DotSpace<vector_kernels::dot> {
+class HnswIndex::Space : public DotSpace<vector_kernels::dot, 1.0f> {
   public:
     using DotSpace::DotSpace;
 };

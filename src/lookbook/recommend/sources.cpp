@@ -283,7 +283,10 @@ std::pair<std::vector<float>, std::vector<uint32_t>> present_rows(const ContentV
 
 AlsSource::AlsSource(std::shared_ptr<const AlsModel> model)
     : model_(std::move(model)),
-      items_(item_factor_rows(*model_), static_cast<size_t>(model_->item_factors.cols())) {}
+      items_(item_factor_rows(*model_),
+             static_cast<size_t>(model_->item_factors.cols()),
+             {},
+             RowSearch::Graph::kNever) {}
 
 std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<uint32_t> items;

@@ -132,8 +132,10 @@ class AlsSource : public CandidateSource {
 
   private:
     std::shared_ptr<const AlsModel> model_;
-    // The item factors, searched for the best dot products (an HNSW graph on large catalogs,
-    // else an exact scan whose passes concurrent requests share).
+    // The item factors, scanned for the best dot products (concurrent requests share passes).
+    // Never a graph: popular articles have the long factors, so the exact scan stops after
+    // few rows, and on the H&M store (24,717 articles, 64 factors) the graph was slower (source
+    // 168 against 128 us in recommend_cost) and found 0.83 of the exact 100 at ef_search 200.
     RowSearch items_;
 };
 

@@ -7,10 +7,11 @@
 // with its own settings).
 namespace lookbook {
 
-// hnswlib keeps the smallest distances; 1 - <a, b> orders like the inner product. `Dot` is the
-// kernel (each caller's own AVX2 kernel chosen at run time, never hnswlib's SIMD code, which
-// this build compiles for SSE only).
-template <float (*Dot)(const float*, const float*, size_t)>
+// hnswlib keeps the smallest distances; kBase - <a, b> orders like the inner product (kBase 0
+// gives back the dot product exactly, negated). `Dot` is the kernel (each caller's own AVX2
+// kernel chosen at run time, never hnswlib's SIMD code, which this build compiles for SSE
+// only).
+template <float (*Dot)(const float*, const float*, size_t), float kBase>
 class DotSpace : public hnswlib::SpaceInterface<float> {
   public:
     explicit DotSpace(size_t dim) : dim_(dim) {}
@@ -20,9 +21,9 @@ class DotSpace : public hnswlib::SpaceInterface<float> {
 
   private:
     static float distance(const void* a, const void* b, const void* dim) {
-        return 1.0f - Dot(static_cast<const float*>(a),
-                          static_cast<const float*>(b),
-                          *static_cast<const size_t*>(dim));
+        return kBase - Dot(static_cast<const float*>(a),
+                           static_cast<const float*>(b),
+                           *static_cast<const size_t*>(dim));
     }
     size_t dim_;
 };

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <string_view>
+#include <unordered_map>
 
 // See index/hnsw_index.cpp: hnswlib 0.6's search prefetches past short link lists, which
 // AddressSanitizer stops on; sanitizer builds compile the prefetches out. Our distance never
@@ -55,9 +57,10 @@ RowGraphParams default_params;
 
 }  // namespace
 
-// 1 - <a, b> with lookbook::dot, also between rows of different norms (no metric: see the
-// header).
-class RowGraph::Space : public DotSpace<dot> {
+// -<a, b> with lookbook::dot, also between rows of different norms (no metric: see the
+// header). The graph's vectors are the rows themselves (no padding), so the distance of a node
+// found is minus the float score a scan gives its rows, bit for bit, and is not computed again.
+class RowGraph::Space : public DotSpace<dot, 0.0f> {
   public:
     using DotSpace::DotSpace;
 };
@@ -69,45 +72,55 @@ RowGraph::RowGraph(std::span<const float> rows,
     : count_(dim == 0 ? 0 : rows.size() / dim),
       dim_(dim),
       params_(params),
-      ef_search_(params.ef_search),
-      rows_(rows.begin(), rows.end()),
-      ids_(ids.begin(), ids.end()) {
+      ef_search_(params.ef_search) {
     LOOKBOOK_ASSERT(dim > 0 && rows.size() == count_ * dim, "rows hold whole rows of dim floats");
-    LOOKBOOK_ASSERT(ids_.empty() || ids_.size() == count_, "one id per row");
-    if (ids_.empty()) {
-        ids_.resize(count_);
-        for (size_t r = 0; r < count_; ++r) {
-            ids_[r] = static_cast<uint32_t>(r);
-        }
-    }
+    LOOKBOOK_ASSERT(ids.empty() || ids.size() == count_, "one id per row");
     const auto start = std::chrono::steady_clock::now();
 
-    // The graph's vectors are the rows, zero padded to a multiple of 16 floats (the kernel's
-    // stride).
-    graph_dim_ = (dim_ + 15) / 16 * 16;
-    space_ = std::make_unique<Space>(graph_dim_);
+    // Groups of equal rows, by their bytes; zero rows apart.
+    std::unordered_map<std::string_view, uint32_t> group_of;
+    std::vector<std::vector<uint32_t>> members;
+    std::vector<float> distinct;  // [groups, dim_], copied into the graph
+    for (size_t r = 0; r < count_; ++r) {
+        const float* row = rows.data() + r * dim_;
+        const uint32_t id = ids.empty() ? static_cast<uint32_t>(r) : ids[r];
+        if (std::all_of(row, row + dim_, [](float value) { return value == 0.0f; })) {
+            zero_ids_.push_back(id);
+            continue;
+        }
+        std::string_view bytes(reinterpret_cast<const char*>(row), dim_ * sizeof(float));
+        auto [it, added] = group_of.emplace(bytes, static_cast<uint32_t>(members.size()));
+        if (added) {
+            members.emplace_back();
+            distinct.insert(distinct.end(), row, row + dim_);
+        }
+        members[it->second].push_back(id);
+    }
+    group_offsets_.push_back(0);
+    for (const std::vector<uint32_t>& group : members) {
+        group_ids_.insert(group_ids_.end(), group.begin(), group.end());
+        group_offsets_.push_back(group_ids_.size());
+    }
+
+    // The distinct rows are inserted one at a time, in order, on this thread: hnswlib's
+    // concurrent inserts would make the graph (and so the answers) depend on thread timing.
+    space_ = std::make_unique<Space>(dim_);
     graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(),
-                                                               std::max<size_t>(count_, 1),
+                                                               std::max<size_t>(nodes(), 1),
                                                                params_.m,
                                                                params_.ef_construction,
                                                                params_.seed);
-
-    // One row at a time, in order, on this thread: hnswlib's concurrent inserts would make the
-    // graph (and so the answers) depend on thread timing.
-    std::vector<float> vector(graph_dim_, 0.0f);
-    for (size_t r = 0; r < count_; ++r) {
-        std::copy(rows_.begin() + r * dim_, rows_.begin() + (r + 1) * dim_, vector.begin());
-        graph_->addPoint(vector.data(), r);
+    for (size_t node = 0; node < nodes(); ++node) {
+        graph_->addPoint(distinct.data() + node * dim_, node);
     }
     build_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    log::debug("row graph: {} rows of {} (graph {}), M {}, ef_construction {}, built in {:.2f} s",
-               count_,
-               dim_,
-               graph_dim_,
-               params_.m,
-               params_.ef_construction,
-               build_seconds_);
+    log::info("candidate graph: {} rows of {} floats ({} distinct, {} all zeros) in {:.1f} s",
+              count_,
+              dim_,
+              nodes(),
+              zero_ids_.size(),
+              build_seconds_);
 }
 
 RowGraph::~RowGraph() = default;
@@ -120,47 +133,49 @@ std::vector<std::pair<uint32_t, float>> RowGraph::top(const float* query,
     if (k == 0 || count_ == 0) {
         return out;
     }
-    std::vector<float> padded(graph_dim_, 0.0f);
-    bool zero = true;
-    for (size_t d = 0; d < dim_; ++d) {
-        padded[d] = query[d];
-        zero = zero && query[d] == 0.0f;
-    }
-    if (zero) {
-        // Every row scores 0: the ties go to the lowest ids, as in a scan.
-        for (size_t r = 0; r < count_ && out.size() < k && !positive_only; ++r) {
-            if (!std::binary_search(skip.begin(), skip.end(), ids_[r])) {
-                out.emplace_back(ids_[r], 0.0f);
+    auto keep = [&](uint32_t id, float score) {
+        if ((!positive_only || score > 0.0f) && !std::binary_search(skip.begin(), skip.end(), id)) {
+            out.emplace_back(id, score);
+        }
+    };
+
+    // Every node the search kept stands for all its rows, with the float score a scan gives
+    // them (0 - distance: dot() exactly; a score of -0 comes back as +0, which compares
+    // equal). A zero query finds nothing better than the lowest ids (all score 0).
+    const bool zero_query =
+        std::all_of(query, query + dim_, [](float value) { return value == 0.0f; });
+    const size_t wanted = zero_query ? nodes() : std::max(ef_search(), k + skip.size());
+    if (nodes() > 0) {
+        auto found = graph_->searchKnn(query, std::min(wanted, nodes()));
+        for (; !found.empty(); found.pop()) {
+            const size_t node = found.top().second;
+            const float score = 0.0f - found.top().first;
+            for (size_t at = group_offsets_[node]; at < group_offsets_[node + 1]; ++at) {
+                keep(group_ids_[at], score);
             }
         }
-        return out;
     }
+    size_t length = std::min(k, out.size());
+    std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(length), out.end(), better);
+    out.resize(length);
 
-    // Every candidate the search kept is scored in float, as RowScan scores its rows.
-    const size_t wanted = std::max(ef_search(), k + skip.size());
-    auto found = graph_->searchKnn(padded.data(), std::min(wanted, count_));
-    out.reserve(found.size());
-    for (; !found.empty(); found.pop()) {
-        const size_t r = found.top().second;
-        const uint32_t id = ids_[r];
-        if (std::binary_search(skip.begin(), skip.end(), id)) {
-            continue;
+    // Zero rows beat negative scores, tie with zero ones (the lower ids first) and fill a short
+    // list, when zeros may be returned.
+    if (!positive_only && !zero_ids_.empty() && (out.size() < k || out.back().second <= 0.0f)) {
+        for (uint32_t id : zero_ids_) {
+            keep(id, 0.0f);
         }
-        const float score = dot(rows_.data() + r * dim_, query, dim_);
-        if (positive_only && score <= 0.0f) {
-            continue;
-        }
-        out.emplace_back(id, score);
+        length = std::min(k, out.size());
+        std::partial_sort(
+            out.begin(), out.begin() + static_cast<ptrdiff_t>(length), out.end(), better);
+        out.resize(length);
     }
-    const size_t keep = std::min(k, out.size());
-    std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(keep), out.end(), better);
-    out.resize(keep);
     return out;
 }
 
-RowSearch::RowSearch(std::vector<float> rows, size_t dim, std::vector<uint32_t> ids)
+RowSearch::RowSearch(std::vector<float> rows, size_t dim, std::vector<uint32_t> ids, Graph graph)
     : scan_(rows, dim, ids) {
-    if (approximate() && scan_.size() >= kMinGraphRows) {
+    if (graph == Graph::kIfLarge && approximate() && scan_.size() >= kMinGraphRows) {
         graph_ = std::make_unique<RowGraph>(rows, dim, ids, graph_params());
     }
 }

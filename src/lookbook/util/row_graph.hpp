@@ -20,9 +20,15 @@ class HierarchicalNSW;
 // which on 2 cores caps the cold recommendations API well below 5,000 requests/s.
 //
 // RowGraph puts the rows in an HNSW graph (hnswlib, as index/hnsw_index does) and answers a
-// query from the graph's candidates only, each scored again in float with lookbook::dot, so a
-// score it returns is the one RowScan gives for that row; what can differ is which rows make
-// the list (a row the graph search did not reach is missing, and the next best takes its place).
+// query from the graph's candidates only, scored in float with lookbook::dot, so a score it
+// returns is the one RowScan gives for that row; what can differ is which rows make the list
+// (a row the graph search did not reach is missing, and the next best takes its place).
+//
+// Equal rows are common (two-tower vectors of articles with the same attributes and no photo,
+// ALS factors of articles nobody bought): the graph holds each distinct row once, and a node
+// found stands for all its rows, which tie, so the lower ids come first as in a scan. Rows of
+// zeros score 0 whatever the query; they stay out of the graph and join an answer that would
+// otherwise be short of k or hold negative scores (positive_only false).
 //
 // Maximum inner product is not a metric search. The graph is built and searched on the inner
 // product itself (distance 1 - q . r), as ip-NSW does (Morozov and Babenko, NeurIPS 2018): long
@@ -56,6 +62,8 @@ class RowGraph {
 
     size_t size() const { return count_; }
     size_t dim() const { return dim_; }
+    // Nodes in the graph: the distinct rows that are not all zeros.
+    size_t nodes() const { return group_offsets_.size() - 1; }
     const RowGraphParams& params() const { return params_; }
     double build_seconds() const { return build_seconds_; }
     // The search's candidate list (recall against time); may change between queries.
@@ -65,7 +73,7 @@ class RowGraph {
     // RowScan::top()'s contract, approximately: up to k rows as (id, score), best first, ties
     // to the lower id, ids in `skip` (ascending) and, when `positive_only`, scores <= 0 left
     // out. The graph search keeps max(ef_search(), k + skip.size()) candidates, all scored in
-    // float; when that is at least size() every row is reached and the answer is exact.
+    // float; when that is at least nodes() every row is reached and the answer is exact.
     // Thread-safe.
     std::vector<std::pair<uint32_t, float>> top(const float* query,
                                                 size_t k,
@@ -77,27 +85,35 @@ class RowGraph {
 
     size_t count_ = 0;
     size_t dim_ = 0;
-    size_t graph_dim_ = 0;  // dim_ rounded up to 16
     RowGraphParams params_;
     std::atomic<size_t> ef_search_;
     double build_seconds_ = 0;
-    std::vector<float> rows_;    // [count_, dim_] the float rows, for the final scores
-    std::vector<uint32_t> ids_;  // [count_]
+    // The graph holds each distinct non-zero row once (a node per group of equal rows).
+    std::vector<size_t> group_offsets_;  // [groups + 1] into group_ids_
+    std::vector<uint32_t> group_ids_;    // the ids of each group's rows, ascending
+    std::vector<uint32_t> zero_ids_;     // rows of zeros (score 0 whatever the query)
     std::unique_ptr<Space> space_;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
 };
 
 // The search a candidate source runs: the exact RowScan (concurrent callers sharing passes
-// through a RowScanBatcher) or, when approximate search was on when this was built and the
-// rows number at least kMinGraphRows, a RowGraph. Below that size a scan reads little and
-// stays exact, so small stores (and the tests on them) get RowScan's answers bit for bit.
+// through a RowScanBatcher) or, when the source allows it, approximate search was on when this
+// was built and the rows number at least kMinGraphRows, a RowGraph. Below that size a scan
+// reads little and stays exact, so small stores (and the tests on them) get RowScan's answers
+// bit for bit.
 class RowSearch {
   public:
     static constexpr size_t kMinGraphRows = 4096;
 
+    // Whether a source's rows get a graph.
+    enum class Graph { kIfLarge, kNever };
+
     // As RowScan's constructor. Builds the graph too (see above), which takes seconds for tens
     // of thousands of rows (README "Approximate candidate search").
-    RowSearch(std::vector<float> rows, size_t dim, std::vector<uint32_t> ids = {});
+    RowSearch(std::vector<float> rows,
+              size_t dim,
+              std::vector<uint32_t> ids = {},
+              Graph graph = Graph::kIfLarge);
     RowSearch(const RowSearch&) = delete;
     RowSearch& operator=(const RowSearch&) = delete;
 
