@@ -16,7 +16,7 @@
 // hnswlib 0.6 defines its SIMD distance pointers and CPU checks as non-inline globals in its
 // headers, so a second file including them (index/hnsw_index.cpp) breaks the link with
 // multiple definitions. This file never uses them; renaming them here keeps both copies apart.
-// TODO: drop the renames with an hnswlib that declares them inline (0.7 does).
+// TODO: drop the renames with an hnswlib whose headers define these inline or static.
 #define L2SqrSIMD16Ext row_graph_L2SqrSIMD16Ext
 #define L2SqrSIMD4Ext row_graph_L2SqrSIMD4Ext
 #define InnerProductSIMD16Ext row_graph_InnerProductSIMD16Ext

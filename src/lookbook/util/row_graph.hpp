@@ -41,6 +41,13 @@ namespace lookbook {
 
 // Measured on the H&M store (see README "Approximate candidate search"); the seed fixes the
 // level draws, and the rows are inserted in order on one thread, so a build is reproducible.
+// TODO: the graph is built every time a source opens (1.3 s of CPU for the H&M store's
+// two-tower and profile graphs, about 16 s for 105,000 articles of 64 floats, ad-hoc): saving
+// it with the models (hnswlib serialises itself, as index/hnsw_index does) would make server
+// start and every CLI recommendation command that much faster.
+// TODO: issue 7 (5,000 cold recommendations/s on 2 cores) is not shown met: 330-340 us of server
+// CPU per request with these graphs; the graph search itself is a fifth of it and the ALS exact
+// scan a sixth (README "Known limits").
 struct RowGraphParams {
     size_t m = 16;                 // links per node (32 on the bottom layer)
     size_t ef_construction = 100;  // candidate list while inserting
