@@ -3,11 +3,13 @@
 //   - similar-article precision@10: share of the 10 similar articles (colour variants left out)
 //     with the query's product type, and with its colour;
 //   - text search: the article's name encoded by the text tower; recall@10 of the article
-//     itself and of its product (any colour variant), over held-out articles (is_held_out with
-//     --holdout, the fraction train-encoder --holdout used; 0 = every article).
+//     itself and of its product (any colour variant), over held-out articles (held_out_articles
+//     with --holdout and --split, as train-encoder --holdout and --holdout-split used; holdout
+//     0 = every article).
 // Queries and candidates are the articles with metadata and a photo.
 //
 //   build/bench/index_eval --store S [--model M] [--queries 1000] [--holdout 0.1]
+//                          [--split article|product]
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -38,10 +40,14 @@ int main(int argc, char** argv) {
     std::string model_dir;
     size_t queries = 1000;
     double holdout = 0;
+    std::string split = "article";
     app.add_option("--store", store_dir)->required();
     app.add_option("--model", model_dir, "Default: the embeddings' model");
     app.add_option("--queries", queries)->capture_default_str();
     app.add_option("--holdout", holdout)->capture_default_str();
+    app.add_option("--split", split, "The --holdout-split the model was trained with")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"article", "product"}));
     CLI11_PARSE(app, argc, argv);
 
     auto store = lookbook::Store::open(store_dir);
@@ -73,10 +79,14 @@ int main(int argc, char** argv) {
     std::shuffle(both.begin(), both.end(), rng);
     std::vector<uint32_t> similar_queries(both.begin(),
                                           both.begin() + std::min(queries, both.size()));
+    const std::vector<uint8_t> held = lookbook::held_out_articles(
+        articles,
+        lookbook::Holdout{.fraction = holdout,
+                          .split = lookbook::parse_holdout_split(split).value_or(
+                              lookbook::HoldoutSplit::kArticle)});
     std::vector<uint32_t> text_queries;
     for (uint32_t a : both) {
-        if (text_queries.size() < queries &&
-            (holdout == 0 || lookbook::is_held_out(articles.id(a), holdout))) {
+        if (text_queries.size() < queries && (holdout == 0 || held[a] != 0)) {
             text_queries.push_back(a);
         }
     }

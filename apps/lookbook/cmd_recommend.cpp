@@ -76,6 +76,9 @@ int run_recommend(const RecommendArgs& args) {
         for (const Recommendation& r : *list) {
             out.push_back({{"article_id", articles.id(r.article)},
                            {"name", articles.name(r.article)},
+                           {"product_type", articles.product_type(r.article)},
+                           {"product_group", articles.product_group(r.article)},
+                           {"colour", articles.colour(r.article)},
                            {"score", r.score},
                            {"source", r.source},
                            {"reason", r.reason}});

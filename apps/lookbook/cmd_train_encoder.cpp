@@ -23,6 +23,7 @@ struct TrainEncoderArgs {
     int patch_size =
         static_cast<int>(small_clip_config(TrainOptions{}.vocab_size).vision.patch_size);
     bool wide_features = true;
+    std::string holdout_split = "article";  // --holdout-split, checked by CLI11
 };
 
 int run_train_encoder(TrainEncoderArgs args) {
@@ -35,6 +36,8 @@ int run_train_encoder(TrainEncoderArgs args) {
     train.model.vision.patch_size = args.patch_size;
     train.model.wide_features = args.wide_features;
     train.model_set = true;
+    args.options.holdout.split =
+        parse_holdout_split(args.holdout_split).value_or(HoldoutSplit::kArticle);
     auto report = train_catalog_encoder(args.store, args.output, args.options);
     if (!report.is_ok()) {
         std::cerr << "lookbook train-encoder: " << report.status().message() << "\n";
@@ -90,10 +93,16 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
         ->capture_default_str()
         ->check(CLI::Range(514, 49408));
     cmd->add_option("--holdout",
-                    args->options.holdout_fraction,
+                    args->options.holdout.fraction,
                     "Fraction of articles kept out of training for evaluation")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.9));
+    cmd->add_option("--holdout-split",
+                    args->holdout_split,
+                    "What --holdout keeps out: single articles, or whole products (every colour "
+                    "variant of a product code)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"article", "product"}));
     cmd->add_option(
            "--image-size", args->image_size, "Photo side in px (a multiple of --patch-size)")
         ->capture_default_str()

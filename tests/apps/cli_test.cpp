@@ -202,6 +202,15 @@ TEST_F(CliTest, TrainEncoderWithoutPhotosSaysWhatIsMissing) {
         << r.out;
     EXPECT_EQ(run("train-encoder " + path("store")).exit_code, 2);  // --output missing
 }
+
+TEST_F(CliTest, TrainEncoderRejectsAnUnknownHoldoutSplit) {
+    CommandResult r = run("train-encoder " + path("store") + " --output " + path("model") +
+                          " --holdout 0.1 --holdout-split products");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.out.find("--holdout-split: products not in {article,product}"), std::string::npos)
+        << r.out;
+    EXPECT_FALSE(fs::exists(path("model")));
+}
 #endif
 
 }  // namespace

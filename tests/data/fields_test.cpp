@@ -78,6 +78,21 @@ TEST(ParseDouble, IsStrict) {
     EXPECT_TRUE(std::isnan(*parse_double("nan")));  // callers reject it explicitly
 }
 
+// Found by the break-it review: "1e-400" was refused (from_chars reports it out of range), so
+// a price written that way was called "not a number >= 0". It is zero; an overflow stays
+// refused.
+TEST(ParseDouble, UnderflowIsZeroAndOverflowIsRefused) {
+    ASSERT_TRUE(parse_double("1e-400"));
+    EXPECT_EQ(*parse_double("1e-400"), 0.0);
+    EXPECT_FALSE(std::signbit(*parse_double("1e-400")));
+    ASSERT_TRUE(parse_double("-2.5E-999"));
+    EXPECT_TRUE(std::signbit(*parse_double("-2.5E-999")));
+    EXPECT_EQ(*parse_double("4.9e-324"), 4.9e-324);  // the smallest subnormal is representable
+    EXPECT_FALSE(parse_double("1e400"));
+    EXPECT_FALSE(parse_double("-1e+400"));
+    EXPECT_FALSE(parse_double("1e-400x"));
+}
+
 // parse_double reads plain decimals itself and hands the rest to from_chars; both must give
 // the same double, bit for bit, on every input.
 double from_chars_value(const std::string& text) {

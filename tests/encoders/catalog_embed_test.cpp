@@ -42,12 +42,7 @@ class CatalogEmbedTest : public ::testing::Test {
         fs::copy_file(data / "gray.jpg", dir_ / "images" / "0000000002.jpg");
         fs::copy_file(data / "palette.png", dir_ / "images" / "0000000003.png");
         fs::copy_file(data / "truncated.jpg", dir_ / "images" / "0000000004.jpg");
-        std::ofstream(dir_ / "articles.csv", std::ios::binary) << kArticles;
-        IngestOptions options;
-        options.articles = dir_ / "articles.csv";
-        options.images = dir_ / "images";
-        options.store = dir_ / "store";
-        ASSERT_TRUE(ingest(options).is_ok());
+        ASSERT_TRUE(testing::ingest_articles(dir_, kArticles).is_ok());
     }
     void TearDown() override { fs::remove_all(dir_); }
 

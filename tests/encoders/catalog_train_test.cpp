@@ -1,6 +1,10 @@
 #include "lookbook/encoders/catalog_train.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -8,8 +12,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "input_fixture.hpp"
 #include "lookbook/encoders/clip_encode.hpp"
 #include "lookbook/encoders/clip_model.hpp"
+#include "lookbook/store/store.hpp"
 
 namespace lookbook {
 namespace {
@@ -606,6 +612,159 @@ TEST(IsHeldOut, HoldsOutAboutTheFractionAndIsStable) {
     EXPECT_EQ(is_held_out("0108775015", 0.1), is_held_out("0108775015", 0.1));
     EXPECT_FALSE(is_held_out("0108775015", 0.0));
     EXPECT_TRUE(is_held_out("0108775015", 1.0));
+}
+
+// Codes of 3,000 articles in products of 1 to 6 colour variants (sizes cycling 1..6).
+std::vector<std::string> variant_codes() {
+    std::vector<std::string> codes;
+    for (int product = 0; codes.size() < 3000; ++product) {
+        for (int variant = 0; variant <= product % 6 && codes.size() < 3000; ++variant) {
+            codes.push_back(std::to_string(100000 + product));
+        }
+    }
+    return codes;
+}
+
+// Checks that `held` takes whole products, at least `target` articles, and that dropping its
+// largest held product falls below `target` (the last product taken crossed the target).
+void expect_whole_products_reaching(const std::vector<std::string>& codes,
+                                    const std::vector<uint8_t>& held,
+                                    size_t target) {
+    ASSERT_EQ(held.size(), codes.size());
+    std::map<std::string, std::set<uint8_t>> sides;
+    std::map<std::string, size_t> sizes;
+    for (size_t i = 0; i < codes.size(); ++i) {
+        sides[codes[i]].insert(held[i]);
+        ++sizes[codes[i]];
+    }
+    size_t count = 0, largest_held = 0;
+    for (const auto& [code, side] : sides) {
+        EXPECT_EQ(side.size(), 1u) << "product " << code << " is on both sides";
+        if (side.contains(1)) {
+            count += sizes[code];
+            largest_held = std::max(largest_held, sizes[code]);
+        }
+    }
+    EXPECT_GE(count, target);
+    EXPECT_LT(count - largest_held, target);
+}
+
+TEST(HeldOutProducts, HoldsOutWholeProductsUpToTheTargetCount) {
+    const std::vector<std::string> codes = variant_codes();
+    const std::vector<uint8_t> held = held_out_products(codes, 0.1, 1);
+    expect_whole_products_reaching(codes, held, 300);
+    // Overshoot is below the largest product (6 articles).
+    EXPECT_LE(std::count(held.begin(), held.end(), uint8_t{1}), 305);
+}
+
+TEST(HeldOutProducts, IsDeterministicBySeed) {
+    const std::vector<std::string> codes = variant_codes();
+    const std::vector<uint8_t> first = held_out_products(codes, 0.1, 7);
+    EXPECT_EQ(held_out_products(codes, 0.1, 7), first);
+    const std::vector<uint8_t> other = held_out_products(codes, 0.1, 8);
+    EXPECT_NE(other, first);
+    expect_whole_products_reaching(codes, other, 300);
+    // Two seeds draw nearly independent sets: about 10% of one seed's products in the other's.
+    size_t both = 0;
+    for (size_t i = 0; i < codes.size(); ++i) {
+        both += (first[i] != 0 && other[i] != 0) ? 1 : 0;
+    }
+    EXPECT_LT(both, 100u);
+}
+
+TEST(HeldOutProducts, NoneAtZeroAndAllAtOne) {
+    const std::vector<std::string> codes = {"a", "a", "b", "c", "c", "c"};
+    EXPECT_EQ(held_out_products(codes, 0.0, 1), std::vector<uint8_t>(6, 0));
+    EXPECT_EQ(held_out_products(codes, 1.0, 1), std::vector<uint8_t>(6, 1));
+    // Half of 6 is 3 articles: whatever the order, whole products reaching 3.
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+        expect_whole_products_reaching(codes, held_out_products(codes, 0.5, seed), 3);
+    }
+    EXPECT_TRUE(held_out_products({}, 0.5, 1).empty());
+}
+
+TEST(HoldoutSplit, ParsesTheTwoNames) {
+    EXPECT_EQ(parse_holdout_split("article"), HoldoutSplit::kArticle);
+    EXPECT_EQ(parse_holdout_split("product"), HoldoutSplit::kProduct);
+    EXPECT_EQ(parse_holdout_split("products"), std::nullopt);
+    EXPECT_EQ(holdout_split_name(HoldoutSplit::kProduct), "product");
+}
+
+// Nine articles with a photo in products A (3), B (2), C, D, E, F; G has a photo, its twin
+// none; H has no product code.
+class HeldOutArticlesTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fresh_dir("holdout_store");
+        fs::create_directories(dir_ / "images");
+        std::string csv = "article_id,product_code,prod_name\n";
+        const std::vector<std::pair<std::string, std::string>> rows = {{"0000000101", "A"},
+                                                                       {"0000000102", "A"},
+                                                                       {"0000000103", "A"},
+                                                                       {"0000000201", "B"},
+                                                                       {"0000000202", "B"},
+                                                                       {"0000000301", "C"},
+                                                                       {"0000000401", "D"},
+                                                                       {"0000000501", "E"},
+                                                                       {"0000000601", "F"},
+                                                                       {"0000000701", "G"},
+                                                                       {"0000000702", "G"},
+                                                                       {"0000000801", ""}};
+        for (const auto& [id, code] : rows) {
+            csv += id + "," + code + ",Item " + id + "\n";
+            if (id != "0000000702") {
+                // Ingest only checks that the file exists; nothing here decodes it.
+                std::ofstream(dir_ / "images" / (id + ".jpg")) << "x";
+            }
+        }
+        ASSERT_TRUE(testing::ingest_articles(dir_, csv).is_ok());
+        auto store = Store::open(dir_ / "store");
+        ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+        store_ = std::move(store).value();
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    const ArticleTable& articles() const { return store_->articles(); }
+    uint32_t index(std::string_view id) const { return *articles().find(id); }
+
+    fs::path dir_;
+    std::unique_ptr<Store> store_;
+};
+
+TEST_F(HeldOutArticlesTest, ProductSplitTakesWholeProductsAmongArticlesWithAPhoto) {
+    const uint32_t no_photo = index("0000000702");
+    // 11 candidates (702 has no photo), half of them: 6 articles in whole products.
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+        const std::vector<uint8_t> held = held_out_articles(
+            articles(), Holdout{.fraction = 0.5, .split = HoldoutSplit::kProduct, .seed = seed});
+        ASSERT_EQ(held.size(), articles().size());
+        EXPECT_EQ(held[no_photo], 0);
+        std::vector<std::string> codes;
+        std::vector<uint8_t> candidate_held;
+        for (uint32_t a = 0; a < articles().size(); ++a) {
+            if (a != no_photo) {
+                codes.emplace_back(articles().product_code(a).empty()
+                                       ? std::string(articles().id(a))
+                                       : std::string(articles().product_code(a)));
+                candidate_held.push_back(held[a]);
+            }
+        }
+        expect_whole_products_reaching(codes, candidate_held, 6);
+    }
+    const std::vector<uint8_t> all =
+        held_out_articles(articles(), Holdout{.fraction = 1.0, .split = HoldoutSplit::kProduct});
+    EXPECT_EQ(std::count(all.begin(), all.end(), uint8_t{1}), 11);
+    EXPECT_EQ(all[no_photo], 0);
+}
+
+TEST_F(HeldOutArticlesTest, ArticleSplitIsIsHeldOutOfEachId) {
+    const std::vector<uint8_t> held =
+        held_out_articles(articles(), Holdout{.fraction = 0.5, .split = HoldoutSplit::kArticle});
+    for (uint32_t a = 0; a < articles().size(); ++a) {
+        const bool expected =
+            articles().id(a) != "0000000702" && is_held_out(articles().id(a), 0.5);
+        EXPECT_EQ(held[a] != 0, expected) << articles().id(a);
+    }
 }
 
 }  // namespace

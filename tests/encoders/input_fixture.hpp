@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lookbook/data/ingest.hpp"
+
 namespace lookbook::testing {
 
 inline std::filesystem::path clip_fixture_dir() {
@@ -24,6 +26,17 @@ inline std::filesystem::path clip_fixture_dir() {
 // tests/encoders/data because lookbook_add_test reads CMAKE_CURRENT_SOURCE_DIR at the call).
 inline std::filesystem::path encoders_test_data_dir() {
     return std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "encoders";
+}
+
+// Writes `articles_csv` to DIR/articles.csv and ingests it, with the photos in DIR/images, into
+// DIR/store. Returns ingest's status.
+inline Status ingest_articles(const std::filesystem::path& dir, const std::string& articles_csv) {
+    std::ofstream(dir / "articles.csv", std::ios::binary) << articles_csv;
+    IngestOptions options;
+    options.articles = dir / "articles.csv";
+    options.images = dir / "images";
+    options.store = dir / "store";
+    return ingest(options).status();
 }
 
 inline std::string slurp(const std::filesystem::path& path) {

@@ -83,7 +83,13 @@ TEST_F(RecommendCliTest, TrainsThenRecommendsAsJson) {
               "\"Garment Lower body\", \"Garment Upper body\", \"Socks & Tights\".\n");
     CommandResult lower = run("recommend " + store() + " c3 --group 'Garment Lower body' --json");
     ASSERT_EQ(lower.exit_code, 0) << lower.out;
-    EXPECT_FALSE(nlohmann::json::parse(lower.out).empty());
+    auto lower_items = nlohmann::json::parse(lower.out);
+    EXPECT_FALSE(lower_items.empty());
+    for (const auto& item : lower_items) {
+        EXPECT_EQ(item["product_group"], "Garment Lower body") << item.dump();
+        EXPECT_TRUE(item.contains("product_type"));
+        EXPECT_TRUE(item.contains("colour"));
+    }
     // More asked for than the catalog holds: the list is short and says so.
     CommandResult many = run("recommend " + store() + " c3 -k 50", true);
     ASSERT_EQ(many.exit_code, 0) << many.out;

@@ -40,6 +40,24 @@ TEST(BasketReader, ReadsNamesTrimmedAndKeepsRepeats) {
     EXPECT_EQ(baskets->item_count(), 3u);
 }
 
+// Found by the break-it review: the first item of a file saved with a byte order mark was
+// read with the mark in its name (and a FIMI file failed on it).
+TEST(BasketReader, SkipsAUtf8ByteOrderMark) {
+    auto names =
+        parse_baskets("\xEF\xBB\xBFwhole milk,yogurt\nyogurt\n", BasketFileFormat::kAuto, "g.csv");
+    ASSERT_TRUE(names.is_ok()) << names.status().to_string();
+    std::vector<std::vector<std::string>> expected = {{"whole milk", "yogurt"}, {"yogurt"}};
+    EXPECT_EQ(spelled(*names), expected);
+    auto fimi = parse_baskets(
+        "\xEF\xBB\xBF"
+        "1 2\n2\n",
+        BasketFileFormat::kFimi,
+        "t.dat");
+    ASSERT_TRUE(fimi.is_ok()) << fimi.status().to_string();
+    EXPECT_EQ(fimi->item_count(), 2u);
+    EXPECT_EQ(fimi->item_name(0), "1");
+}
+
 TEST(BasketReader, AutoDetectsFimiWithoutCommas) {
     auto baskets = parse_baskets("10 20\n20\n", BasketFileFormat::kAuto, "t.dat");
     ASSERT_TRUE(baskets.is_ok());

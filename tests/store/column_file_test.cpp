@@ -1,11 +1,17 @@
 #include "lookbook/store/column_file.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
+#include <random>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace lookbook {
@@ -125,6 +131,131 @@ TEST_F(ColumnFileTest, RejectsTruncatedAndForeignFiles) {
     auto foreign = ColumnFile::open(path_);
     ASSERT_FALSE(foreign.is_ok());
     EXPECT_NE(foreign.status().message().find("not a lookbook column file"), std::string::npos);
+}
+
+// Every write mode gives the same bytes, whatever the sizes: columns ending on, before and past
+// the 4 KiB blocks and the 1 MiB staging buffer of direct writes.
+TEST_F(ColumnFileTest, EveryWriteModeWritesTheSameBytes) {
+    std::mt19937 rng(7);
+    const std::vector<size_t> sizes = {0,
+                                       1,
+                                       63,
+                                       64,
+                                       4031,
+                                       4032,
+                                       4096,
+                                       4097,
+                                       1 << 20,
+                                       (1 << 20) - 64,
+                                       1 << 20,
+                                       (1 << 20) + 1,
+                                       3 * (1 << 20) + 17};
+    auto read_all = [](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    for (size_t bytes : sizes) {
+        SCOPED_TRACE("byte column of " + std::to_string(bytes));
+        std::vector<uint8_t> raw(bytes);
+        for (auto& b : raw) {
+            b = static_cast<uint8_t>(rng());
+        }
+        std::vector<uint32_t> words(bytes / 7 + 3);
+        for (auto& w : words) {
+            w = static_cast<uint32_t>(rng());
+        }
+        ColumnFileWriter w;
+        w.add("raw", raw);
+        w.add("words", words);
+        w.set_metadata(R"({"bytes":)" + std::to_string(bytes) + "}");
+        std::string first;
+        for (ColumnWriteMode mode :
+             {ColumnWriteMode::kBuffered, ColumnWriteMode::kDirect, ColumnWriteMode::kAuto}) {
+            ASSERT_TRUE(w.write(path_, mode).is_ok());
+            std::string written = read_all(path_);
+            if (mode == ColumnWriteMode::kBuffered) {
+                first = written;
+                // Header, the byte column from offset 64, the words from the next multiple of 64,
+                // then the directory.
+                uint64_t words_at = (64 + bytes + 63) / 64 * 64;
+                ASSERT_GE(written.size(), words_at + words.size() * 4);
+                EXPECT_TRUE(std::equal(
+                    raw.begin(), raw.end(), reinterpret_cast<const uint8_t*>(written.data()) + 64));
+                EXPECT_EQ(std::memcmp(written.data() + words_at, words.data(), words.size() * 4),
+                          0);
+            } else {
+                EXPECT_TRUE(written == first) << "mode " << static_cast<int>(mode);
+            }
+            auto file = ColumnFile::open(path_);
+            ASSERT_TRUE(file.is_ok()) << file.status().message();
+            ASSERT_TRUE(file->verify().is_ok());
+            auto back = file->column<uint32_t>("words");
+            ASSERT_TRUE(back.is_ok());
+            EXPECT_TRUE(std::equal(back->begin(), back->end(), words.begin(), words.end()));
+        }
+    }
+}
+
+// Pages of `path` in the page cache (mincore on a mapping of it).
+size_t cached_pages(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    size_t size = fs::file_size(path);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> resident((size + page - 1) / page);
+    ::mincore(map, size, resident.data());
+    ::munmap(map, size);
+    return static_cast<size_t>(std::count_if(
+        resident.begin(), resident.end(), [](unsigned char r) { return (r & 1) != 0; }));
+}
+
+TEST_F(ColumnFileTest, LargeFilesAreWrittenPastThePageCache) {
+    {
+        int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
+        if (fd < 0 && errno == EINVAL) {
+            GTEST_SKIP() << path_.parent_path() << " does not take direct I/O";
+        }
+        ASSERT_GE(fd, 0);
+        ::close(fd);
+    }
+    std::vector<uint64_t> values(1 << 20);  // 8 MiB
+    std::iota(values.begin(), values.end(), uint64_t{3});
+    ColumnFileWriter w;
+    w.add("values", values);
+    ASSERT_TRUE(w.write(path_, ColumnWriteMode::kBuffered).is_ok());
+    const size_t pages = fs::file_size(path_) / static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    EXPECT_GT(cached_pages(path_), pages / 2);
+    fs::remove(path_);
+    ASSERT_TRUE(w.write(path_).is_ok());  // kAuto: direct at this size
+    EXPECT_LT(cached_pages(path_), pages / 10);
+    auto file = ColumnFile::open(path_);
+    ASSERT_TRUE(file.is_ok());
+    ASSERT_TRUE(file->verify().is_ok());
+    auto back = file->column<uint64_t>("values");
+    ASSERT_TRUE(back.is_ok());
+    EXPECT_TRUE(std::equal(back->begin(), back->end(), values.begin(), values.end()));
+}
+
+// Where direct I/O is refused (tmpfs on older kernels) the file is still written, through the
+// page cache.
+TEST_F(ColumnFileTest, DirectWriteFallsBackWhereRefused) {
+    if (!fs::is_directory("/dev/shm")) {
+        GTEST_SKIP() << "no /dev/shm";
+    }
+    fs::path shm_path = fs::path("/dev/shm") / path_.filename();
+    std::vector<uint32_t> values(300000);
+    std::iota(values.begin(), values.end(), 11u);
+    ColumnFileWriter w;
+    w.add("values", values);
+    ASSERT_TRUE(w.write(shm_path, ColumnWriteMode::kDirect).is_ok());
+    auto file = ColumnFile::open(shm_path);
+    ASSERT_TRUE(file.is_ok());
+    EXPECT_TRUE(file->verify().is_ok());
+    auto back = file->column<uint32_t>("values");
+    ASSERT_TRUE(back.is_ok());
+    EXPECT_TRUE(std::equal(back->begin(), back->end(), values.begin(), values.end()));
+    fs::remove(shm_path);
 }
 
 TEST_F(ColumnFileTest, MissingFileIsNotFound) {

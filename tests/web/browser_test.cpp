@@ -76,6 +76,7 @@ TEST_F(WebServerTest, BrowserRendersCatalogArticleCustomerAndSearch) {
           Visit{"customer",
                 "/customers/c1",
                 {"id=\"recommended\"", "people like you bought it", "bought on 2020-09-04"}},
+          Visit{"customers", "/customers", {"id=\"customers\"", "/customers/c1"}},
           Visit{"search", "/search?q=jeans", {"id=\"results\"", "blue jeans"}}}) {
         fs::path screenshot = keep / (visit.name + ".png");
         std::string dom = browse(dir_, base + visit.path, screenshot);

@@ -39,8 +39,14 @@ TEST_F(WebServerTest, ArticlePageShowsCompleteTheLookAndNotBuiltSimilar) {
     ASSERT_EQ(res->status, 200);
     EXPECT_TRUE(contains(res->body, "<h1>Strap top</h1>"));
     EXPECT_TRUE(contains(res->body, "src=\"/thumbnails/0108775015.jpg\""));
+    EXPECT_TRUE(contains(res->body, "id=\"frequently-bought-together\""));
     EXPECT_TRUE(contains(res->body, "id=\"complete-the-look\""));
-    EXPECT_TRUE(contains(res->body, "href=\"/articles/0706016001\""));
+    // The look section comes second and holds no other top: the trousers come first.
+    size_t look = res->body.find("id=\"complete-the-look\"");
+    ASSERT_NE(look, std::string::npos);
+    EXPECT_LT(res->body.find("id=\"frequently-bought-together\""), look);
+    EXPECT_NE(res->body.find("href=\"/articles/0706016001\"", look), std::string::npos);
+    EXPECT_EQ(res->body.find("href=\"/articles/0108775044\"", look), std::string::npos);
     EXPECT_TRUE(contains(res->body, "class=\"reason\""));
     EXPECT_TRUE(contains(res->body, "The similar-items index is not built yet"));
 
@@ -78,6 +84,32 @@ TEST_F(WebServerTest, CustomerPageShowsDemographicsHistoryAndRecommendations) {
     EXPECT_TRUE(contains(res->body, "people like you bought it"));
     EXPECT_TRUE(contains(res->body, "bought on 2020-09-04"));
     EXPECT_EQ(get("/customers/nobody")->status, 404);
+}
+
+TEST_F(WebServerTest, CustomerListPageLinksCustomersAndOpensAnId) {
+    start_server();
+    auto res = get("/customers");
+    ASSERT_EQ(res->status, 200);
+    EXPECT_TRUE(contains(res->body, "3 customers with purchases"));
+    size_t c1 = res->body.find("href=\"/customers/c1\"");
+    size_t c2 = res->body.find("href=\"/customers/c2\"");
+    ASSERT_NE(c1, std::string::npos);
+    ASSERT_NE(c2, std::string::npos);
+    EXPECT_LT(c1, c2);
+    EXPECT_TRUE(contains(res->body, "<td>2020-09-04</td>"));
+    EXPECT_TRUE(contains(get("/catalog")->body, "href=\"/customers\""));
+    auto paged = get("/customers?per_page=2&page=2");
+    EXPECT_TRUE(contains(paged->body, "Page 2 of 2"));
+    EXPECT_TRUE(contains(paged->body, "href=\"/customers?per_page=2&page=1\""));
+    EXPECT_TRUE(contains(paged->body, "href=\"/customers/c3\""));
+    EXPECT_FALSE(contains(paged->body, "href=\"/customers/c1\""));
+    auto open = get("/customers?id=c2");
+    EXPECT_EQ(open->status, 303);
+    EXPECT_EQ(open->get_header_value("Location"), "/customers/c2");
+    auto missing = get("/customers?id=%3Cscript%3Ex");
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_TRUE(contains(missing->body, "No customer has the id \"&lt;script&gt;x\""));
+    EXPECT_EQ(get("/customers?page=0")->status, 400);
 }
 
 TEST_F(WebServerTest, CustomerPageWithoutModelsSaysNotBuilt) {

@@ -173,6 +173,31 @@ TEST_F(WebServerTest, BoughtTogetherRanksTheRuleFirst) {
     EXPECT_EQ(get("/api/articles/nope/bought-together")->status, 404);
 }
 
+// other_groups keeps the cart's product groups out: for the strap top (upper body) only
+// trousers and shoes; for a top and trousers only the sneakers are left.
+TEST_F(WebServerTest, BoughtTogetherOtherGroupsLeavesTheCartsGroupsOut) {
+    mine();
+    start_server();
+    auto res = get("/api/articles/0108775015/bought-together?k=10&other_groups=true");
+    ASSERT_EQ(res->status, 200);
+    json items = body_json(res)["items"];
+    ASSERT_GE(items.size(), 1u);
+    EXPECT_EQ(items[0]["article_id"], "0706016001");
+    for (const auto& item : items) {
+        EXPECT_NE(item["product_group"], "Garment Upper body") << item.dump();
+    }
+    json cart =
+        body_json(get("/api/bought-together?articles=0108775015,0706016001&k=10&other_groups=yes"));
+    ASSERT_EQ(cart["items"].size(), 1u);
+    EXPECT_EQ(cart["items"][0]["article_id"], "0351484002");
+    EXPECT_EQ(get("/api/articles/0108775015/bought-together?other_groups=0")->status, 200);
+    auto bad = get("/api/articles/0108775015/bought-together?other_groups=maybe");
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_EQ(body_json(bad)["error"], "query parameter other_groups is \"maybe\"");
+    EXPECT_EQ(body_json(bad)["hint"], "expected true or false");
+    EXPECT_EQ(get("/api/bought-together?articles=0108775015&other_groups=2")->status, 400);
+}
+
 TEST_F(WebServerTest, BoughtTogetherWithoutRulesIs503WithBuildHint) {
     start_server();
     auto res = get("/api/articles/0108775015/bought-together");
@@ -193,6 +218,56 @@ TEST_F(WebServerTest, EmptyHooksAnswer503WithBuildHint) {
                   std::string::npos);
     }
     EXPECT_EQ(body_json(get("/api/search?q=x"))["error"], "text search is not built");
+}
+
+// Found by the break-it review: `colour=black` (the catalog says "Black") or a group that does
+// not exist gave an empty list. Values now match without regard to case and take the catalog's
+// spelling; unknown ones are a 400 that lists the known values.
+TEST_F(WebServerTest, SimilarFiltersMatchTheCatalogsValuesOrSayWhichExist) {
+    ServerOptions options;
+    options.services_factory = [](const Snapshot&) {
+        Services services;
+        services.similar = [](const std::string&,
+                              size_t,
+                              const SimilarFilters& filters) -> Result<std::vector<ScoredArticle>> {
+            return std::vector<ScoredArticle>{
+                {"0706016002", 0.5, filters.product_group + "|" + filters.colour, {}, ""}};
+        };
+        return services;
+    };
+    start_server(options);
+    auto res =
+        get("/api/articles/0108775015/similar?colour=bLACK&product_group=garment%20lower%20body");
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(body_json(res)["items"][0]["reason"], "Garment Lower body|Black");
+    EXPECT_EQ(body_json(get("/api/articles/0108775015/similar"))["items"][0]["reason"], "|");
+    auto colour = get("/api/articles/0108775015/similar?colour=Mauve");
+    EXPECT_EQ(colour->status, 400);
+    EXPECT_EQ(body_json(colour)["error"], "no catalog article has colour \"Mauve\"");
+    EXPECT_EQ(body_json(colour)["hint"], "the catalog's colour values are Black, Blue, White");
+    auto group = get("/api/articles/0108775015/similar?product_group=Hats");
+    EXPECT_EQ(group->status, 400);
+    EXPECT_EQ(body_json(group)["hint"],
+              "the catalog's product_group values are Garment Lower body, Garment Upper body, "
+              "Shoes");
+}
+
+// Found by the break-it review: the 200-character limit counted bytes, so 101 accented
+// letters were "too long".
+TEST_F(WebServerTest, SearchLengthLimitCountsCharacters) {
+    ServerOptions options;
+    options.services_factory = fake_services();
+    start_server(options);
+    std::string e200;
+    for (int i = 0; i < 200; ++i) {
+        e200 += "%C3%A9";  // é, two bytes
+    }
+    EXPECT_EQ(get("/api/search?q=" + e200)->status, 200);
+    EXPECT_EQ(get("/api/articles?q=" + e200)->status, 200);
+    auto long_one = get("/api/search?q=" + e200 + "x");
+    EXPECT_EQ(long_one->status, 400);
+    EXPECT_EQ(body_json(long_one)["error"], "the search text has 201 characters");
+    EXPECT_EQ(get("/api/articles?q=" + e200 + "x")->status, 400);
 }
 
 TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
@@ -362,6 +437,33 @@ TEST_F(WebServerTest, MetricsCountRequestsAndLatencyPerRoute) {
         std::string::npos);
 }
 
+// c1 bought three times (last on 2020-09-04), c2 and c3 twice each: c1 first, then c2 and c3
+// in store order.
+TEST_F(WebServerTest, CustomerListHasMostPurchasesFirstInPages) {
+    start_server();
+    auto res = get("/api/customers");
+    ASSERT_EQ(res->status, 200);
+    json all = body_json(res);
+    EXPECT_EQ(all["total"], 3);
+    EXPECT_EQ(all["pages"], 1);
+    ASSERT_EQ(all["items"].size(), 3u);
+    EXPECT_EQ(all["items"][0]["customer_id"], "c1");
+    EXPECT_EQ(all["items"][0]["purchase_count"], 3);
+    EXPECT_EQ(all["items"][0]["last_purchase"], "2020-09-04");
+    EXPECT_EQ(all["items"][0]["age"], 24);
+    EXPECT_EQ(all["items"][1]["customer_id"], "c2");
+    EXPECT_TRUE(all["items"][1]["age"].is_null());
+    EXPECT_EQ(all["items"][2]["customer_id"], "c3");
+    EXPECT_EQ(all["items"][2]["last_purchase"], "2020-09-03");
+    json second = body_json(get("/api/customers?per_page=2&page=2"));
+    EXPECT_EQ(second["pages"], 2);
+    ASSERT_EQ(second["items"].size(), 1u);
+    EXPECT_EQ(second["items"][0]["customer_id"], "c3");
+    EXPECT_TRUE(body_json(get("/api/customers?page=9"))["items"].empty());
+    EXPECT_EQ(get("/api/customers?per_page=0")->status, 400);
+    EXPECT_EQ(get("/api/customers?page=x")->status, 400);
+}
+
 TEST_F(WebServerTest, OpenApiDocumentsEveryApiRoute) {
     start_server();
     auto res = get("/api/openapi.json");
@@ -377,6 +479,7 @@ TEST_F(WebServerTest, OpenApiDocumentsEveryApiRoute) {
                              "/api/articles/{article_id}/similar",
                              "/api/search",
                              "/api/search/image",
+                             "/api/customers",
                              "/api/customers/{customer_id}",
                              "/api/customers/{customer_id}/recommendations",
                              "/api/customers/{customer_id}/events"}) {

@@ -201,6 +201,14 @@ std::optional<double> parse_double(std::string_view text) {
     }
     double value = 0;
     auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range && ptr == text.data() + text.size()) {
+        // Too small to represent ("1e-400") is zero, with its sign; too large stays refused.
+        size_t e = text.find_last_of("eE");
+        if (e != std::string_view::npos && e + 1 < text.size() && text[e + 1] == '-') {
+            return *first == '-' ? -0.0 : 0.0;
+        }
+        return std::nullopt;
+    }
     if (ec != std::errc() || ptr != text.data() + text.size()) {
         return std::nullopt;
     }

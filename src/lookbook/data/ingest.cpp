@@ -845,10 +845,11 @@ Status read_customers(Context& ctx) {
         flush);
 }
 
-// TODO: ingest reaches about 3.0-3.9 million transaction rows/s per core on the shared machine
+// TODO: ingest reaches about 4.1-5.2 million transaction rows/s per core on the shared machine
 // (target 5 million; README Known limits). About half of reading transactions is id lookups
 // waiting on memory (prefetched in batches, still bound by misses on tables of megabytes) and
-// appending the columns; writing the store is mostly the kernel's copy into the page cache.
+// appending the columns; the customers step varies threefold with this VM's slow first touch
+// of the pages its dictionaries fill.
 // Parsing on one thread and encoding on the other would use the second core; not done yet, so
 // large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up

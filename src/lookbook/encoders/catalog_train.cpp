@@ -415,6 +415,97 @@ bool is_held_out(std::string_view article_id, double fraction) {
     return static_cast<double>(h % 10000) < fraction * 10000.0;
 }
 
+std::optional<HoldoutSplit> parse_holdout_split(std::string_view name) {
+    if (name == "article") {
+        return HoldoutSplit::kArticle;
+    }
+    if (name == "product") {
+        return HoldoutSplit::kProduct;
+    }
+    return std::nullopt;
+}
+
+std::string_view holdout_split_name(HoldoutSplit split) {
+    return split == HoldoutSplit::kProduct ? "product" : "article";
+}
+
+std::vector<uint8_t> held_out_products(const std::vector<std::string>& product_codes,
+                                       double fraction,
+                                       uint64_t seed) {
+    const size_t n = product_codes.size();
+    std::vector<uint8_t> held(n, 0);
+    const auto target = static_cast<size_t>(std::llround(std::clamp(fraction, 0.0, 1.0) * n));
+    if (target == 0) {
+        return held;
+    }
+
+    // The articles of each product, and the products in the order of a seeded hash of the code
+    // (FNV-1a from a seed-dependent start, then a splitmix64 finaliser; the code breaks ties).
+    std::unordered_map<std::string_view, std::vector<size_t>> members;
+    for (size_t i = 0; i < n; ++i) {
+        members[product_codes[i]].push_back(i);
+    }
+    auto hash = [seed](std::string_view code) {
+        uint64_t h = 0xcbf29ce484222325ull ^ (seed * 0x9e3779b97f4a7c15ull);
+        for (unsigned char c : code) {
+            h = (h ^ c) * 0x100000001b3ull;
+        }
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebull;
+        return h ^ (h >> 31);
+    };
+    std::vector<std::pair<uint64_t, std::string_view>> order;
+    order.reserve(members.size());
+    for (const auto& [code, indices] : members) {
+        order.emplace_back(hash(code), code);
+    }
+    std::sort(order.begin(), order.end());
+
+    size_t count = 0;
+    for (const auto& [h, code] : order) {
+        if (count >= target) {
+            break;
+        }
+        for (size_t i : members[code]) {
+            held[i] = 1;
+        }
+        count += members[code].size();
+    }
+    return held;
+}
+
+std::vector<uint8_t> held_out_articles(const ArticleTable& articles, const Holdout& holdout) {
+    std::vector<uint8_t> held(articles.size(), 0);
+    std::vector<uint32_t> candidates;
+    for (uint32_t article = 0; article < articles.size(); ++article) {
+        if (articles.has_metadata(article) && !articles.image_path(article).empty()) {
+            candidates.push_back(article);
+        }
+    }
+    if (holdout.split == HoldoutSplit::kArticle) {
+        for (uint32_t article : candidates) {
+            held[article] = is_held_out(articles.id(article), holdout.fraction) ? 1 : 0;
+        }
+        return held;
+    }
+    // Product codes never contain a NUL, so "\0" + id cannot equal a code.
+    std::vector<std::string> codes;
+    codes.reserve(candidates.size());
+    for (uint32_t article : candidates) {
+        const std::string_view code = articles.product_code(article);
+        codes.push_back(code.empty() ? std::string(1, '\0') + std::string(articles.id(article))
+                                     : std::string(code));
+    }
+    const std::vector<uint8_t> by_product =
+        held_out_products(codes, holdout.fraction, holdout.seed);
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        held[candidates[i]] = by_product[i];
+    }
+    return held;
+}
+
 std::pair<int64_t, int64_t> crop_side_range(int64_t side, double crop_min, double crop_max) {
     auto px = [side](double fraction) {
         return std::clamp<int64_t>(std::llround(fraction * static_cast<double>(side)), 1, side);
@@ -860,15 +951,22 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
 }
 
 Result<std::vector<TrainingExample>> load_training_examples(
-    const fs::path& store_dir, int side, double holdout_fraction, bool held_out_only, int threads) {
+    const fs::path& store_dir, int side, const Holdout& holdout, bool held_out_only, int threads) {
     LOOKBOOK_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::open(store_dir));
     const ArticleTable& articles = store->articles();
+    const std::vector<uint8_t> held = held_out_articles(articles, holdout);
     std::vector<uint32_t> chosen;
     for (uint32_t article = 0; article < articles.size(); ++article) {
         if (articles.has_metadata(article) && !articles.image_path(article).empty() &&
-            is_held_out(articles.id(article), holdout_fraction) == held_out_only) {
+            (held[article] != 0) == held_out_only) {
             chosen.push_back(article);
         }
+    }
+    if (holdout.fraction > 0) {
+        log::info("{} split, holdout {:.2f}: {} of the articles with a photo held out",
+                  holdout_split_name(holdout.split),
+                  holdout.fraction,
+                  std::count(held.begin(), held.end(), uint8_t{1}));
     }
 
     // Decode and resize on `threads` threads; each writes only its own slots.
@@ -932,8 +1030,7 @@ Result<TrainReport> train_catalog_encoder(const fs::path& store_dir,
     const int side = static_cast<int>(config.vision.image_size + config.vision.image_size / 8);
     LOOKBOOK_ASSIGN_OR_RETURN(
         std::vector<TrainingExample> examples,
-        load_training_examples(
-            store_dir, side, options.holdout_fraction, false, options.train.threads));
+        load_training_examples(store_dir, side, options.holdout, false, options.train.threads));
     LOOKBOOK_ASSIGN_OR_RETURN(TrainReport report,
                               train_clip_encoder(examples, output, options.train));
     report.seconds = seconds_since(start);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +14,8 @@
 #include "lookbook/util/status.hpp"
 
 namespace lookbook {
+
+class ArticleTable;
 
 // The catalog-trained default encoder: a small CLIP trained from scratch on the retailer's own
 // photos and texts, for machines where no pretrained weights can be downloaded. The result is
@@ -198,17 +201,54 @@ void crop_planes(const RgbImage& image,
 // the first `fraction` of the range. The same ids are held out on every machine and run.
 bool is_held_out(std::string_view article_id, double fraction);
 
+// How the articles held out of training for evaluation are chosen.
+enum class HoldoutSplit {
+    // Each article on its own (is_held_out): the colour variants of a held-out article's
+    // product (near-same text, same cut) are mostly in training.
+    kArticle,
+    // Whole product codes (held_out_products): training sees none of the held-out products, as
+    // when a retailer adds a new collection.
+    kProduct,
+};
+
+// "article" or "product" (the --holdout-split / --split values); nullopt for anything else.
+std::optional<HoldoutSplit> parse_holdout_split(std::string_view name);
+std::string_view holdout_split_name(HoldoutSplit split);
+
+struct Holdout {
+    double fraction = 0;  // share of the candidate articles held out; 0: none
+    HoldoutSplit split = HoldoutSplit::kArticle;
+    uint64_t seed = 1;  // draws the product split; the article split has none
+};
+
+// The product split of n articles, product_codes[i] being article i's code (equal codes are one
+// product; give articles without a code a unique key). Products are ordered by a stable 64-bit
+// hash of their code and `seed`, and taken whole in that order until at least
+// round(fraction * n) articles are held out, so the count overshoots by less than the largest
+// product's article count. Returns n flags (1 = held out). No code is on both sides; the same
+// codes and seed give the same split on every machine.
+std::vector<uint8_t> held_out_products(const std::vector<std::string>& product_codes,
+                                       double fraction,
+                                       uint64_t seed);
+
+// One flag per article of the table (1 = held out). Candidates are the articles with metadata
+// and a photo path, whether or not the photo decodes, so train-encoder and bench/encoder_eval
+// draw the same split from the same store; other articles are never held out. The article split
+// is is_held_out of each id; the product split is held_out_products over the candidates
+// (an empty product code counts as a product of its own).
+std::vector<uint8_t> held_out_articles(const ArticleTable& articles, const Holdout& holdout);
+
 struct CatalogTrainOptions {
     TrainOptions train;
-    double holdout_fraction = 0;  // articles held out of training (see is_held_out)
+    Holdout holdout;  // articles held out of training (see held_out_articles)
 };
 
 // Training pairs from a store: every article with metadata and a readable photo, minus the
-// held-out ones, photos resized to `side` px. Unreadable photos are logged and skipped.
-// Decodes on `threads` threads. Fails with the store's errors.
+// held-out ones (or only those, with `held_out_only`), photos resized to `side` px. Unreadable
+// photos are logged and skipped. Decodes on `threads` threads. Fails with the store's errors.
 Result<std::vector<TrainingExample>> load_training_examples(const std::filesystem::path& store_dir,
                                                             int side,
-                                                            double holdout_fraction,
+                                                            const Holdout& holdout,
                                                             bool held_out_only,
                                                             int threads);
 

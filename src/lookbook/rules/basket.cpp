@@ -193,6 +193,11 @@ Status parse_names(std::string_view text, const std::string& source, BasketSet* 
 Result<BasketSet> parse_baskets(std::string_view text,
                                 BasketFileFormat format,
                                 const std::string& source_name) {
+    // A UTF-8 byte order mark (spreadsheets and Windows editors write one) is not part of the
+    // first item.
+    if (text.starts_with("\xEF\xBB\xBF")) {
+        text.remove_prefix(3);
+    }
     if (format == BasketFileFormat::kAuto) {
         format = text.find(',') != std::string_view::npos ? BasketFileFormat::kNames
                                                           : BasketFileFormat::kFimi;

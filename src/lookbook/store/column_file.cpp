@@ -1,7 +1,10 @@
 #include "lookbook/store/column_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -49,23 +52,44 @@ bool type_from_name(const std::string& name, ColumnType* type) {
     return false;
 }
 
-// Appends to a file descriptor, tracking the offset; the first error sticks.
+// Block size and alignment of direct writes: 4 KiB suits devices of 512-byte and 4 KiB sectors.
+constexpr size_t kDirectBlock = 4096;
+// Data is staged in an aligned buffer of at most this size for direct writes.
+constexpr size_t kDirectStage = size_t{1} << 20;
+// Files at least this large are written past the page cache (ColumnWriteMode::kAuto).
+constexpr uint64_t kDirectMinBytes = uint64_t{1} << 20;
+
+// Appends to a file descriptor, tracking the offset; the first error sticks. With a staging
+// buffer (direct I/O) the bytes are gathered into aligned blocks and written whole; finish()
+// writes the last block padded with zeros and cuts the file back to its length.
 class FileSink {
   public:
-    explicit FileSink(int fd) : fd_(fd) {}
+    FileSink(int fd, size_t stage_bytes) : fd_(fd) {
+        if (stage_bytes > 0) {
+            stage_size_ = stage_bytes;
+            stage_.reset(static_cast<char*>(std::aligned_alloc(kDirectBlock, stage_size_)));
+            if (!stage_) {
+                error_ = ENOMEM;
+            }
+        }
+    }
     void write(const void* data, size_t size) {
         const char* p = static_cast<const char*>(data);
+        offset_ += size;
+        if (!stage_) {
+            write_out(p, size);
+            return;
+        }
         while (size > 0 && error_ == 0) {
-            ssize_t n = ::write(fd_, p, size);
-            if (n < 0) {
-                if (errno != EINTR) {
-                    error_ = errno;
-                }
-                continue;
-            }
+            size_t n = std::min(size, stage_size_ - staged_);
+            std::memcpy(stage_.get() + staged_, p, n);
+            staged_ += n;
             p += n;
-            size -= static_cast<size_t>(n);
-            offset_ += static_cast<uint64_t>(n);
+            size -= n;
+            if (staged_ == stage_size_) {
+                write_out(stage_.get(), staged_);
+                staged_ = 0;
+            }
         }
     }
     void pad_to(size_t alignment) {
@@ -75,14 +99,60 @@ class FileSink {
             write(kZeros, alignment - rem);
         }
     }
+    // Writes what is staged; the file then holds exactly offset() bytes.
+    void finish() {
+        if (!stage_ || error_ != 0) {
+            return;
+        }
+        if (staged_ > 0) {
+            size_t whole = (staged_ + kDirectBlock - 1) / kDirectBlock * kDirectBlock;
+            std::memset(stage_.get() + staged_, 0, whole - staged_);
+            write_out(stage_.get(), whole);
+            staged_ = 0;
+        }
+        if (error_ == 0 && written_ != offset_ &&
+            ::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+            error_ = errno;
+        }
+    }
     uint64_t offset() const { return offset_; }
     int error() const { return error_; }
 
   private:
+    void write_out(const char* p, size_t size) {
+        while (size > 0 && error_ == 0) {
+            ssize_t n = ::write(fd_, p, size);
+            if (n < 0) {
+                if (errno != EINTR) {
+                    error_ = errno;
+                }
+                continue;
+            }
+            if (n == 0) {
+                error_ = EIO;
+                break;
+            }
+            p += n;
+            size -= static_cast<size_t>(n);
+            written_ += static_cast<uint64_t>(n);
+        }
+    }
+
+    struct Free {
+        void operator()(char* p) const { std::free(p); }
+    };
     int fd_;
-    uint64_t offset_ = 0;
+    uint64_t offset_ = 0;   // bytes given to write()
+    uint64_t written_ = 0;  // bytes handed to the kernel
     int error_ = 0;
+    std::unique_ptr<char, Free> stage_;
+    size_t stage_size_ = 0;
+    size_t staged_ = 0;
 };
+
+uint64_t round_up(uint64_t value, uint64_t alignment) {
+    return (value + alignment - 1) / alignment * alignment;
+}
 
 }  // namespace
 
@@ -132,37 +202,29 @@ void ColumnFileWriter::add_owned_strings(const std::string& name,
     add_raw(name + ".bytes", ColumnType::kBytes, bytes->data(), bytes->size(), 1);
 }
 
-Status ColumnFileWriter::write(const std::filesystem::path& path) const {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return Status::io_error(
-            fmt::format("{}: cannot create: {}", path.string(), std::strerror(errno)));
-    }
-    FileSink sink(fd);
-    char header[kHeaderSize] = {};
-    sink.write(header, kHeaderSize);  // rewritten once the directory is known
-
+Status ColumnFileWriter::write(const std::filesystem::path& path, ColumnWriteMode mode) const {
+    // The layout and every checksum come first, so that the file is written front to back in
+    // one pass (a direct write cannot patch the header in place afterwards).
     nlohmann::json columns = nlohmann::json::array();
+    uint64_t offset = kHeaderSize;
     for (const Entry& e : entries_) {
-        sink.pad_to(kAlignment);
-        uint64_t offset = sink.offset();
+        offset = round_up(offset, kAlignment);
         size_t bytes = e.count * e.width;
-        uint32_t crc = crc32c(e.data, bytes);
-        sink.write(e.data, bytes);
         columns.push_back({{"name", e.name},
                            {"type", column_type_name(e.type)},
                            {"offset", offset},
                            {"count", e.count},
-                           {"crc", crc}});
+                           {"crc", crc32c(e.data, bytes)}});
+        offset += bytes;
     }
     nlohmann::json directory;
     directory["columns"] = std::move(columns);
     directory["metadata"] = metadata_;
-    std::string dir_text = directory.dump();
-    sink.pad_to(kAlignment);
-    uint64_t dir_offset = sink.offset();
-    sink.write(dir_text.data(), dir_text.size());
+    const std::string dir_text = directory.dump();
+    const uint64_t dir_offset = round_up(offset, kAlignment);
+    const uint64_t file_size = dir_offset + dir_text.size();
 
+    char header[kHeaderSize] = {};
     uint32_t version = kColumnFileVersion;
     uint64_t dir_size = dir_text.size();
     uint32_t dir_crc = crc32c(dir_text.data(), dir_text.size());
@@ -173,14 +235,38 @@ Status ColumnFileWriter::write(const std::filesystem::path& path) const {
     std::memcpy(header + 32, &dir_crc, 4);
     uint32_t header_crc = crc32c(header, 36);
     std::memcpy(header + 36, &header_crc, 4);
-    int err = sink.error();
-    if (err == 0 && ::pwrite(fd, header, kHeaderSize, 0) != static_cast<ssize_t>(kHeaderSize)) {
-        err = errno;
+
+    bool direct = mode == ColumnWriteMode::kDirect ||
+                  (mode == ColumnWriteMode::kAuto && file_size >= kDirectMinBytes);
+    auto write_once = [&](bool use_direct) -> int {
+        int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (use_direct ? O_DIRECT : 0);
+        int fd = ::open(path.c_str(), flags, 0644);
+        if (fd < 0) {
+            return errno;
+        }
+        FileSink sink(
+            fd, use_direct ? std::min<size_t>(kDirectStage, round_up(file_size, kDirectBlock)) : 0);
+        sink.write(header, kHeaderSize);
+        for (const Entry& e : entries_) {
+            sink.pad_to(kAlignment);
+            sink.write(e.data, e.count * e.width);
+        }
+        sink.pad_to(kAlignment);
+        sink.write(dir_text.data(), dir_text.size());
+        sink.finish();
+        int err = sink.error();
+        if (err == 0 && ::fsync(fd) != 0) {
+            err = errno;
+        }
+        ::close(fd);
+        return err;
+    };
+    int err = write_once(direct);
+    if (direct && err == EINVAL) {
+        // The file system does not take direct I/O (tmpfs on older kernels, some network
+        // file systems): write through the page cache instead.
+        err = write_once(false);
     }
-    if (err == 0 && ::fsync(fd) != 0) {
-        err = errno;
-    }
-    ::close(fd);
     if (err != 0) {
         return Status::io_error(fmt::format(
             "{}: write failed: {}. Check free disk space.", path.string(), std::strerror(err)));

@@ -71,6 +71,8 @@ struct StringColumn {
     }
 };
 
+enum class ColumnWriteMode { kAuto, kDirect, kBuffered };
+
 // Collects columns and writes them as one file. Columns added as spans are borrowed: the caller
 // keeps them alive until write() returns. add_owned_* copies.
 class ColumnFileWriter {
@@ -102,7 +104,14 @@ class ColumnFileWriter {
     void set_metadata(std::string json_text) { metadata_ = std::move(json_text); }
 
     // Writes the file and flushes it to disk. kIOError names the path and the reason.
-    Status write(const std::filesystem::path& path) const;
+    // kAuto writes files of 1 MiB or more with direct I/O (O_DIRECT), past the page cache:
+    // copying a store of hundreds of megabytes into freshly allocated cache pages was most of
+    // the time `ingest` spent writing, and nothing reads the store back at once. The written
+    // file is then not in the page cache: its first reader reads it from the disk. Where the
+    // file system refuses direct I/O the file is written through the page cache. The bytes
+    // written are the same in every mode.
+    Status write(const std::filesystem::path& path,
+                 ColumnWriteMode mode = ColumnWriteMode::kAuto) const;
 
   private:
     struct Entry {

@@ -32,6 +32,7 @@ std::string render_layout(const Page& page) {
         "</head>\n<body>\n<header class=\"site-header\">\n"
         "<a class=\"brand\" href=\"/catalog\">lookbook</a>\n"
         "<nav aria-label=\"Main\"><a href=\"/catalog\">Catalog</a> <a href=\"/search\">Search</a>"
+        " <a href=\"/customers\">Customers</a>"
         "</nav>\n</header>\n<main>\n{}<h1>{}</h1>\n{}</main>\n"
         "<footer class=\"site-footer\"><a href=\"/api/openapi.json\">API</a> · "
         "<a href=\"/api/health\">health</a></footer>\n</body>\n</html>\n",

@@ -25,6 +25,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <span>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -106,6 +108,29 @@ std::optional<size_t> size_param(
         return std::nullopt;
     }
     return value;
+}
+
+// A yes/no query parameter: true/1/yes or false/0/no (any case); `fallback` when absent.
+std::optional<bool> flag_param(const Request& req, Response& res, const char* name, bool fallback) {
+    if (!req.has_param(name)) {
+        return fallback;
+    }
+    std::string text = req.get_param_value(name);
+    std::string folded = text;
+    std::transform(folded.begin(), folded.end(), folded.begin(), [](unsigned char c) {
+        return static_cast<char>(std::tolower(c));
+    });
+    if (folded == "true" || folded == "1" || folded == "yes") {
+        return true;
+    }
+    if (folded == "false" || folded == "0" || folded == "no") {
+        return false;
+    }
+    send_error(res,
+               400,
+               fmt::format("query parameter {} is \"{}\"", name, text.substr(0, 40)),
+               "expected true or false");
+    return std::nullopt;
 }
 
 std::optional<uint32_t> find_article(const Snapshot& snapshot,
@@ -208,11 +233,15 @@ std::vector<ArticleCard> scored_cards(const Snapshot& snapshot,
     return cards;
 }
 
+// other_groups: only articles of product groups the cart does not hold ("complete the look":
+// a top gets trousers and shoes rather than other tops).
 Result<std::vector<rules::Suggestion>> bought_together(const Snapshot& snapshot,
                                                        const std::vector<uint32_t>& cart,
-                                                       size_t k) {
+                                                       size_t k,
+                                                       bool other_groups) {
     rules::RecommendOptions options;
     options.k = k;
+    options.other_groups_only = other_groups;
     return rules::complete_the_look(*snapshot.rules, cart, options);
 }
 
@@ -232,11 +261,48 @@ json suggestions_json(const Snapshot& snapshot, const std::vector<rules::Suggest
 }
 
 // Lower-case ASCII copy, for case-insensitive name search.
+// Characters of UTF-8 text (bytes that do not continue a sequence): the unit of the length
+// limits people read in the hints. An invalid byte counts as one.
+size_t utf8_characters(std::string_view text) {
+    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
 std::string lower(std::string_view text) {
     std::string out(text);
     std::transform(
         out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
+}
+
+// The catalog's spelling of a filter value (`known`, compared without regard to ASCII case).
+// Answers 400 naming the parameter and some of the known values when there is none.
+std::optional<std::string> catalog_value(Response& res,
+                                         const char* name,
+                                         const std::string& value,
+                                         const std::vector<std::string>& known) {
+    std::string folded = lower(value);
+    for (const std::string& candidate : known) {
+        if (lower(candidate) == folded) {
+            return candidate;
+        }
+    }
+    std::string examples;
+    for (size_t i = 0; i < known.size() && i < 8; ++i) {
+        examples += (i > 0 ? ", " : "") + known[i];
+    }
+    send_error(
+        res,
+        400,
+        fmt::format("no catalog article has {} \"{}\"", name, value.substr(0, 60)),
+        known.empty()
+            ? fmt::format("the catalog has no {} values", name)
+            : fmt::format("the catalog's {} values are {}{}",
+                          name,
+                          examples,
+                          known.size() > 8 ? fmt::format(" and {} more", known.size() - 8) : ""));
+    return std::nullopt;
 }
 
 struct CatalogQuery {
@@ -277,11 +343,11 @@ std::optional<CatalogQuery> catalog_query(const Request& req, Response& res) {
     query.colour = req.get_param_value("colour");
     for (const std::string* text :
          {&query.q, &query.product_group, &query.product_type, &query.colour}) {
-        if (text->size() > kMaxQueryLength) {
+        if (utf8_characters(*text) > kMaxQueryLength) {
             send_error(
                 res,
                 400,
-                fmt::format("a filter is {} characters long", text->size()),
+                fmt::format("a filter is {} characters long", utf8_characters(*text)),
                 fmt::format("filters and searches are at most {} characters", kMaxQueryLength));
             return std::nullopt;
         }
@@ -294,6 +360,48 @@ std::optional<CatalogQuery> catalog_query(const Request& req, Response& res) {
     query.page = *page;
     query.per_page = *per_page;
     return query;
+}
+
+// One page of the customer list (Snapshot::customers_by_purchases) as JSON entries.
+struct CustomerListPage {
+    size_t page = 1;
+    size_t per_page = 24;
+    size_t total = 0;
+    size_t pages = 1;
+    std::span<const uint32_t> customers;
+};
+
+std::optional<CustomerListPage> customer_list_page(const Snapshot& snapshot,
+                                                   const Request& req,
+                                                   Response& res) {
+    auto page = size_param(req, res, "page", 1, 1, 1'000'000);
+    auto per_page = page ? size_param(req, res, "per_page", 24, 1, kMaxPerPage) : std::nullopt;
+    if (!per_page) {
+        return std::nullopt;
+    }
+    const auto& all = snapshot.customers_by_purchases;
+    CustomerListPage out;
+    out.page = *page;
+    out.per_page = *per_page;
+    out.total = all.size();
+    out.pages = std::max<size_t>(1, (all.size() + out.per_page - 1) / out.per_page);
+    size_t first = std::min(all.size(), (out.page - 1) * out.per_page);
+    size_t last = std::min(all.size(), first + out.per_page);
+    out.customers = std::span<const uint32_t>(all).subspan(first, last - first);
+    return out;
+}
+
+json customer_summary_json(const Store& store, uint32_t customer) {
+    const CustomerTable& customers = store.customers();
+    const TransactionTable& tx = store.transactions();
+    uint64_t begin = tx.customer_offsets()[customer];
+    uint64_t end = tx.customer_offsets()[customer + 1];
+    float age = customers.age(customer);
+    return {
+        {"customer_id", customers.id(customer)},
+        {"age", std::isfinite(age) ? json(age) : json(nullptr)},
+        {"purchase_count", end - begin},
+        {"last_purchase", end > begin ? json(format_iso_date(tx.date()[end - 1])) : json(nullptr)}};
 }
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -599,14 +707,15 @@ void WebServer::register_routes() {
              wrap("api_bought_together", [](const Snapshot& s, const Request& req, Response& res) {
                  auto article = find_article(s, req.matches[1].str(), res);
                  auto k = article ? size_param(req, res, "k", kDefaultK, 1, kMaxK) : std::nullopt;
-                 if (!k) {
+                 auto other_groups = k ? flag_param(req, res, "other_groups", false) : std::nullopt;
+                 if (!other_groups) {
                      return;
                  }
                  if (!s.rules) {
                      send_error(res, 503, "bought-together rules are not built", kBuildHint);
                      return;
                  }
-                 auto suggestions = bought_together(s, {*article}, *k);
+                 auto suggestions = bought_together(s, {*article}, *k, *other_groups);
                  if (!suggestions.is_ok()) {
                      send_error(res, 400, suggestions.status().message(), "check the article ids");
                      return;
@@ -635,7 +744,8 @@ void WebServer::register_routes() {
                 return;
             }
             auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
-            if (!k) {
+            auto other_groups = k ? flag_param(req, res, "other_groups", false) : std::nullopt;
+            if (!other_groups) {
                 return;
             }
             auto cart = rules::cart_from_ids(*s.store, ids);
@@ -648,7 +758,7 @@ void WebServer::register_routes() {
                 send_error(res, 503, "bought-together rules are not built", kBuildHint);
                 return;
             }
-            auto suggestions = bought_together(s, *cart, *k);
+            auto suggestions = bought_together(s, *cart, *k, *other_groups);
             if (!suggestions.is_ok()) {
                 send_error(res, 400, suggestions.status().message(), "check the article ids");
                 return;
@@ -662,38 +772,52 @@ void WebServer::register_routes() {
                  if (!k) {
                      return;
                  }
+                 // Filter values are checked against the catalog first: an unknown or
+                 // differently cased one would otherwise filter everything out.
+                 SimilarFilters filters;
+                 for (auto [name, field, known] :
+                      {std::tuple{"product_group", &filters.product_group, &s.product_groups},
+                       std::tuple{"colour", &filters.colour, &s.colours}}) {
+                     std::string value = req.get_param_value(name);
+                     if (value.empty()) {
+                         continue;
+                     }
+                     auto found = catalog_value(res, name, value, *known);
+                     if (!found) {
+                         return;
+                     }
+                     *field = std::move(*found);
+                 }
                  if (!s.services.similar) {
                      send_error(res, 503, "the similar-items index is not built", kBuildHint);
                      return;
                  }
-                 SimilarFilters filters{req.get_param_value("product_group"),
-                                        req.get_param_value("colour")};
                  auto items = s.services.similar(req.matches[1].str(), *k, filters);
                  send_scored(res, s, items, {{"article_id", req.matches[1].str()}}, kBuildHint);
              }));
 
     // ---- search
-    http.Get("/api/search",
-             wrap("api_search", [](const Snapshot& s, const Request& req, Response& res) {
-                 std::string text = req.get_param_value("q");
-                 if (text.empty() || text.size() > kMaxQueryLength) {
-                     send_error(res,
-                                400,
-                                fmt::format("the search text has {} characters", text.size()),
-                                fmt::format("pass ?q= with 1 to {} characters", kMaxQueryLength));
-                     return;
-                 }
-                 auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
-                 if (!k) {
-                     return;
-                 }
-                 if (!s.services.search_text) {
-                     send_error(res, 503, "text search is not built", kBuildHint);
-                     return;
-                 }
-                 auto items = s.services.search_text(text, *k);
-                 send_scored(res, s, items, {{"query", text}}, kBuildHint);
-             }));
+    http.Get(
+        "/api/search", wrap("api_search", [](const Snapshot& s, const Request& req, Response& res) {
+            std::string text = req.get_param_value("q");
+            if (text.empty() || utf8_characters(text) > kMaxQueryLength) {
+                send_error(res,
+                           400,
+                           fmt::format("the search text has {} characters", utf8_characters(text)),
+                           fmt::format("pass ?q= with 1 to {} characters", kMaxQueryLength));
+                return;
+            }
+            auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
+            if (!k) {
+                return;
+            }
+            if (!s.services.search_text) {
+                send_error(res, 503, "text search is not built", kBuildHint);
+                return;
+            }
+            auto items = s.services.search_text(text, *k);
+            send_scored(res, s, items, {{"query", text}}, kBuildHint);
+        }));
     http.Post(
         "/api/search/image",
         wrap("api_search_image", [this](const Snapshot& s, const Request& req, Response& res) {
@@ -742,6 +866,23 @@ void WebServer::register_routes() {
         }
         return customer;
     };
+    http.Get("/api/customers",
+             wrap("api_customers", [](const Snapshot& s, const Request& req, Response& res) {
+                 auto list = customer_list_page(s, req, res);
+                 if (!list) {
+                     return;
+                 }
+                 json items = json::array();
+                 for (uint32_t customer : list->customers) {
+                     items.push_back(customer_summary_json(*s.store, customer));
+                 }
+                 send_json(res,
+                           {{"items", items},
+                            {"page", list->page},
+                            {"per_page", list->per_page},
+                            {"total", list->total},
+                            {"pages", list->pages}});
+             }));
     http.Get(R"(/api/customers/([^/]+))",
              wrap("api_customer",
                   [this, find_customer](const Snapshot& s, const Request& req, Response& res) {
@@ -1074,11 +1215,19 @@ void WebServer::register_routes() {
                 photo,
                 details,
                 html_escape(articles.description(*article)));
-            if (!s.rules) {
-                content += render_unavailable_section(
-                    "Complete the look", "complete-the-look", "Bought-together rules are");
-            } else {
-                auto suggestions = bought_together(s, {*article}, 8);
+            // Two answers of the rules: what is bought with this article whatever its group
+            // (often other colours of the same kind), and the look around it (other groups).
+            for (bool other_groups : {false, true}) {
+                const char* title =
+                    other_groups ? "Complete the look" : "Frequently bought together";
+                const char* anchor =
+                    other_groups ? "complete-the-look" : "frequently-bought-together";
+                if (!s.rules) {
+                    content +=
+                        render_unavailable_section(title, anchor, "Bought-together rules are");
+                    continue;
+                }
+                auto suggestions = bought_together(s, {*article}, 8, other_groups);
                 std::vector<ArticleCard> cards;
                 if (suggestions.is_ok()) {
                     for (const auto& suggestion : *suggestions) {
@@ -1088,10 +1237,13 @@ void WebServer::register_routes() {
                     }
                 }
                 content += render_card_section(
-                    "Complete the look",
-                    "complete-the-look",
+                    title,
+                    anchor,
                     cards,
-                    "No suggestions yet: nobody has bought this article with others.");
+                    other_groups
+                        ? "No suggestions yet: no article of another product group goes with this "
+                          "one."
+                        : "No suggestions yet: nobody has bought this article with others.");
             }
             if (!s.services.similar) {
                 content += render_unavailable_section(
@@ -1108,6 +1260,86 @@ void WebServer::register_routes() {
             send_page(res, Page{name, "", content});
         }));
 
+    http.Get(
+        "/customers",
+        wrap("page_customers", [](const Snapshot& s, const Request& req, Response& res) {
+            // The "go to a customer" box: an exact id opens that customer's page.
+            if (req.has_param("id")) {
+                std::string id = req.get_param_value("id");
+                if (s.store->customers().find(id)) {
+                    res.set_redirect("/customers/" + url_encode(id), 303);
+                    return;
+                }
+                send_page(
+                    res,
+                    Page{"Customers",
+                         "",
+                         fmt::format("<p class=\"empty-state\">No customer has the id "
+                                     "\"{}\". <a href=\"/customers\">Back to the list</a>.</p>",
+                                     html_escape(id.substr(0, 80)))},
+                    404);
+                return;
+            }
+            auto list = customer_list_page(s, req, res);
+            if (!list) {
+                std::string error =
+                    json::parse(res.body, nullptr, false).value("hint", std::string());
+                send_page(
+                    res,
+                    Page{
+                        "Customers", "", "<p class=\"empty-state\">" + html_escape(error) + "</p>"},
+                    400);
+                return;
+            }
+            std::string content =
+                "<form class=\"filters\" method=\"get\" action=\"/customers\" role=\"search\">"
+                "<label>Customer id <input type=\"search\" name=\"id\" required></label>"
+                "<button type=\"submit\">Open</button></form>\n";
+            content += fmt::format(
+                "<p class=\"count\">{} customers with purchases, most purchases first</p>\n",
+                list->total);
+            if (list->customers.empty()) {
+                content +=
+                    "<section id=\"customers\"><p class=\"empty-state\">No customer has a purchase "
+                    "yet.</p></section>\n";
+            } else {
+                content +=
+                    "<section id=\"customers\"><table class=\"customer-list\"><thead><tr><th "
+                    "scope=\"col\">Customer</th><th scope=\"col\">Age</th><th "
+                    "scope=\"col\">Purchases</th><th scope=\"col\">Last purchase</th></tr></thead>"
+                    "<tbody>";
+                for (uint32_t customer : list->customers) {
+                    json row = customer_summary_json(*s.store, customer);
+                    std::string id = row["customer_id"].get<std::string>();
+                    content += fmt::format(
+                        "<tr><td><a href=\"/customers/{}\">{}</a></td><td>{}</td><td>{}</td>"
+                        "<td>{}</td></tr>",
+                        url_encode(id),
+                        html_escape(id.substr(0, 16) + (id.size() > 16 ? "…" : "")),
+                        describe_age(s.store->customers().age(customer)),
+                        row["purchase_count"].get<uint64_t>(),
+                        row["last_purchase"].is_null() ? ""
+                                                       : row["last_purchase"].get<std::string>());
+                }
+                content += "</tbody></table></section>\n";
+            }
+            content += "<nav class=\"pagination\" aria-label=\"Pages\">";
+            if (list->page > 1) {
+                content += fmt::format(
+                    "<a rel=\"prev\" href=\"/customers?per_page={}&page={}\">Previous</a> ",
+                    list->per_page,
+                    list->page - 1);
+            }
+            content += fmt::format("<span>Page {} of {}</span>", list->page, list->pages);
+            if (list->page < list->pages) {
+                content +=
+                    fmt::format(" <a rel=\"next\" href=\"/customers?per_page={}&page={}\">Next</a>",
+                                list->per_page,
+                                list->page + 1);
+            }
+            content += "</nav>\n";
+            send_page(res, Page{"Customers", "", content});
+        }));
     http.Get(
         R"(/customers/([^/]+))",
         wrap("page_customer", [this](const Snapshot& s, const Request& req, Response& res) {
@@ -1199,7 +1431,7 @@ void WebServer::register_routes() {
                 } else if (hook) {
                     items = hook(bytes, kDefaultK);
                 }
-            } else if (text.size() > kMaxQueryLength) {
+            } else if (utf8_characters(text) > kMaxQueryLength) {
                 items = Status::invalid_argument("That search is too long.");
             } else if (hook) {
                 items = s.services.search_text(text, kDefaultK);

@@ -23,10 +23,12 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
 
     const ArticleTable& articles = store.articles();
     std::set<std::string_view> groups;
+    std::set<std::string_view> colours;
     for (uint32_t article = 0; article < articles.size(); ++article) {
         if (articles.has_metadata(article)) {
             snapshot->catalog.push_back(article);
             groups.insert(articles.product_group(article));
+            colours.insert(articles.colour(article));
         }
     }
     for (std::string_view group : groups) {
@@ -34,6 +36,21 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
             snapshot->product_groups.emplace_back(group);
         }
     }
+    for (std::string_view colour : colours) {
+        if (!colour.empty()) {
+            snapshot->colours.emplace_back(colour);
+        }
+    }
+    const auto offsets = store.transactions().customer_offsets();
+    auto purchases = [&offsets](uint32_t c) { return offsets[c + 1] - offsets[c]; };
+    for (uint32_t c = 0; c + 1 < offsets.size(); ++c) {
+        if (purchases(c) > 0) {
+            snapshot->customers_by_purchases.push_back(c);
+        }
+    }
+    std::stable_sort(snapshot->customers_by_purchases.begin(),
+                     snapshot->customers_by_purchases.end(),
+                     [&purchases](uint32_t a, uint32_t b) { return purchases(a) > purchases(b); });
     if (factory) {
         snapshot->services = factory(*snapshot);
     }

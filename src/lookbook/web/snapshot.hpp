@@ -27,6 +27,10 @@ struct Snapshot {
     // Catalog articles (those with metadata) in store order, and their product groups sorted.
     std::vector<uint32_t> catalog;
     std::vector<std::string> product_groups;
+    std::vector<std::string> colours;  // of catalog articles, sorted
+    // Customers with at least one purchase, most purchases first (ties in store order): the
+    // customer list of the site and of /api/customers.
+    std::vector<uint32_t> customers_by_purchases;
 };
 
 // Builds the hooks of the other recommenders for one snapshot (store and rules are loaded when
