@@ -2,7 +2,8 @@
 // candidate source inside it, over many distinct customers of a store (issue 7).
 //
 //   recommend_cost STORE [--customers N] [--rounds R] [--exact-scan 1] [--every-source 1]
-//                  [--threads T] [--batching 0] [--write-ids FILE]
+//                  [--threads T] [--batching 0] [--write-ids FILE] [--approximate 0]
+//                  [--ef N] [--graph-m M] [--ef-construction N]
 //
 // --write-ids writes the id of every customer with purchases to FILE, one a line (the list
 // bench/web_bench.sh loads the recommendations API with), and exits.
@@ -19,6 +20,13 @@
 // time per answer and answers/s of wall time, and checks every answer against the one-thread
 // answer of the same customer, bit for bit. --batching 0 makes each call scan alone (the
 // path before RowScanBatcher), for comparison.
+// The ALS, profile and two-tower sources search HNSW graphs (RowSearch) on catalogs of 4,096
+// articles or more; the graphs are always built, and --approximate 0 times the exact scans
+// instead (the path before the graphs). --ef N sets the graph searches' candidate list, --graph-m
+// and --ef-construction the graphs' links per node and build candidate list. Before
+// timing, every source's list (100 candidates) and the blended answer (k 12) of every customer
+// are compared between the graph and the exact scan: recall of the exact list and how many
+// answers are identical.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +41,7 @@
 #include "lookbook/recommend/recommender.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/log.hpp"
+#include "lookbook/util/row_graph.hpp"
 #include "lookbook/util/row_scan.hpp"
 
 #if LOOKBOOK_WITH_TORCH
@@ -85,6 +94,7 @@ int main(int argc, char** argv) {
     bool every_source = false;
     bool exact_scan = false;
     size_t threads = 1;
+    bool approximate = true;
     for (int i = 2; i + 1 < argc; i += 2) {
         std::string flag = argv[i];
         if (flag == "--customers") {
@@ -102,6 +112,15 @@ int main(int argc, char** argv) {
         } else if (flag == "--exact-scan") {
             exact_scan = std::string(argv[i + 1]) == "1";
             lookbook::RowScan::set_half_pass(!exact_scan);
+        } else if (flag == "--approximate") {
+            approximate = std::string(argv[i + 1]) != "0";
+        } else if (flag == "--ef" || flag == "--graph-m" || flag == "--ef-construction") {
+            lookbook::RowGraphParams params = lookbook::RowSearch::graph_params();
+            const size_t value = std::strtoul(argv[i + 1], nullptr, 10);
+            (flag == "--ef"        ? params.ef_search
+             : flag == "--graph-m" ? params.m
+                                   : params.ef_construction) = value;
+            lookbook::RowSearch::set_graph_params(params);
         }
     }
     lookbook::log::init_logging(lookbook::log::Level::kWarn);
@@ -125,6 +144,9 @@ int main(int argc, char** argv) {
         }
         return std::fclose(out) == 0 ? 0 : 1;
     }
+    // The graphs are built with the sources.
+    lookbook::RowSearch::set_approximate(true);
+    const double open_start = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 #if LOOKBOOK_WITH_TORCH
     auto opened = lookbook::models::open_personal_recommender(**store);
 #else
@@ -134,6 +156,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", opened.status().message().c_str());
         return 1;
     }
+    const lookbook::RowGraphParams graph_params = lookbook::RowSearch::graph_params();
+    std::printf(
+        "opening the recommender (graphs included): %.2f s of CPU; graphs M %zu, "
+        "ef_construction %zu, ef_search %zu\n",
+        (clock_us(CLOCK_PROCESS_CPUTIME_ID) - open_start) / 1e6,
+        graph_params.m,
+        graph_params.ef_construction,
+        graph_params.ef_search);
     lookbook::Recommender& recommender = **opened;
     if (every_source) {
         for (const std::string& name : recommender.source_names()) {
@@ -149,6 +179,56 @@ int main(int argc, char** argv) {
             customers.push_back(row);
         }
     }
+
+    // The graphs against the exact scans: recall of every source's exact list of 100 in the
+    // graph's list, and the blended answers at k 12.
+    std::map<std::string, std::pair<double, double>> recall;  // found, exact list lengths
+    size_t same_blend = 0;
+    double blend_found = 0;
+    double blend_total = 0;
+    for (uint32_t customer : customers) {
+        auto history = recommender.history(customer, recommender.default_today(), {});
+        lookbook::CustomerContext context{customer, recommender.default_today(), history};
+        for (const std::string& name : recommender.source_names()) {
+            const lookbook::CandidateSource* source = recommender.source(name);
+            lookbook::RowSearch::set_approximate(false);
+            auto exact = source->ranked(context, 100);
+            lookbook::RowSearch::set_approximate(true);
+            auto graph = source->ranked(context, 100);
+            for (const auto& candidate : exact) {
+                recall[name].first += std::any_of(graph.begin(), graph.end(), [&](const auto& c) {
+                    return c.article == candidate.article;
+                });
+            }
+            recall[name].second += static_cast<double>(exact.size());
+        }
+        lookbook::RecommendOptions blend_options;
+        lookbook::RowSearch::set_approximate(false);
+        auto exact = recommender.recommend(customer, {}, blend_options);
+        lookbook::RowSearch::set_approximate(true);
+        auto graph = recommender.recommend(customer, {}, blend_options);
+        same_blend += same_answer(exact, graph) ? 1 : 0;
+        for (const auto& item : exact) {
+            blend_found += std::any_of(graph.begin(), graph.end(), [&](const auto& r) {
+                return r.article == item.article;
+            });
+        }
+        blend_total += static_cast<double>(exact.size());
+    }
+    for (const auto& [name, counts] : recall) {
+        if (counts.second > 0) {
+            std::printf("graph recall of the exact 100 candidates, source %-12s %.4f\n",
+                        name.c_str(),
+                        counts.first / counts.second);
+        }
+    }
+    std::printf(
+        "blended answers (k 12): %zu of %zu identical with the graphs, recall of the exact "
+        "answer's articles %.4f\n",
+        same_blend,
+        customers.size(),
+        blend_total > 0 ? blend_found / blend_total : 1.0);
+    lookbook::RowSearch::set_approximate(false);
 
     // The half-precision first pass must not change any answer: every source's ranked list,
     // and the blended answer, with it and with float-only scans, compared exactly.
@@ -188,6 +268,7 @@ int main(int argc, char** argv) {
         differing_answers += same ? 0 : 1;
     }
     lookbook::RowScan::set_half_pass(!exact_scan);
+    lookbook::RowSearch::set_approximate(approximate);
     std::printf(
         "exactness: %zu source lists and %zu answers (k 100) of %zu customers differ "
         "between the half pass and float-only scans\n",

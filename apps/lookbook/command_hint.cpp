@@ -31,9 +31,14 @@ std::optional<std::string> unknown_command_message(const CLI::App& app, int argc
     std::string_view word;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--log-level") {
-            ++i;  // its value is not a command
-            continue;
+        // The value of a global option (`--log-level warn`, `--candidate-ef 150`) is not a
+        // command; flags (`--exact-scan`) take none.
+        if (arg.starts_with("--") && arg.find('=') == std::string_view::npos) {
+            const CLI::Option* option = app.get_option_no_throw(std::string(arg));
+            if (option != nullptr && option->get_items_expected_min() > 0) {
+                ++i;
+                continue;
+            }
         }
         if (!arg.starts_with("-")) {
             word = arg;

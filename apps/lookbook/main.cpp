@@ -9,6 +9,7 @@
 #include "command_hint.hpp"
 #include "commands.hpp"
 #include "lookbook/util/log.hpp"
+#include "lookbook/util/row_graph.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{
@@ -18,6 +19,20 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", level_text, "trace, debug, info, warn, error or off")
         ->capture_default_str();
     app.set_version_flag("--version", "lookbook 0.1.0");
+    // Before the command: `lookbook --exact-scan serve STORE`.
+    bool exact_scan = false;
+    app.add_flag(
+        "--exact-scan",
+        exact_scan,
+        "Recommendations: score every article in the ALS, profile and two-tower sources "
+        "instead of searching their HNSW graphs (slower; the answers of earlier versions)");
+    size_t candidate_ef = lookbook::RowGraphParams{}.ef_search;
+    app.add_option("--candidate-ef",
+                   candidate_ef,
+                   "Recommendations: candidate list of the HNSW graph searches (recall against "
+                   "CPU time; at least the candidates a source is asked for)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{100'000}));
 
     lookbook::cli::CommandRun selected;
     lookbook::cli::add_ingest_command(app, &selected);
@@ -59,6 +74,10 @@ int main(int argc, char** argv) {
         return lookbook::cli::kExitUsage;
     }
     lookbook::log::init_logging(level);
+    lookbook::RowSearch::set_approximate(!exact_scan);
+    lookbook::RowGraphParams graph_params = lookbook::RowSearch::graph_params();
+    graph_params.ef_search = candidate_ef;
+    lookbook::RowSearch::set_graph_params(graph_params);
 
     try {
         return selected ? selected() : lookbook::cli::kExitUsage;

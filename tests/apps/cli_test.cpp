@@ -132,6 +132,17 @@ TEST_F(CliTest, UsageErrorsExitWithTwo) {
     CommandResult level = run("--log-level loud info s");
     EXPECT_EQ(level.exit_code, 2);
     EXPECT_NE(level.out.find("--log-level is \"loud\""), std::string::npos);
+    // The candidate search's list must hold at least one candidate.
+    CommandResult ef = run("--candidate-ef 0 info s");
+    EXPECT_EQ(ef.exit_code, 2);
+    EXPECT_NE(ef.out.find("--candidate-ef"), std::string::npos) << ef.out;
+    // Global options before the command: a flag takes no value, an option's value is no
+    // command (a value once read as one gave `"150" is not a command`).
+    EXPECT_EQ(run("--exact-scan info " + path("nothing")).exit_code, 1);
+    CommandResult valued = run("--candidate-ef 150 --exact-scan info " + path("nothing"));
+    EXPECT_EQ(valued.exit_code, 1);
+    EXPECT_NE(valued.out.find("not a lookbook store"), std::string::npos) << valued.out;
+    EXPECT_EQ(run("--candidate-ef=150 infoo").exit_code, 2);
 }
 
 TEST_F(CliTest, MistypedCommandNamesTheClosestOne) {

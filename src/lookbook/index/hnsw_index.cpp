@@ -21,6 +21,7 @@
 
 #include "lookbook/index/dot.hpp"
 #include "lookbook/util/file.hpp"
+#include "lookbook/util/hnsw_dot_space.hpp"
 #include "lookbook/util/progress.hpp"
 
 // Why HNSW from hnswlib rather than faiss (both are Debian packages): the issue asks for
@@ -45,21 +46,10 @@ namespace lookbook {
 
 namespace fs = std::filesystem;
 
-class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
+// 1 - <a, b> with the index's kernel (see util/hnsw_dot_space.hpp).
+class HnswIndex::Space : public DotSpace<vector_kernels::dot, 1.0f> {
   public:
-    explicit Space(size_t dim) : dim_(dim) {}
-    size_t get_data_size() override { return dim_ * sizeof(float); }
-    hnswlib::DISTFUNC<float> get_dist_func() override { return &distance; }
-    void* get_dist_func_param() override { return &dim_; }
-
-  private:
-    // hnswlib keeps the smallest distances; 1 - <a, b> orders like the inner product.
-    static float distance(const void* a, const void* b, const void* dim) {
-        return 1.0f - vector_kernels::dot(static_cast<const float*>(a),
-                                          static_cast<const float*>(b),
-                                          *static_cast<const size_t*>(dim));
-    }
-    size_t dim_;
+    using DotSpace::DotSpace;
 };
 
 HnswIndex::HnswIndex(size_t dim, const HnswParams& params, size_t capacity)

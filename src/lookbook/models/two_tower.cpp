@@ -431,8 +431,7 @@ TwoTowerSource::TwoTowerSource(const Store& store, std::shared_ptr<TwoTowerNet> 
         net_->article_features(torch::arange(net_->article_count(), torch::kInt64)).contiguous();
     torch::Tensor vectors = net_->article_tower(features_).contiguous();
     article_vectors_.assign(vectors.data_ptr<float>(), vectors.data_ptr<float>() + vectors.numel());
-    scan_ = std::make_unique<RowScan>(article_vectors_, static_cast<size_t>(dim_));
-    batcher_ = std::make_unique<RowScanBatcher>(*scan_);
+    search_ = std::make_unique<RowSearch>(article_vectors_, static_cast<size_t>(dim_));
 
     // The customer tower's weights, copied out once for query().
     for (const auto& [name, value] : net_->state()) {
@@ -582,7 +581,7 @@ std::vector<float> TwoTowerSource::scores(const std::vector<float>& query) const
 
 std::vector<Candidate> TwoTowerSource::ranked(const CustomerContext& context, size_t k) const {
     // Dot products can be negative, so those are kept. Ties go to the lower article row.
-    const auto best = batcher_->top(query(context).data(), k, {}, /*positive_only=*/false);
+    const auto best = search_->top(query(context).data(), k, {}, /*positive_only=*/false);
     std::vector<Candidate> out;
     out.reserve(best.size());
     for (const auto& [article, score] : best) {

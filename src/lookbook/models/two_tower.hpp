@@ -10,7 +10,7 @@
 #include "lookbook/models/two_tower_model.hpp"
 #include "lookbook/recommend/candidates.hpp"
 #include "lookbook/store/store.hpp"
-#include "lookbook/util/row_scan.hpp"
+#include "lookbook/util/row_graph.hpp"
 #include "lookbook/util/status.hpp"
 
 // Training and serving of the two-tower model (two_tower_model.hpp has the network).
@@ -68,10 +68,8 @@ Result<TwoTowerReport> train_two_tower(const std::filesystem::path& store_dir,
 
 // Candidate source 1: the trained model as a CandidateSource named "two_tower". Article vectors
 // are computed once at open(); a query runs the customer tower on the context's demographics and
-// history and takes the exact dot product with every article vector.
-// TODO: exact search over all articles costs O(articles x dim) per query (0.4 ms of CPU for 25k
-// articles, 1.4 ms for 100k); catalogs of millions need the vector index of the similar-items
-// engineer.
+// history and searches the article vectors for the best dot products (RowSearch: an HNSW graph
+// built at open() on catalogs of 4,096 articles or more, else an exact scan).
 class TwoTowerSource : public CandidateSource {
   public:
     // Loads the model in `dir` (default_two_tower_dir) for `store`, which must outlive the
@@ -120,10 +118,11 @@ class TwoTowerSource : public CandidateSource {
     std::shared_ptr<TwoTowerNet> net_;
     PlainTower tower_;
     int64_t dim_ = 0;
-    torch::Tensor features_;                   // [A, feature_dim], shared with the history pool
-    std::vector<float> article_vectors_;       // [A * dim]
-    std::unique_ptr<RowScan> scan_;            // the same vectors, scanned for ranked()
-    std::unique_ptr<RowScanBatcher> batcher_;  // concurrent requests share a pass over scan_
+    torch::Tensor features_;              // [A, feature_dim], shared with the history pool
+    std::vector<float> article_vectors_;  // [A * dim]
+    // The same vectors, searched for ranked() (an HNSW graph on large catalogs, else an exact
+    // scan whose passes concurrent requests share).
+    std::unique_ptr<RowSearch> search_;
 };
 
 }  // namespace lookbook::models

@@ -1,5 +1,6 @@
 #include "lookbook/recommend/als.hpp"
 
+#include <cmath>
 #include <random>
 
 #include "lookbook/util/log.hpp"
@@ -47,19 +48,25 @@ void AlsModel::update_gram() { item_gram = item_factors.transpose() * item_facto
 Eigen::VectorXf AlsModel::fold_in(std::span<const uint32_t> items,
                                   std::span<const float> counts) const {
     // Exact normal equations: a factors x factors Cholesky is cheap next to scoring the catalog.
-    int f = static_cast<int>(item_factors.cols());
+    // The history's terms sum_i extra_i y_i y_i^T go in as one rank-n update of the lower
+    // triangle (all llt() reads) from the rows sqrt(extra_i) y_i: a matrix product instead of n
+    // outer products of the whole matrix (those were 4% of the web server's CPU on the cold
+    // recommendations API, issue 7).
+    const auto f = item_factors.cols();
     Eigen::MatrixXf a = item_gram;
     a.diagonal().array() += options.regularization;
     Eigen::VectorXf b = Eigen::VectorXf::Zero(f);
-    for (size_t pos = 0; pos < items.size(); ++pos) {
-        auto y = item_factors.row(items[pos]).transpose();
-        float extra = options.alpha * counts[pos];
-        a.noalias() += extra * y * y.transpose();
-        b.noalias() += (1.0f + extra) * y;
-    }
     if (items.empty()) {
         return b;
     }
+    Eigen::MatrixXf scaled(static_cast<Eigen::Index>(items.size()), f);  // [history, factors]
+    for (size_t pos = 0; pos < items.size(); ++pos) {
+        auto y = item_factors.row(items[pos]);
+        const float extra = options.alpha * counts[pos];
+        scaled.row(static_cast<Eigen::Index>(pos)) = std::sqrt(extra) * y;
+        b.noalias() += (1.0f + extra) * y.transpose();
+    }
+    a.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
     return a.llt().solve(b);
 }
 

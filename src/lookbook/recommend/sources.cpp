@@ -260,14 +260,13 @@ void ItemNeighbourSource::explain(const CustomerContext& context, Candidate* can
 
 namespace {
 
-RowScan item_factor_scan(const AlsModel& model) {
+std::vector<float> item_factor_rows(const AlsModel& model) {
     const FactorMatrix& factors = model.item_factors;
-    return RowScan(std::vector<float>(factors.data(), factors.data() + factors.size()),
-                   static_cast<size_t>(factors.cols()));
+    return std::vector<float>(factors.data(), factors.data() + factors.size());
 }
 
-// The rows of `vectors` that have a vector, packed, named by article.
-RowScan present_rows(const ContentVectors& vectors) {
+// The rows of `vectors` that have a vector, packed, and the articles they belong to.
+std::pair<std::vector<float>, std::vector<uint32_t>> present_rows(const ContentVectors& vectors) {
     std::vector<uint32_t> present;
     std::vector<float> packed;
     for (uint32_t article = 0; article < vectors.present.size(); ++article) {
@@ -277,13 +276,17 @@ RowScan present_rows(const ContentVectors& vectors) {
             packed.insert(packed.end(), row.begin(), row.end());
         }
     }
-    return RowScan(std::move(packed), static_cast<size_t>(vectors.dim), std::move(present));
+    return {std::move(packed), std::move(present)};
 }
 
 }  // namespace
 
 AlsSource::AlsSource(std::shared_ptr<const AlsModel> model)
-    : model_(std::move(model)), items_(item_factor_scan(*model_)) {}
+    : model_(std::move(model)),
+      items_(item_factor_rows(*model_),
+             static_cast<size_t>(model_->item_factors.cols()),
+             {},
+             RowSearch::Graph::kNever) {}
 
 std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t k) const {
     std::vector<uint32_t> items;
@@ -300,7 +303,7 @@ std::vector<Candidate> AlsSource::ranked(const CustomerContext& context, size_t 
     Eigen::VectorXf user = model_->fold_in(items, counts);
     std::sort(items.begin(), items.end());
     std::vector<Candidate> out;
-    for (auto [article, score] : items_batcher_.top(user.data(), k, items)) {
+    for (auto [article, score] : items_.top(user.data(), k, items)) {
         out.push_back({article, score, kNoRow, {}});
     }
     return out;
@@ -355,10 +358,11 @@ Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& 
 ProfileSource::ProfileSource(std::shared_ptr<const ContentVectors> vectors,
                              ArticleNamer namer,
                              float half_life_days)
-    : vectors_(std::move(vectors)),
-      namer_(std::move(namer)),
-      half_life_days_(half_life_days),
-      present_(present_rows(*vectors_)) {}
+    : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {
+    auto [rows, articles] = present_rows(*vectors_);
+    present_ = std::make_unique<RowSearch>(
+        std::move(rows), static_cast<size_t>(vectors_->dim), std::move(articles));
+}
 
 std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, size_t k) const {
     const ContentVectors& vectors = *vectors_;
@@ -377,7 +381,7 @@ std::vector<Candidate> ProfileSource::ranked(const CustomerContext& context, siz
     Eigen::VectorXf unit = profile / profile.norm();
     std::vector<uint32_t> bought = history_articles(context);
     std::vector<Candidate> out;
-    for (auto [article, score] : present_batcher_.top(unit.data(), k, bought)) {
+    for (auto [article, score] : present_->top(unit.data(), k, bought)) {
         out.push_back({article, score, kNoRow, {}});
     }
     return out;

@@ -163,6 +163,21 @@ void append_json_string(std::string* out, std::string_view text) {
     out->push_back('"');
     size_t pos = 0;
     while (pos < text.size()) {
+        // A run of ASCII that needs no escape goes in at once (most of every answer's text;
+        // a byte at a time it was 3% of the server's CPU on the recommendations API).
+        size_t plain = pos;
+        while (plain < text.size()) {
+            const auto d = static_cast<unsigned char>(text[plain]);
+            if (d < 0x20 || d >= 0x80 || d == '"' || d == '\\') {
+                break;
+            }
+            ++plain;
+        }
+        if (plain > pos) {
+            out->append(text.data() + pos, plain - pos);
+            pos = plain;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(text[pos]);
         if (c >= 0x80) {
             const size_t length = utf8_sequence(text, pos);
