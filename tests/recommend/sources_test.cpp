@@ -147,6 +147,12 @@ TEST_F(SourcesTest, ItemToItemNamesTheArticleThatLedToTheSuggestion) {
         EXPECT_EQ(c.because_of, article("1004"));
         EXPECT_EQ(c.reason, "customers who bought Chinos R also bought this");
     }
+    // Found by the break-it review: an article only looked at was also "customers who bought".
+    std::vector<Interaction> viewed = {{article("1004"), kTestStart - 1, Interaction::Kind::kView}};
+    auto from_view = source.candidates({kNoRow, kTestStart, viewed}, 5);
+    ASSERT_EQ(from_view.size(), 2u);
+    EXPECT_EQ(from_view[0].reason,
+              "you looked at Chinos R: customers who bought it also bought this");
 }
 
 TEST(TopScores, KeepsTheBestPositiveScoresAndSkipsListedArticles) {

@@ -253,9 +253,17 @@ std::vector<Candidate> ItemNeighbourSource::ranked(const CustomerContext& contex
 }
 
 void ItemNeighbourSource::explain(const CustomerContext& context, Candidate* candidate) const {
-    (void)context;  // ranked() already found the history article that voted most
+    // ranked() already found the history article that voted most; the reason says whether the
+    // customer bought it or only looked at it (a live view).
+    const uint32_t source = candidate->because_of;
+    const bool bought =
+        std::any_of(context.history.begin(), context.history.end(), [source](const Interaction& i) {
+            return i.article == source && i.kind == Interaction::Kind::kPurchase;
+        });
     candidate->reason =
-        fmt::format("customers who bought {} also bought this", namer_(candidate->because_of));
+        bought ? fmt::format("customers who bought {} also bought this", namer_(source))
+               : fmt::format("you looked at {}: customers who bought it also bought this",
+                             namer_(source));
 }
 
 namespace {
