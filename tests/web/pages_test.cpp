@@ -49,6 +49,11 @@ TEST_F(WebServerTest, ArticlePageShowsCompleteTheLookAndNotBuiltSimilar) {
     EXPECT_LT(res->body.find("id=\"frequently-bought-together\""), look);
     EXPECT_NE(res->body.find("href=\"/articles/0706016001\"", look), std::string::npos);
     EXPECT_EQ(res->body.find("href=\"/articles/0108775044\"", look), std::string::npos);
+    // Found by the fresh-user trial: cards showed the rule's figures (ids, lift) in red. The
+    // shopper reads a sentence; the figures stay on hover.
+    EXPECT_TRUE(contains(res->body, "<p class=\"reason\" title=\"bought together in 2 baskets; "))
+        << res->body;
+    EXPECT_TRUE(contains(res->body, "\">bought together with this in 2 baskets</p>"));
     EXPECT_TRUE(contains(res->body, "class=\"reason\""));
     EXPECT_TRUE(contains(res->body, "The similar-items index is not built yet"));
 

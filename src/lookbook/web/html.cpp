@@ -60,7 +60,11 @@ std::string render_card(const ArticleCard& card) {
     }
     std::string reason;
     if (!card.reason.empty()) {
-        reason = fmt::format("<p class=\"reason\">{}</p>", html_escape(card.reason));
+        reason = card.reason_detail.empty()
+                     ? fmt::format("<p class=\"reason\">{}</p>", html_escape(card.reason))
+                     : fmt::format("<p class=\"reason\" title=\"{}\">{}</p>",
+                                   html_escape(card.reason_detail),
+                                   html_escape(card.reason));
     }
     if (!card.parts.empty()) {
         reason += "<ul class=\"reason-parts\">";

@@ -32,7 +32,8 @@ struct ArticleCard {
     std::string product_type;
     std::string colour;
     bool has_photo = false;
-    std::string reason;  // empty for plain catalog lists
+    std::string reason;         // empty for plain catalog lists
+    std::string reason_detail;  // the figures behind the reason, shown on hover (title)
     std::vector<std::string> parts;
 };
 // A titled section of cards, or `empty_message` in the empty-state style when there are none.

@@ -369,6 +369,30 @@ std::string page_error_text(const std::string& body) {
            error.value("hint", std::string());
 }
 
+// What a shopper reads under a bought-together card; the rule's figures (support, confidence,
+// lift, ids), written for analysts, go to the card's hover text and to the API.
+std::string shopper_reason(const rules::Suggestion& suggestion,
+                           const ArticleTable& articles,
+                           uint32_t shown) {
+    const auto baskets = [](rules::Count n) {
+        return fmt::format("{} basket{}", n, n == 1 ? "" : "s");
+    };
+    switch (suggestion.source) {
+        case rules::SuggestionSource::kArticleRule:
+            return "bought together with this in " + baskets(suggestion.support);
+        case rules::SuggestionSource::kProductCodeRule:
+            return "bought with this style, in any colour, in " + baskets(suggestion.support);
+        case rules::SuggestionSource::kProductType: {
+            std::string type = lower(articles.product_type(shown));
+            return type.empty() ? "often bought with pieces like this"
+                                : "often bought with a " + type;
+        }
+        case rules::SuggestionSource::kPopular:
+            return "popular in the shop";
+    }
+    return suggestion.reason;
+}
+
 struct CatalogQuery {
     std::string q;
     std::string product_group;
@@ -1315,7 +1339,8 @@ void WebServer::register_routes() {
                             continue;
                         }
                         ArticleCard card = card_for(articles, suggestion.article);
-                        card.reason = suggestion.reason;
+                        card.reason = shopper_reason(suggestion, articles, *article);
+                        card.reason_detail = suggestion.reason;
                         cards.push_back(std::move(card));
                     }
                 }
