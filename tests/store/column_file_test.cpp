@@ -133,6 +133,19 @@ TEST_F(ColumnFileTest, RejectsTruncatedAndForeignFiles) {
     EXPECT_NE(foreign.status().message().find("not a lookbook column file"), std::string::npos);
 }
 
+// Opens `path`, checks every checksum and that column `name` holds `values`.
+template <typename T>
+void expect_reads_back(const fs::path& path,
+                       const std::string& name,
+                       const std::vector<T>& values) {
+    auto file = ColumnFile::open(path);
+    ASSERT_TRUE(file.is_ok()) << file.status().message();
+    ASSERT_TRUE(file->verify().is_ok());
+    auto back = file->column<T>(name);
+    ASSERT_TRUE(back.is_ok());
+    EXPECT_TRUE(std::equal(back->begin(), back->end(), values.begin(), values.end()));
+}
+
 // Every write mode gives the same bytes, whatever the sizes: columns ending on, before and past
 // the 4 KiB blocks and the 1 MiB staging buffer of direct writes.
 TEST_F(ColumnFileTest, EveryWriteModeWritesTheSameBytes) {
@@ -186,12 +199,7 @@ TEST_F(ColumnFileTest, EveryWriteModeWritesTheSameBytes) {
             } else {
                 EXPECT_TRUE(written == first) << "mode " << static_cast<int>(mode);
             }
-            auto file = ColumnFile::open(path_);
-            ASSERT_TRUE(file.is_ok()) << file.status().message();
-            ASSERT_TRUE(file->verify().is_ok());
-            auto back = file->column<uint32_t>("words");
-            ASSERT_TRUE(back.is_ok());
-            EXPECT_TRUE(std::equal(back->begin(), back->end(), words.begin(), words.end()));
+            expect_reads_back(path_, "words", words);
         }
     }
 }
@@ -229,12 +237,7 @@ TEST_F(ColumnFileTest, LargeFilesAreWrittenPastThePageCache) {
     fs::remove(path_);
     ASSERT_TRUE(w.write(path_).is_ok());  // kAuto: direct at this size
     EXPECT_LT(cached_pages(path_), pages / 10);
-    auto file = ColumnFile::open(path_);
-    ASSERT_TRUE(file.is_ok());
-    ASSERT_TRUE(file->verify().is_ok());
-    auto back = file->column<uint64_t>("values");
-    ASSERT_TRUE(back.is_ok());
-    EXPECT_TRUE(std::equal(back->begin(), back->end(), values.begin(), values.end()));
+    expect_reads_back(path_, "values", values);
 }
 
 // Where direct I/O is refused (tmpfs on older kernels) the file is still written, through the
@@ -249,12 +252,7 @@ TEST_F(ColumnFileTest, DirectWriteFallsBackWhereRefused) {
     ColumnFileWriter w;
     w.add("values", values);
     ASSERT_TRUE(w.write(shm_path, ColumnWriteMode::kDirect).is_ok());
-    auto file = ColumnFile::open(shm_path);
-    ASSERT_TRUE(file.is_ok());
-    EXPECT_TRUE(file->verify().is_ok());
-    auto back = file->column<uint32_t>("values");
-    ASSERT_TRUE(back.is_ok());
-    EXPECT_TRUE(std::equal(back->begin(), back->end(), values.begin(), values.end()));
+    expect_reads_back(shm_path, "values", values);
     fs::remove(shm_path);
 }
 

@@ -10,8 +10,6 @@ namespace lookbook::web {
 
 using nlohmann::json;
 
-namespace {
-
 // Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing
 // past U+10FFFF) starting at text[pos], or 0 when there is none. These are the sequences
 // nlohmann's decoder accepts.
@@ -39,6 +37,8 @@ size_t utf8_sequence(std::string_view text, size_t pos) {
     }
     return 0;
 }
+
+namespace {
 
 void append_key(std::string* out, const char* key) {
     out->push_back('"');

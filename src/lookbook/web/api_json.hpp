@@ -17,6 +17,10 @@
 // infinities as null.
 namespace lookbook::web {
 
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing
+// past U+10FFFF) starting at text[pos], or 0 when there is none.
+size_t utf8_sequence(std::string_view text, size_t pos);
+
 // An article's fields as the API shows them (GET /api/articles/ID and every list).
 nlohmann::json article_json(const ArticleTable& articles, uint32_t article);
 

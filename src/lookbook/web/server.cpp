@@ -92,28 +92,10 @@ void send_error(Response& res, int status, const std::string& error, const std::
 
 // Parses an optional whole-number query parameter in [min, max]; on a bad value answers 400 and
 // returns nothing.
-// Bytes of the UTF-8 character starting at text[i]: its lead byte and the continuation bytes
-// the lead announces; 1 for a byte that starts no valid sequence (a stray continuation byte,
-// an overlong or out-of-range lead, a sequence cut short).
-size_t utf8_sequence_length(std::string_view text, size_t i) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    size_t want = 1;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        want = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        want = 3;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        want = 4;
-    }
-    if (want == 1 || i + want > text.size()) {
-        return 1;
-    }
-    for (size_t k = 1; k < want; ++k) {
-        if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
-            return 1;
-        }
-    }
-    return want;
+// Bytes of the character at text[i]: its well-formed UTF-8 sequence, or 1 for a byte that
+// starts none (a stray continuation byte, an overlong or cut-short sequence).
+size_t utf8_step(std::string_view text, size_t i) {
+    return std::max<size_t>(1, utf8_sequence(text, i));
 }
 
 // Characters of UTF-8 text, the unit of the length limits people read in the hints. Every
@@ -121,7 +103,7 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
 size_t utf8_characters(std::string_view text) {
     size_t count = 0;
     for (size_t i = 0; i < text.size(); ++count) {
-        i += utf8_sequence_length(text, i);
+        i += utf8_step(text, i);
     }
     return count;
 }
@@ -130,7 +112,7 @@ size_t utf8_characters(std::string_view text) {
 std::string utf8_prefix(std::string_view text, size_t max_chars) {
     size_t i = 0;
     for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
-        i += utf8_sequence_length(text, i);
+        i += utf8_step(text, i);
     }
     return i < text.size() ? std::string(text.substr(0, i)) + "…" : std::string(text);
 }
