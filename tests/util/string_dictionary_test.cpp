@@ -109,8 +109,8 @@ TEST(StringDictionary, AgreesWithUnorderedMapOnHexAndDigitIds) {
 
 // Two long keys that start their probe at the same slot of a fresh table and carry the same 24
 // hash bits, found by brute force over the same hash: the dictionary must compare their text.
-// Tables and arenas from 2 MiB on are allocated on (transparent) huge pages; past that size,
-// through growth, copies and moves, every key keeps its code and the arena its bytes.
+// Past a few megabytes, through growth, copies and moves, every key keeps its code and the
+// arena its bytes.
 TEST(StringDictionary, KeepsEveryKeyWhenTablesAndArenaPassTwoMebibytes) {
     std::mt19937_64 rng(11);
     StringDictionary d;

@@ -1,10 +1,6 @@
 #include "lookbook/util/string_dictionary.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <new>
-
-#include <sys/mman.h>
 
 namespace lookbook {
 
@@ -61,34 +57,6 @@ StringDictionary::Slot StringDictionary::make_key(std::string_view text,
         slot.key_hi = long_key_tag(hash);
     }
     return slot;
-}
-
-namespace {
-
-constexpr size_t kHugePageBytes = size_t{2} << 20;
-
-}  // namespace
-
-void* StringDictionary::allocate_bytes(size_t bytes) {
-    if (bytes < kHugePageBytes) {
-        return ::operator new(bytes);
-    }
-    size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
-    void* p = std::aligned_alloc(kHugePageBytes, rounded);
-    if (p == nullptr) {
-        throw std::bad_alloc();
-    }
-    // Advice only: where huge pages are off, the table works the same on small pages.
-    ::madvise(p, rounded, MADV_HUGEPAGE);
-    return p;
-}
-
-void StringDictionary::free_bytes(void* p, size_t bytes) {
-    if (bytes < kHugePageBytes) {
-        ::operator delete(p);
-    } else {
-        std::free(p);
-    }
 }
 
 StringDictionary::StringDictionary() : offsets_{0}, slots_(1024) { mask_ = slots_.size() - 1; }
@@ -177,7 +145,7 @@ std::pair<uint32_t, bool> StringDictionary::insert(std::string_view text, uint64
 void StringDictionary::grow() { rebuild(slots_.size() * 2); }
 
 void StringDictionary::rebuild(size_t slot_count) {
-    std::vector<Slot, HugePageAllocator<Slot>> slots(slot_count);
+    std::vector<Slot> slots(slot_count);
     uint64_t mask = slots.size() - 1;
     // Walk the strings in code order: the arena and offsets are read front to back, which the
     // hardware prefetcher follows, where walking the old slots would jump around the arena.
