@@ -739,6 +739,33 @@ TEST_F(IngestTest, ChannelWrittenAsAFloatIsAccepted) {
     EXPECT_EQ(open_store()->transactions().channel()[0], 2);
 }
 
+// One digit takes a short path; every other form goes through the number parser. Kept rows
+// keep file order here (one customer, dates in order).
+TEST_F(IngestTest, ChannelValuesAreKeptOrRejectedWhateverTheirForm) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-09-01,c2,0110065001,0.05,0\n"
+                                  "2020-09-02,c2,0110065001,0.05,9\n"
+                                  "2020-09-03,c2,0110065001,0.05,12\n"
+                                  "2020-09-04,c2,0110065001,0.05,255\n"
+                                  "2020-09-05,c2,0110065001,0.05,\n"
+                                  "2020-09-06,c2,0110065001,0.05,256\n"
+                                  "2020-09-07,c2,0110065001,0.05,-1\n"
+                                  "2020-09-08,c2,0110065001,0.05,x\n"
+                                  "2020-09-09,c2,0110065001,0.05,nan\n"
+                                  "2020-09-10,c2,0110065001,0.05,inf\n"
+                                  "2020-09-11,c2,0110065001,0.05,3x\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_rejected, 6u);
+    auto store = open_store();
+    auto channels = store->transactions().channel();
+    ASSERT_EQ(channels.size(), 5u);
+    EXPECT_EQ(std::vector<int>(channels.begin(), channels.end()),
+              (std::vector<int>{0, 9, 12, 255, 0}));
+}
+
 // A file already in date order skips the per-customer date sort; the counting sort alone must
 // still give each customer's rows in date order and keep file order within a day.
 TEST_F(IngestTest, DateOrderedFileKeepsFileOrderWithinEachCustomer) {

@@ -1123,18 +1123,20 @@ Status read_transactions(Context& ctx) {
             uint8_t channel = 0;
             if (b.has(kChannel)) {
                 std::string_view channel_text = b.get(f, kChannel);
-                // Exports from pandas often write integer columns as floats ("2.0").
-                auto number =
-                    channel_text.empty() ? std::optional<double>(0.0) : parse_double(channel_text);
-                std::optional<int64_t> parsed;
-                if (number && *number == std::floor(*number) && *number >= 0 && *number <= 255) {
-                    parsed = static_cast<int64_t>(*number);
+                if (channel_text.size() == 1 && channel_text[0] >= '0' && channel_text[0] <= '9') {
+                    // The usual one digit, without a floating-point parse.
+                    channel = static_cast<uint8_t>(channel_text[0] - '0');
+                } else {
+                    // Exports from pandas often write integer columns as floats ("2.0").
+                    auto number = channel_text.empty() ? std::optional<double>(0.0)
+                                                       : parse_double(channel_text);
+                    if (!number || *number != std::floor(*number) || !(*number >= 0) ||
+                        *number > 255) {
+                        return reject(value_message(
+                            b, kChannel, channel_text, "a sales channel number from 0 to 255"));
+                    }
+                    channel = static_cast<uint8_t>(*number);
                 }
-                if (!parsed || *parsed < 0 || *parsed > 255) {
-                    return reject(value_message(
-                        b, kChannel, channel_text, "a sales channel number from 0 to 255"));
-                }
-                channel = static_cast<uint8_t>(*parsed);
             }
             std::string_view customer_id = b.get(f, kTxCustomer);
             std::string_view article_id = b.get(f, kTxArticle);
