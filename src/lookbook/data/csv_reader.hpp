@@ -87,6 +87,7 @@ class CsvReader {
     char* map_ = nullptr;         // the whole file when mapped
     uint64_t map_size_ = 0;
     uint64_t released_ = 0;         // mapped bytes already unmapped from the front
+    uint64_t populated_ = 0;        // mapped bytes already asked to be mapped in (ahead)
     size_t pos_ = 0;                // start of the next record in data_
     size_t end_ = 0;                // end of valid data in data_
     uint64_t consumed_before_ = 0;  // bytes dropped from the front of data_ so far
