@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
+#include "lookbook/data/column_pool.hpp"
 #include "lookbook/data/csv_reader.hpp"
 #include "lookbook/data/fields.hpp"
 #include "lookbook/store/store.hpp"
@@ -171,14 +172,21 @@ struct CustomerBuilder {
 };
 
 struct TransactionBuilder {
-    std::vector<uint32_t> customers;
-    std::vector<uint32_t> articles;
-    std::vector<int32_t> dates;
-    std::vector<double> prices;
-    std::vector<uint8_t> channels;
-    std::vector<uint32_t> orders;
+    // First, so that it outlives the columns that borrow from it.
+    std::unique_ptr<ColumnPool> pool = std::make_unique<ColumnPool>();
+    PooledColumn<uint32_t> customers = column<uint32_t>();
+    PooledColumn<uint32_t> articles = column<uint32_t>();
+    PooledColumn<int32_t> dates = column<int32_t>();
+    PooledColumn<double> prices = column<double>();
+    PooledColumn<uint8_t> channels = column<uint8_t>();
+    PooledColumn<uint32_t> orders = column<uint32_t>();
     StringDictionary order_ids;
     bool has_orders = false;
+
+    template <typename T>
+    PooledColumn<T> column() {
+        return PooledColumn<T>(PooledAllocator<T>(pool.get()));
+    }
 };
 
 // Writes skipped rows, with their file, line and reason, to a CSV file opened on first use.
@@ -1222,10 +1230,10 @@ void resolve_images(Context& ctx) {
 // time. Writes each row's destination to `rank` and fills `offsets` (customers + 1 entries) with
 // where each customer's rows start. Rows already in date order need nothing more. The cursors are
 // 32-bit (the row count is), so that a table of hundreds of thousands stays in the cache.
-void counting_ranks(const std::vector<uint32_t>& customers,
+void counting_ranks(const PooledColumn<uint32_t>& customers,
                     uint32_t customer_count,
                     std::vector<uint64_t>* offsets,
-                    std::vector<uint32_t>* rank) {
+                    PooledColumn<uint32_t>* rank) {
     offsets->assign(size_t{customer_count} + 1, 0);
     for (uint32_t c : customers) {
         ++(*offsets)[c + 1];
@@ -1249,7 +1257,7 @@ std::vector<uint32_t> sort_order(const TransactionBuilder& t,
                                  std::vector<uint64_t>* offsets) {
     std::vector<uint32_t> order(t.customers.size());
     {
-        std::vector<uint32_t> rank;
+        PooledColumn<uint32_t> rank(t.customers.get_allocator());
         counting_ranks(t.customers, customer_count, offsets, &rank);
         for (size_t i = 0; i < rank.size(); ++i) {
             order[rank[i]] = static_cast<uint32_t>(i);
@@ -1281,9 +1289,9 @@ std::vector<uint32_t> sort_order(const TransactionBuilder& t,
 
 // Reorders `values` by `order` and frees the unsorted copy at once, so that only one column
 // is ever held twice.
-template <typename T>
-void permute(std::vector<T>& values, const std::vector<uint32_t>& order) {
-    std::vector<T> out(order.size());
+template <typename Column>
+void permute(Column& values, const std::vector<uint32_t>& order) {
+    Column out(order.size(), values.get_allocator());
     for (size_t i = 0; i < order.size(); ++i) {
         out[i] = values[order[i]];
     }
@@ -1291,10 +1299,11 @@ void permute(std::vector<T>& values, const std::vector<uint32_t>& order) {
 }
 
 // Moves row i of `values` to rank[i]: reads run in order and the scattered writes retire
-// without waiting, where a gather waits on each random read.
-template <typename T>
-void scatter(std::vector<T>& values, const std::vector<uint32_t>& rank) {
-    std::vector<T> out(rank.size());
+// without waiting, where a gather waits on each random read. The new column borrows the buffer
+// the previous column left (ColumnPool) and is not zeroed first: every row is written.
+template <typename Column>
+void scatter(Column& values, const PooledColumn<uint32_t>& rank) {
+    Column out(rank.size(), values.get_allocator());
     for (size_t i = 0; i < rank.size(); ++i) {
         out[rank[i]] = values[i];
     }
@@ -1509,7 +1518,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
         // The customer column becomes the ranks (it is rewritten from the offsets below),
         // which spares 4 bytes a row of new memory.
         counting_ranks(t.customers, ctx.customers.ids.size(), &offsets, &t.customers);
-        const std::vector<uint32_t>& rank = t.customers;
+        const PooledColumn<uint32_t>& rank = t.customers;
         for_each_column(t, other_columns([&rank](auto& column) { scatter(column, rank); }));
     } else {
         std::vector<uint32_t> order = sort_order(t, ctx.customers.ids.size(), &offsets);
@@ -1520,6 +1529,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
                   t.customers.begin() + static_cast<ptrdiff_t>(offsets[c + 1]),
                   c);
     }
+    t.pool->release();
 
     timer.lap("sorting transactions");
     nlohmann::json meta;
@@ -1552,14 +1562,14 @@ Result<IngestReport> ingest(const IngestOptions& options) {
     ColumnFileWriter customer_writer;
     ctx.customers.write(customer_writer);
     ColumnFileWriter tx_writer;
-    tx_writer.add("customer", t.customers);
-    tx_writer.add("article", t.articles);
-    tx_writer.add("date", t.dates);
-    tx_writer.add("price", t.prices);
-    tx_writer.add("channel", t.channels);
+    tx_writer.add("customer", std::span<const uint32_t>(t.customers));
+    tx_writer.add("article", std::span<const uint32_t>(t.articles));
+    tx_writer.add("date", std::span<const int32_t>(t.dates));
+    tx_writer.add("price", std::span<const double>(t.prices));
+    tx_writer.add("channel", std::span<const uint8_t>(t.channels));
     tx_writer.add("customer_offsets", offsets);
     if (t.has_orders) {
-        tx_writer.add("order", t.orders);
+        tx_writer.add("order", std::span<const uint32_t>(t.orders));
     }
     tx_writer.set_metadata(meta_text);
     LOOKBOOK_RETURN_IF_ERROR(ctx.rejects.flush());
