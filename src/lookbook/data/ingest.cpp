@@ -856,11 +856,10 @@ Status read_customers(Context& ctx) {
         flush);
 }
 
-// TODO: ingest reaches about 4.1-5.2 million transaction rows/s per core on the shared machine
-// (target 5 million; README Known limits). About half of reading transactions is id lookups
-// waiting on memory (prefetched in batches, still bound by misses on tables of megabytes) and
-// appending the columns; the customers step varies threefold with this VM's slow first touch
-// of the pages its dictionaries fill.
+// TODO: ingest reaches 4.9-5.4 million transaction rows/s per core on the shared machine
+// (target 5 million, met in most runs without margin; README Known limits). What is left is
+// mostly memory: id lookups waiting on cache and TLB misses (prefetched in batches) and the
+// first touch of about 250 MB of new pages (0.45 ms a megabyte on this VM).
 // Parsing on one thread and encoding on the other would use the second core; not done yet, so
 // large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
