@@ -74,7 +74,15 @@ int main(int argc, char** argv) {
         return lookbook::cli::kExitUsage;
     }
     lookbook::log::init_logging(level);
-    lookbook::RowSearch::set_approximate(!exact_scan);
+    // One customer's recommendations need one search per source: building the HNSW graphs
+    // for it (about a second on the H&M store) costs far more than scanning every article
+    // once, so `recommend` scans unless a candidate list is asked for.
+    bool one_query = app.got_subcommand("recommend") && app.count("--candidate-ef") == 0;
+    if (one_query && !exact_scan) {
+        lookbook::log::debug(
+            "recommend: exact candidate scans (no graphs to build for one customer)");
+    }
+    lookbook::RowSearch::set_approximate(!exact_scan && !one_query);
     lookbook::RowGraphParams graph_params = lookbook::RowSearch::graph_params();
     graph_params.ef_search = candidate_ef;
     lookbook::RowSearch::set_graph_params(graph_params);

@@ -103,6 +103,26 @@ TEST_F(RecommendCliTest, TrainsThenRecommendsAsJson) {
               "\"c1\"? To serve a new customer, give --bought/--viewed.\n");
 }
 
+// One customer's answer needs one search per source: `recommend` scans exactly rather than
+// building HNSW graphs (about a second on the H&M store), unless a candidate list is given.
+TEST_F(RecommendCliTest, RecommendForOneCustomerBuildsNoGraphsUnlessAskedTo) {
+    ASSERT_EQ(run("train " + store() + " --factors 4 --iterations 3").exit_code, 0);
+    auto debug_log = [&](const std::string& global) {
+        std::filesystem::path captured = dir_ / "debug.txt";
+        std::string command = std::string(LOOKBOOK_CLI) + " --log-level debug " + global +
+                              " recommend " + store() + " c3 -k 3 > /dev/null 2> " +
+                              captured.string();
+        EXPECT_EQ(std::system(command.c_str()), 0) << command;
+        std::ifstream in(captured);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    };
+    const std::string line = "recommend: exact candidate scans";
+    EXPECT_NE(debug_log("").find(line), std::string::npos);
+    EXPECT_EQ(debug_log("--candidate-ef 50").find(line), std::string::npos);
+}
+
 TEST_F(RecommendCliTest, EvaluatePrintsTheContractJson) {
     CommandResult result = run("evaluate " + store() + " --weeks 1 --json --no-tune");
     ASSERT_EQ(result.exit_code, 0) << result.out;
