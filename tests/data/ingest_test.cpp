@@ -739,6 +739,37 @@ TEST_F(IngestTest, ChannelWrittenAsAFloatIsAccepted) {
     EXPECT_EQ(open_store()->transactions().channel()[0], 2);
 }
 
+// Found by the break-it review: the tables are sized from the first full batch. A file that
+// starts with many short bad rows and then has long ids and postal codes asked for room for
+// every row read at the batch's mean length (hundreds of gigabytes here): std::bad_alloc. The
+// estimate counts kept rows and the text room never exceeds the file.
+TEST_F(IngestTest, ManyShortBadRowsBeforeLongValuesDoNotInflateTheTables) {
+    std::string customers =
+        "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code\n";
+    for (int i = 0; i < 1'000'000; ++i) {
+        customers += "x\n";
+    }
+    for (int i = 0; i < 300; ++i) {
+        std::string number = std::to_string(100000 + i);
+        customers += std::string(20'000, 'k') + number + ",,,ACTIVE,NONE,30," +
+                     std::string(100'000, 'p') + number + "\n";
+    }
+    options_.customers = write("customers.csv", customers);
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                  "2020-09-02," +
+                                      std::string(20'000, 'k') + "100007,0110065001,0.05,2\n");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->customers.rows_kept, 300u);
+    EXPECT_EQ(report->customers.rows_rejected, 1'000'000u);
+    auto store = open_store();
+    ASSERT_EQ(store->customers().size(), 300u);
+    EXPECT_EQ(store->customers().postal_code().value(7), std::string(100'000, 'p') + "100007");
+    EXPECT_EQ(store->transactions().customer()[0], 7u);
+}
+
 // One digit takes a short path; every other form goes through the number parser. Kept rows
 // keep file order here (one customer, dates in order).
 TEST_F(IngestTest, ChannelValuesAreKeptOrRejectedWhateverTheirForm) {

@@ -489,21 +489,34 @@ std::string value_message(const HeaderBinding& b,
         "column \"{}\" is \"{}\"; expected {}.", shorten(b.name(field)), shorten(value), expected);
 }
 
-// The rows a catalog file probably holds, judged from the bytes its first `rows_read` rows
-// took, with a tenth more for rows a little shorter; 0 when the size is unknown. Dictionaries
+// The rows a catalog file probably holds, judged from the `rows` kept in the bytes read so
+// far, with a tenth more for rows a little shorter; 0 when the size is unknown. Dictionaries
 // sized from this are not rebuilt at every doubling as they grow. Bytes, not line ends, so that
 // memory stays in proportion to the file even when blank lines or line ends inside quotes make
 // lines far more than rows; a low guess only means the tables grow as before.
-uint64_t estimated_rows(const CsvReader& reader, uint64_t rows_read) {
+uint64_t estimated_rows(const CsvReader& reader, uint64_t rows) {
     const uint64_t consumed = reader.bytes_consumed();
     if (reader.input_size() == 0 || consumed == 0) {
         return 0;
     }
-    return static_cast<uint64_t>(static_cast<double>(rows_read) *
+    return static_cast<uint64_t>(static_cast<double>(rows) *
                                  static_cast<double>(reader.input_size()) /
                                  static_cast<double>(consumed) * 1.1) +
            1;
 }
+
+// What a catalog file's first full batch says of the whole file, for sizing its tables once.
+struct RowEstimate {
+    uint64_t rows = 0;        // estimated_rows() of the kept rows; 0 until the first batch is full
+    uint64_t file_bytes = 0;  // the file's size
+
+    // Room for a field's text in all rows: `mean_length` (the first batch's) a row, but never
+    // more than the file holds: a first batch of long values behind many short bad rows asked
+    // for tens of gigabytes (break-it review).
+    uint64_t text_room(size_t mean_length) const {
+        return std::min<uint64_t>(rows * mean_length, file_bytes);
+    }
+};
 
 // Copies of field texts one after another, each named by its (offset, length): views are made
 // only once a batch is complete, when the text no longer moves.
@@ -630,18 +643,21 @@ Status add_catalog_batch(Context& ctx,
 }
 
 // Runs `flush` once the batch is full; at the first full batch, first estimates the file's rows
-// into *most_rows (estimated_rows) for the flush to size the tables with.
+// into *estimate for the flush to size the tables with, from the rows kept so far (`rows_kept`):
+// counting rejected rows too, a file that starts with a million bad rows asked for tables of a
+// million entries.
 template <typename Flush>
 Status flush_if_full(const PendingRows& pending,
                      const CsvReader& reader,
-                     uint64_t rows_read,
-                     uint64_t* most_rows,
+                     uint64_t rows_kept,
+                     RowEstimate* estimate,
                      Flush&& flush) {
     if (!pending.full()) {
         return Status::ok();
     }
-    if (*most_rows == 0) {
-        *most_rows = estimated_rows(reader, rows_read);
+    if (estimate->rows == 0) {
+        estimate->rows = estimated_rows(reader, rows_kept);
+        estimate->file_bytes = reader.input_size();
     }
     return flush();
 }
@@ -659,13 +675,14 @@ enum PendingArticleField {
 Status add_articles(Context& ctx,
                     const std::string& file,
                     PendingRows& pending,
-                    uint64_t most_rows) {
+                    const RowEstimate& estimate) {
     auto& a = ctx.articles;
     const size_t n = pending.size();
+    const uint64_t most_rows = estimate.rows;
     if (a.ids.size() == 0 && n > 0 && most_rows > 0) {
-        a.ids.reserve(most_rows, most_rows * pending.mean_length(kPendingId));
-        a.attributes[0].dictionary.reserve(most_rows,
-                                           most_rows * pending.mean_length(kPendingFirstAttribute));
+        a.ids.reserve(most_rows, estimate.text_room(pending.mean_length(kPendingId)));
+        a.attributes[0].dictionary.reserve(
+            most_rows, estimate.text_room(pending.mean_length(kPendingFirstAttribute)));
         a.has_metadata.reserve(most_rows);
         a.first_line.reserve(most_rows);
         for (auto& attribute : a.attributes) {
@@ -703,8 +720,8 @@ Status read_articles(Context& ctx) {
     const std::string file = path.string();
     PendingRows pending(kPendingFirstAttribute + kArticleAttributeCount,
                         ctx.options.bad_rows == BadRowPolicy::kSkip);
-    uint64_t most_rows = 0;  // estimated once the first batch is full
-    auto flush = [&] { return add_articles(ctx, file, pending, most_rows); };
+    RowEstimate estimate;  // made once the first batch is full
+    auto flush = [&] { return add_articles(ctx, file, pending, estimate); };
     return for_each_row(
         ctx,
         path,
@@ -747,7 +764,11 @@ Status read_articles(Context& ctx) {
                          attributes[9],
                          attributes[10],
                          attributes[11]});
-            return flush_if_full(pending, reader, ctx.report.articles.rows_read, &most_rows, flush);
+            return flush_if_full(pending,
+                                 reader,
+                                 ctx.report.articles.rows_read - ctx.report.articles.rows_rejected,
+                                 &estimate,
+                                 flush);
         },
         flush);
 }
@@ -760,15 +781,17 @@ Status add_customers(Context& ctx,
                      const std::string& file,
                      PendingRows& pending,
                      std::vector<float>& ages,
-                     uint64_t most_rows) {
+                     const RowEstimate& estimate) {
     auto& c = ctx.customers;
     const size_t n = pending.size();
     // Postal codes may be far fewer than the customers: their table is not sized for one a
     // row, only their text's room is reserved (pages never written cost no memory), which
     // spares copying the text at every doubling.
+    const uint64_t most_rows = estimate.rows;
     if (c.ids.size() == 0 && n > 0 && most_rows > 0) {
-        c.postal_code.dictionary.reserve(0, most_rows * pending.mean_length(kPendingPostal));
-        c.ids.reserve(most_rows, most_rows * pending.mean_length(kPendingCustomerId));
+        c.postal_code.dictionary.reserve(0,
+                                         estimate.text_room(pending.mean_length(kPendingPostal)));
+        c.ids.reserve(most_rows, estimate.text_room(pending.mean_length(kPendingCustomerId)));
         c.has_metadata.reserve(most_rows);
         c.first_line.reserve(most_rows);
         c.ages.reserve(most_rows);
@@ -803,8 +826,8 @@ Status read_customers(Context& ctx) {
     const std::string file = ctx.options.customers.string();
     PendingRows pending(4, ctx.options.bad_rows == BadRowPolicy::kSkip);
     std::vector<float> ages;
-    uint64_t most_rows = 0;  // estimated once the first batch is full
-    auto flush = [&] { return add_customers(ctx, file, pending, ages, most_rows); };
+    RowEstimate estimate;  // made once the first batch is full
+    auto flush = [&] { return add_customers(ctx, file, pending, ages, estimate); };
     return for_each_row(
         ctx,
         ctx.options.customers,
@@ -851,7 +874,11 @@ Status read_customers(Context& ctx) {
                 {id, b.get(f, kClubStatus), b.get(f, kNewsFrequency), b.get(f, kPostalCode)});
             ages.push_back(age);
             return flush_if_full(
-                pending, reader, ctx.report.customers.rows_read, &most_rows, flush);
+                pending,
+                reader,
+                ctx.report.customers.rows_read - ctx.report.customers.rows_rejected,
+                &estimate,
+                flush);
         },
         flush);
 }
