@@ -25,12 +25,14 @@ int main(int argc, char** argv) {
         "--exact-scan",
         exact_scan,
         "Recommendations: score every article in the ALS, profile and two-tower sources "
-        "instead of searching their HNSW graphs (slower; the answers of earlier versions)");
+        "instead of searching their HNSW graphs (exact; slower per request on large catalogs, "
+        "but no graphs to build; `recommend` does this unless --candidate-ef is given)");
     size_t candidate_ef = lookbook::RowGraphParams{}.ef_search;
     app.add_option("--candidate-ef",
                    candidate_ef,
                    "Recommendations: candidate list of the HNSW graph searches (recall against "
-                   "CPU time; at least the candidates a source is asked for)")
+                   "CPU time; at least the candidates a source is asked for). Given to "
+                   "`recommend`, it also makes it build the graphs instead of scanning")
         ->capture_default_str()
         ->check(CLI::Range(size_t{1}, size_t{100'000}));
 
