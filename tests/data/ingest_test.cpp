@@ -415,6 +415,28 @@ TEST_F(IngestTest, MappingReadsOtherColumnNames) {
     EXPECT_EQ(store->transactions().channel()[0], 0);  // no channel column: 0
 }
 
+// Found by the fresh-user trial: a column the mapping file names but the header lacks was one
+// more "no column" warning among those of the optional H&M columns, and the field stayed empty.
+TEST_F(IngestTest, MappedColumnMissingFromTheHeaderIsAnError) {
+    options_.transactions = write("transactions.csv",
+                                  "day,client,sku,amount\n"
+                                  "2020-01-01,c1,0108775015,9.5\n");
+    options_.mapping.transactions["date"] = "day";
+    options_.mapping.transactions["customer_id"] = "client";
+    options_.mapping.transactions["article_id"] = "sku";
+    options_.mapping.transactions["price"] = "amout";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":1: the mapping maps the field price (price paid (a number >= 0)) to the column "
+                  "\"amout\", "
+                  "which the header lacks. The header found is: day,client,sku,amount. Correct "
+                  "the column name in the mapping file, or remove the field from it to leave "
+                  "the field empty.");
+    EXPECT_FALSE(fs::exists(options_.store / "CURRENT"));
+}
+
 TEST_F(IngestTest, NegativeZeroPriceIsStoredAsZero) {
     // Found by the break-it review: "-0" passed the "no negative price" check and was stored
     // with its sign, so it printed as -0.

@@ -331,7 +331,9 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         binding.column_names.emplace_back(trim(f));
     }
     const auto& names = mapping.columns(table);
+    const ColumnMapping defaults = default_column_mapping();
     std::string missing;
+    std::vector<std::string> absent_optional;
     for (const auto& f : table_fields(table)) {
         const std::string& wanted = names.at(f.name);
         int found = -1;
@@ -360,15 +362,35 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
             }
         }
         binding.columns.push_back(found);
+        const bool mapped_by_user = wanted != defaults.columns(table).at(f.name);
         if (found < 0 && f.required) {
             missing += fmt::format(
                 "{}\"{}\" (lookbook field {})", missing.empty() ? "" : ", ", wanted, f.name);
+        } else if (found < 0 && mapped_by_user && !wanted.empty()) {
+            // The mapping file asked for this column: a typo there must not leave a field
+            // empty with only a warning among the optional ones (fresh-user trial).
+            std::string header = fmt::format("{}", fmt::join(binding.column_names, ","));
+            return Status::invalid_data(fmt::format(
+                "{}:1: the mapping maps the field {} ({}) to the column \"{}\", which the "
+                "header lacks. The header found is: {}. Correct the column name in the "
+                "mapping file, or remove the field from it to leave the field empty.",
+                reader.name(),
+                f.name,
+                f.meaning,
+                wanted,
+                shorten(header, 300)));
         } else if (found < 0 && !wanted.empty()) {
-            log::warn("{}: no column \"{}\" ({}); the field stays empty",
-                      reader.name(),
-                      wanted,
-                      f.meaning);
+            absent_optional.push_back(fmt::format("{} (\"{}\")", f.name, wanted));
         }
+    }
+    if (!absent_optional.empty()) {
+        log::warn(
+            "{}: no column for the optional field{} {}; {} empty (map other column names "
+            "with --mapping FILE)",
+            reader.name(),
+            absent_optional.size() == 1 ? "" : "s",
+            fmt::join(absent_optional, ", "),
+            absent_optional.size() == 1 ? "it stays" : "they stay");
     }
     if (!missing.empty()) {
         std::string header = fmt::format("{}", fmt::join(binding.column_names, ","));
