@@ -142,6 +142,23 @@ TEST_F(EvaluateTest, RefusesZeroWeeksAndAStoreWithoutSales) {
               "--weeks is 0; expected at least 1.");
 }
 
+// Found by the fresh-user trial: a store shorter than the test weeks was "evaluated" with
+// models trained on nothing, every figure 0. Sales run 09-01..09-22: three test weeks start on
+// 09-02 and leave one day to train on; four start on 08-26 and leave none.
+TEST_F(EvaluateTest, RefusesTestWeeksThatLeaveNothingToTrainOn) {
+    EvaluateOptions options = quick_options();
+    options.tune = false;
+    options.test_weeks = 3;
+    EXPECT_TRUE(try_evaluate_recommenders(*store_, options).is_ok());
+    options.test_weeks = 4;
+    auto out = try_evaluate_recommenders(*store_, options);
+    ASSERT_FALSE(out.is_ok());
+    EXPECT_EQ(out.status().message(),
+              "the store's sales run from 2020-09-01 to 2020-09-22, all inside the 4 test weeks "
+              "(from 2020-08-26), so nothing is left to train the models on; lower --weeks or "
+              "ingest a longer history.");
+}
+
 class EmptyStoreTest : public testing::HandMadeStore {
   protected:
     std::string transactions() const override {

@@ -328,6 +328,19 @@ Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
     // Validation: as many weeks as the test, just before it (one week is too few customers to
     // choose weights on a small store); the test weeks are never looked at while tuning.
     int32_t validation_start = test_start - 7 * options.test_weeks;
+    int32_t first_day = *std::min_element(rows.date().begin(), rows.date().end());
+    if (first_day >= test_start) {
+        // Found by the fresh-user trial: the models were trained on nothing and every figure
+        // printed as 0.0000, as if measured.
+        return Status::invalid_argument(fmt::format(
+            "the store's sales run from {} to {}, all inside the {} test week{} (from {}), so "
+            "nothing is left to train the models on; lower --weeks or ingest a longer history.",
+            format_iso_date(first_day),
+            format_iso_date(last_day),
+            options.test_weeks,
+            options.test_weeks == 1 ? "" : "s",
+            format_iso_date(test_start)));
+    }
     TestSet test = customers_buying_in(store, test_start, test_end);
     if (test.customers.empty()) {
         return Status::invalid_argument(fmt::format(
