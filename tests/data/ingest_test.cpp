@@ -400,14 +400,22 @@ TEST_F(IngestTest, ColumnNamedTwiceIsAnError) {
     EXPECT_TRUE(ingest(options_).is_ok());
 }
 
+// A transactions file with its own column names (day, client, sku, amount), mapped; the price
+// is mapped to `price_column`.
+void use_renamed_transactions(IngestOptions& options,
+                              const fs::path& file,
+                              const std::string& price_column) {
+    std::ofstream(file, std::ios::binary) << "day,client,sku,amount\n"
+                                             "2020-01-01,c1,0108775015,9.5\n";
+    options.transactions = file;
+    options.mapping.transactions["date"] = "day";
+    options.mapping.transactions["customer_id"] = "client";
+    options.mapping.transactions["article_id"] = "sku";
+    options.mapping.transactions["price"] = price_column;
+}
+
 TEST_F(IngestTest, MappingReadsOtherColumnNames) {
-    options_.transactions = write("transactions.csv",
-                                  "day,client,sku,amount\n"
-                                  "2020-01-01,c1,0108775015,9.5\n");
-    options_.mapping.transactions["date"] = "day";
-    options_.mapping.transactions["customer_id"] = "client";
-    options_.mapping.transactions["article_id"] = "sku";
-    options_.mapping.transactions["price"] = "amount";
+    use_renamed_transactions(options_, dir_ / "transactions.csv", "amount");
     auto report = ingest(options_);
     ASSERT_TRUE(report.is_ok()) << report.status().to_string();
     auto store = open_store();
@@ -418,13 +426,7 @@ TEST_F(IngestTest, MappingReadsOtherColumnNames) {
 // Found by the fresh-user trial: a column the mapping file names but the header lacks was one
 // more "no column" warning among those of the optional H&M columns, and the field stayed empty.
 TEST_F(IngestTest, MappedColumnMissingFromTheHeaderIsAnError) {
-    options_.transactions = write("transactions.csv",
-                                  "day,client,sku,amount\n"
-                                  "2020-01-01,c1,0108775015,9.5\n");
-    options_.mapping.transactions["date"] = "day";
-    options_.mapping.transactions["customer_id"] = "client";
-    options_.mapping.transactions["article_id"] = "sku";
-    options_.mapping.transactions["price"] = "amout";
+    use_renamed_transactions(options_, dir_ / "transactions.csv", "amout");
     auto report = ingest(options_);
     ASSERT_FALSE(report.is_ok());
     EXPECT_EQ(report.status().message(),
