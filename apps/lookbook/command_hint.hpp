@@ -13,4 +13,10 @@ namespace lookbook::cli {
 // where the list is. nullopt when the command line has a known command or none at all.
 std::optional<std::string> unknown_command_message(const CLI::App& app, int argc, char** argv);
 
+// When an option of lookbook itself (--log-level, --exact-scan, --candidate-ef, ...) comes after
+// the command, which CLI11 answers with "The following arguments were not expected", the
+// message saying to put it before the command, with the corrected order. nullopt otherwise
+// (also when the command has an option of that name).
+std::optional<std::string> misplaced_option_message(const CLI::App& app, int argc, char** argv);
+
 }  // namespace lookbook::cli

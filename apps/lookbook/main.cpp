@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
         std::cerr << *unknown << "\n";
         return lookbook::cli::kExitUsage;
     }
+    if (auto misplaced = lookbook::cli::misplaced_option_message(app, argc, argv)) {
+        std::cerr << *misplaced << "\n";
+        return lookbook::cli::kExitUsage;
+    }
 
     try {
         app.parse(argc, argv);

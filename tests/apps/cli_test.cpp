@@ -161,6 +161,23 @@ TEST_F(CliTest, MistypedCommandNamesTheClosestOne) {
     EXPECT_EQ(run("--help").exit_code, 0);
 }
 
+// Found by the fresh-user trial: `lookbook info STORE --log-level warn` got CLI11's "The
+// following arguments were not expected: warn --log-level".
+TEST_F(CliTest, GlobalOptionAfterTheCommandSaysToPutItFirst) {
+    CommandResult level = run("info s --log-level warn");
+    EXPECT_EQ(level.exit_code, 2);
+    EXPECT_EQ(level.out,
+              "lookbook: --log-level is an option of lookbook itself, not of `info`: put it "
+              "before the command, as in `lookbook --log-level warn info ...`.\n");
+    CommandResult flag = run("recommend s c1 --exact-scan -k 3");
+    EXPECT_EQ(flag.exit_code, 2);
+    EXPECT_EQ(flag.out,
+              "lookbook: --exact-scan is an option of lookbook itself, not of `recommend`: put "
+              "it before the command, as in `lookbook --exact-scan recommend ...`.\n");
+    // A command's own --help is its own.
+    EXPECT_EQ(run("info --help").exit_code, 0);
+}
+
 TEST_F(CliTest, MissingArticlesFileSaysWhichOption) {
     CommandResult r = run("ingest --articles " + path("none.csv") + " --store " + path("store"));
     EXPECT_EQ(r.exit_code, 1);
