@@ -439,6 +439,27 @@ TEST_F(IngestTest, MappedColumnMissingFromTheHeaderIsAnError) {
     EXPECT_FALSE(fs::exists(options_.store / "CURRENT"));
 }
 
+// Found by the fresh-user trial: files passed the other way round failed on the second row as
+// a "duplicate article id" with advice to skip bad rows.
+TEST_F(IngestTest, TransactionsFilePassedAsTheCatalogIsNamed) {
+    options_.articles = write("sales.csv", kTransactions);
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.articles.string() +
+                  ":1: the header has the date, customer and article columns of a transactions "
+                  "file (\"t_dat\", \"customer_id\", \"article_id\"). Is this the "
+                  "transactions file? Pass it as --transactions and the articles file as "
+                  "--articles.");
+    options_.articles = write("articles.csv", kArticles);
+    options_.customers = write("sales.csv", kTransactions);
+    report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find("and the customers file as --customers."),
+              std::string::npos)
+        << report.status().message();
+}
+
 TEST_F(IngestTest, NegativeZeroPriceIsStoredAsZero) {
     // Found by the break-it review: "-0" passed the "no negative price" check and was stored
     // with its sign, so it printed as -0.

@@ -330,6 +330,30 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         }
         binding.column_names.emplace_back(trim(f));
     }
+    // A transactions file passed as the articles or customers file binds (it has an article
+    // and a customer id column) and then fails on its second row as a "duplicate id": say
+    // what it is instead (fresh-user trial).
+    if (table != TableKind::kTransactions) {
+        const auto& sales = mapping.columns(TableKind::kTransactions);
+        auto has = [&](const std::string& column) {
+            return !column.empty() &&
+                   std::any_of(binding.column_names.begin(),
+                               binding.column_names.end(),
+                               [&](const std::string& c) { return lower(c) == lower(column); });
+        };
+        if (has(sales.at("date")) && has(sales.at("customer_id")) && has(sales.at("article_id"))) {
+            return Status::invalid_data(fmt::format(
+                "{}:1: the header has the date, customer and article columns of a transactions "
+                "file (\"{}\", \"{}\", \"{}\"). Is this the transactions file? Pass it as "
+                "--transactions and the {} file as {}.",
+                reader.name(),
+                sales.at("date"),
+                sales.at("customer_id"),
+                sales.at("article_id"),
+                table_name(table),
+                option));
+        }
+    }
     const auto& names = mapping.columns(table);
     const ColumnMapping defaults = default_column_mapping();
     std::string missing;
