@@ -22,6 +22,7 @@ struct BoughtTogetherArgs {
     size_t k = 10;
     bool json = false;
     bool other_groups = false;
+    bool any_article = false;
     std::string allow_file;
 };
 
@@ -43,6 +44,7 @@ int run_bought_together(const BoughtTogetherArgs& args) {
     rules::RecommendOptions options;
     options.k = args.k;
     options.other_groups_only = args.other_groups;
+    options.catalog_only = !args.any_article;
     if (!args.allow_file.empty()) {
         size_t unknown = 0;
         auto allow = rules::read_allow_list(**store, args.allow_file, &unknown);
@@ -83,7 +85,8 @@ int run_bought_together(const BoughtTogetherArgs& args) {
         return kExitOk;
     }
     if (suggestions->empty()) {
-        std::cout << "No suggestions: the filters (--allow, --other-groups) leave no article.\n";
+        std::cout << "No suggestions: the filters (--allow, --other-groups, catalog articles "
+                     "only unless --any-article) leave no article.\n";
     }
     for (size_t rank = 0; rank < suggestions->size(); ++rank) {
         const auto& s = (*suggestions)[rank];
@@ -111,6 +114,10 @@ void add_bought_together_command(CLI::App& app, CommandRun* selected) {
     cmd->add_flag("--json", args->json, "Print JSON instead of text");
     cmd->add_flag("--other-groups", args->other_groups, "Only product groups not in the cart");
     cmd->add_option("--allow", args->allow_file, "File of article ids that may be suggested");
+    cmd->add_flag("--any-article",
+                  args->any_article,
+                  "Also suggest articles sold but missing from the articles file (no name, type "
+                  "or photo); by default only catalog articles");
     cmd->callback([args, selected] { *selected = [args] { return run_bought_together(*args); }; });
 }
 

@@ -1,5 +1,7 @@
 #include "lookbook/rules/complete_the_look.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,34 @@ TEST(CompleteTheLook, AllowListRestrictsEverySource) {
     // when the data cannot fill k (a regression: it used to answer with 3 alone).
     EXPECT_EQ(articles_of(*suggestions), (std::vector<uint32_t>{3, 6}));
     EXPECT_EQ((*suggestions)[1].reason, "in the allow-list; no purchase data links it to the cart");
+}
+
+// Found by the fresh-user trial: the API and the CLI suggested articles sold but missing from
+// the catalog file (no name or photo), which the article page hid.
+TEST(CompleteTheLook, CatalogOnlyLeavesOutArticlesWithoutADescription) {
+    CompleteTheLookModel model = small_model();
+    std::vector<uint32_t> cart = {0};
+    RecommendOptions options;
+    options.k = 8;
+    auto all = complete_the_look(model, cart, options);
+    ASSERT_TRUE(all.is_ok());
+    const std::vector<uint32_t> everything = articles_of(*all);
+    ASSERT_NE(std::find(everything.begin(), everything.end(), 2u), everything.end());
+    // b2 (article 2) is known only from sales.
+    model.catalog.described.assign(model.catalog.size(), 1);
+    model.catalog.described[2] = 0;
+    options.catalog_only = true;
+    auto described = complete_the_look(model, cart, options);
+    ASSERT_TRUE(described.is_ok());
+    std::vector<uint32_t> expected;
+    std::copy_if(
+        everything.begin(), everything.end(), std::back_inserter(expected), [](uint32_t a) {
+            return a != 2;
+        });
+    EXPECT_EQ(articles_of(*described), expected);
+    // Without the flag the description does not matter.
+    options.catalog_only = false;
+    EXPECT_EQ(articles_of(*complete_the_look(model, cart, options)), everything);
 }
 
 TEST(CompleteTheLook, AllowListMatchingNothingAllowsNothing) {

@@ -258,6 +258,9 @@ class Eligibility {
              catalog.product_group_names[catalog.product_group[article]].empty())) {
             return false;
         }
+        if (options_.catalog_only && !catalog.described.empty() && !catalog.described[article]) {
+            return false;
+        }
         return !options_.allow || options_.allow->count(article) > 0;
     }
 

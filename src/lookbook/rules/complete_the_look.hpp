@@ -25,6 +25,9 @@ struct CatalogView {
     std::vector<std::string> product_code_names;
     std::vector<std::string> product_type_names;
     std::vector<std::string> product_group_names;
+    // 1 for the articles of the catalog file (with a name and a photo to show), 0 for those
+    // known only from sales; empty when every article counts as described.
+    std::vector<uint8_t> described;
 
     size_t size() const { return article_ids.size(); }
 };
@@ -135,6 +138,10 @@ struct RecommendOptions {
     // When set, only these article numbers may be suggested (what is in stock); an empty set
     // allows nothing (nothing in stock), which is not the same as no filter.
     std::optional<std::unordered_set<uint32_t>> allow;
+    // Only articles of the catalog file (CatalogView::described): a shop cannot show an article
+    // it sold but has no name or photo for. Evaluations leave it off (the hidden article may be
+    // one of those).
+    bool catalog_only = false;
 };
 
 // The top k articles to add to `cart` (article numbers). Never an article of the cart nor one

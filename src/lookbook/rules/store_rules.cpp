@@ -54,6 +54,7 @@ CatalogView catalog_from_store(const Store& store) {
     for (uint32_t article = 0; article < articles.size(); ++article) {
         catalog.article_ids.emplace_back(articles.id(article));
         catalog.article_names.emplace_back(articles.name(article));
+        catalog.described.push_back(articles.has_metadata(article) ? 1 : 0);
         catalog.product_type.push_back(types.code(article));
         catalog.product_group.push_back(groups.code(article));
         // Articles known only from transactions have no product code. H&M article ids are the
