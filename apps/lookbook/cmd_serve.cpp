@@ -95,6 +95,12 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--threads", args->options.threads, "Worker threads (one per open connection)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1024));
+    cmd->add_option("--compute-slots",
+                    args->options.compute_slots,
+                    "Personal recommendations computed at once when not cached; the other "
+                    "requests wait in arrival order (0: one per hardware thread)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1024));
     cmd->add_option("--rate-limit",
                     args->options.rate_limit_per_second,
                     "Requests per second per client address (0: no limit)")
