@@ -98,7 +98,7 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--compute-slots",
                     args->options.compute_slots,
                     "Personal recommendations computed at once when not cached; the other "
-                    "requests wait in arrival order (0: one per hardware thread)")
+                    "requests wait in arrival order, up to 5 s, then get 503 (0: no limit)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1024));
     cmd->add_option("--rate-limit",

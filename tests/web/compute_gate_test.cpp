@@ -129,6 +129,23 @@ class ComputeGateTest : public WebServerTest {
     ModelProbe probe_;
 };
 
+TEST_F(ComputeGateTest, WithoutSlotsEveryRequestComputesAtOnce) {
+    start(0);
+    std::vector<std::future<httplib::Result>> answers;
+    for (size_t k : {1, 2, 3}) {
+        answers.push_back(ask(k));
+    }
+    probe_.await_started(3);  // all three inside the model together
+    probe_.open_all();
+    for (auto& answer : answers) {
+        EXPECT_EQ(answer.get()->status, 200);
+    }
+    EXPECT_EQ(probe_.most_running, 3);
+    auto res = get("/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body.find("lookbook_compute_"), std::string::npos);
+}
+
 TEST_F(ComputeGateTest, ColdRequestsAreComputedOneAtATimeInArrivalOrder) {
     start(1);
     EXPECT_EQ(metric("lookbook_compute_slots"), 1u);

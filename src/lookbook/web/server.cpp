@@ -26,7 +26,6 @@
 #include <charconv>
 #include <cmath>
 #include <span>
-#include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -572,16 +571,14 @@ Result<std::unique_ptr<WebServer>> WebServer::create(const fs::path& store_dir,
     server->limiter_ = std::make_unique<RateLimiter>(server->options_.rate_limit_per_second,
                                                      server->options_.rate_limit_burst);
     server->thumbnails_ = std::make_unique<ThumbnailCache>(store_dir / "cache" / "thumbnails");
-    int slots = server->options_.compute_slots;
-    if (slots <= 0) {
-        slots = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (const int slots = server->options_.compute_slots; slots > 0) {
+        server->compute_gate_ = std::make_unique<FifoGate>(static_cast<size_t>(slots));
+        log::info(
+            "personal recommendations: {} computed at once, the others wait in arrival "
+            "order (at most {} ms)",
+            slots,
+            server->options_.compute_wait.count());
     }
-    server->compute_gate_ = std::make_unique<FifoGate>(static_cast<size_t>(slots));
-    log::info(
-        "personal recommendations: {} computed at once, the others wait in arrival order "
-        "(at most {} ms)",
-        slots,
-        server->options_.compute_wait.count());
     server->http_ = std::make_unique<ListeningServer>();
     server->register_routes();
     return server;
@@ -614,6 +611,9 @@ Result<std::vector<ScoredArticle>> WebServer::recommend(
         if (auto answer = snapshot.services.recommend_cached(customer_id, k, live_events)) {
             return std::move(*answer);
         }
+    }
+    if (!compute_gate_) {
+        return snapshot.services.recommend(customer_id, k, live_events);
     }
     // The pass is held until the answer is computed, and given back however the hook ends.
     LOOKBOOK_ASSIGN_OR_RETURN(FifoGate::Pass pass, compute_gate_->enter(options_.compute_wait));
@@ -812,8 +812,11 @@ void WebServer::register_routes() {
                             {"events", events}});
              }));
     http.Get("/metrics", wrap("metrics", [this](const Snapshot&, const Request&, Response& res) {
-                 res.set_content(metrics_->prometheus() + compute_gate_metrics(*compute_gate_),
-                                 "text/plain; version=0.0.4");
+                 std::string text = metrics_->prometheus();
+                 if (compute_gate_) {
+                     text += compute_gate_metrics(*compute_gate_);
+                 }
+                 res.set_content(text, "text/plain; version=0.0.4");
              }));
     http.Get("/api/openapi.json",
              wrap("openapi", [](const Snapshot&, const Request&, Response& res) {

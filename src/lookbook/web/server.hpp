@@ -44,8 +44,8 @@ struct ServerOptions {
     int threads = 64;
     // Personal recommendations computed at once (a `recommend` call that `recommend_cached` could
     // not answer); the other requests wait for a slot in arrival order, at most `compute_wait`,
-    // then get 503. 0: one per hardware thread. See FifoGate for why this beats letting every
-    // worker thread compute at once.
+    // then get 503 (FifoGate). 0: no limit, every worker computes as its request arrives. The
+    // limit narrows the latency spread but costs throughput here (README, `lookbook serve`).
     int compute_slots = 0;
     std::chrono::milliseconds compute_wait{5000};
     // How often the store's CURRENT is checked for a new generation.
@@ -96,8 +96,8 @@ class WebServer {
 
     std::filesystem::path store_dir_;
     ServerOptions options_;
-    // One for every generation, so a snapshot swap adds no slots; closed by stop().
-    // Declared before http_ so that it outlives the worker threads.
+    // One for every generation, so a snapshot swap adds no slots; closed by stop(). Null without
+    // compute_slots. Declared before http_ so that it outlives the worker threads.
     std::unique_ptr<FifoGate> compute_gate_;
     std::unique_ptr<httplib::Server> http_;
     std::unique_ptr<EventLog> events_;
