@@ -15,13 +15,21 @@ namespace lookbook {
 //
 // Why: the web server runs a thread per connection (64-72 of them on 2 cores). When every
 // thread computes at once the kernel shares the cores among all of them, so each request is
-// stretched by the others and the unlucky ones make a long tail. Behind the gate the same
-// requests run one or two at a time, nearly unpreempted, and wait their turn first: the same
-// throughput with a narrower spread of latencies (first come first served against processor
-// sharing). A freed slot is handed straight to the oldest waiter, so a newcomer cannot overtake
-// the queue (a plain mutex gives no such order).
+// stretched by the others and the unlucky ones make a long tail. Behind the gate requests run a
+// few at a time, nearly unpreempted, and wait their turn first: a narrower spread of latencies
+// (first come first served against processor sharing), at the same throughput as long as the
+// work per request does not depend on how many run at once (see the TODO). A freed slot is
+// handed straight to the oldest waiter, so a newcomer cannot overtake the queue (a plain mutex
+// gives no such order).
 //
 // Thread-safe. The gate must outlive every Pass it hands out.
+//
+// TODO: around the server's cold recommendations (`serve --compute-slots`) it narrowed p99 to
+// 1.3-1.5 times p50 but cost 15-40% of the throughput on 2 shared cores, mostly because the ALS
+// scans of the few requests in flight seldom share a pass (RowScanBatcher): 437-458 against
+// 349-390 us of server CPU a request, so it is off by default (README, "Compute gate"). Letting
+// a request that waits for a shared scan hand its slot to the next waiter, and take one back
+// first in line afterwards, might keep the passes full; not tried.
 class FifoGate {
   public:
     // The right to run, held until destroyed (or moved from). Movable, not copyable.
