@@ -57,10 +57,10 @@ void add_recommend_hook(const web::Snapshot& snapshot,
     const Store* store = snapshot.store.get();
     // One cache per snapshot: a new generation starts empty, so no answer outlives its models.
     // TODO: the cache only helps customers asked for again; a cold answer still costs about
-    // 350-390 us of server CPU on the H&M store (64 connections, the ALS scans of concurrent
+    // 340-390 us of server CPU on the H&M store (64 connections, the ALS scans of concurrent
     // requests sharing passes), so issue 7's 5,000 requests/s at p99 20 ms is not met on the
-    // cold path (5,000 at p99 31 ms in the quietest run); README "Known limits" lists what is
-    // left.
+    // cold path: 5,000-5,200 requests/s at p99 22-23 ms behind the server's compute gate in
+    // quiet runs; README "Known limits" lists what is left.
     auto cache = std::make_shared<AnswerCache>(cache_entries);
     auto scored = [store](const std::vector<Recommendation>& list) {
         std::vector<web::ScoredArticle> out;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,16 @@ FifoGate::Pass enter_now(FifoGate& gate) {
     auto pass = gate.enter(0s);
     EXPECT_TRUE(pass.is_ok()) << pass.status().to_string();
     return pass.is_ok() ? std::move(pass).value() : FifoGate::Pass();
+}
+
+// A caller on another thread that waits for a pass and keeps it until `release` is set; the
+// future says whether it got one.
+std::future<bool> hold_when_admitted(FifoGate& gate, std::promise<void>& release) {
+    return std::async(std::launch::async, [&gate, &release] {
+        auto pass = gate.enter(10s);
+        release.get_future().wait();
+        return pass.is_ok();
+    });
 }
 
 // Nobody holds a pass and nobody waits.
@@ -101,11 +112,7 @@ TEST(FifoGate, NewcomerCannotTakeASlotHandedToAWaiter) {
     FifoGate gate(1);
     FifoGate::Pass held = enter_now(gate);
     std::promise<void> finish;
-    auto waiter = std::async(std::launch::async, [&] {
-        auto pass = gate.enter(10s);
-        finish.get_future().wait();  // holds its pass until the newcomer has tried
-        return pass.is_ok();
-    });
+    auto waiter = hold_when_admitted(gate, finish);  // until the newcomer has tried
     await_waiting(gate, 1);
     held.release();
     // The slot went to the waiter as it was released, whether or not the waiter has run yet.
@@ -158,6 +165,71 @@ TEST(FifoGate, CloseTurnsAwayWaitersAtOnceAndLaterCallers) {
     expect_idle(gate);
 }
 
+TEST(FifoGate, LentSlotGoesToTheOldestWaiterAndComesBackFirstInLine) {
+    FifoGate gate(1);
+    FifoGate::Pass held = enter_now(gate);
+    std::mutex order_mutex;
+    std::vector<std::string> order;
+    auto note = [&](std::string what) {
+        std::lock_guard lock(order_mutex);
+        order.push_back(std::move(what));
+    };
+    std::promise<void> first_done;
+    auto first = std::async(std::launch::async, [&] {
+        auto pass = gate.enter(10s);
+        note("first in");
+        first_done.get_future().wait();  // holds the lent slot until told
+        return pass.is_ok();
+    });
+    await_waiting(gate, 1);
+    auto second = std::async(std::launch::async, [&] {
+        auto pass = gate.enter(10s);
+        note("second in");
+        return pass.is_ok();
+    });
+    await_waiting(gate, 2);
+    FifoGate::Lend lend;
+    lend.start();  // this thread holds the only slot: the first waiter gets it
+    EXPECT_TRUE(lend.active());
+    await_waiting(gate, 1);
+    EXPECT_EQ(gate.counts().lent, 1u);
+    std::thread release_first([&] {
+        std::this_thread::sleep_for(20ms);
+        first_done.set_value();
+    });
+    lend.finish();  // waits for the first waiter's slot, ahead of the second waiter
+    note("lender back");
+    EXPECT_FALSE(lend.active());
+    release_first.join();
+    EXPECT_TRUE(first.get());
+    EXPECT_EQ(gate.counts().waiting, 1u);  // the second still waits: the lender went first
+    held.release();
+    EXPECT_TRUE(second.get());
+    EXPECT_EQ(order, (std::vector<std::string>{"first in", "lender back", "second in"}));
+    expect_idle(gate);
+}
+
+TEST(FifoGate, CloseDoesNotTurnAwayALenderTakingItsSlotBack) {
+    FifoGate gate(1);
+    FifoGate::Pass held = enter_now(gate);
+    std::promise<void> release_waiter;
+    auto waiter = hold_when_admitted(gate, release_waiter);
+    await_waiting(gate, 1);
+    FifoGate::Lend lend;
+    lend.start();  // the waiter computes on the lent slot
+    std::thread closer([&] {
+        await_waiting(gate, 1);  // the lender queued to take its slot back
+        gate.close();
+        release_waiter.set_value();
+    });
+    lend.finish();  // comes back with a slot although the gate closed meanwhile
+    closer.join();
+    EXPECT_TRUE(waiter.get());
+    EXPECT_EQ(gate.counts().refused, 0u);
+    held.release();
+    expect_idle(gate);
+}
+
 TEST(FifoGate, MovedPassReleasesOnce) {
     FifoGate gate(1);
     {
@@ -172,6 +244,20 @@ TEST(FifoGate, MovedPassReleasesOnce) {
     }
     EXPECT_EQ(gate.counts().running, 0u);
     EXPECT_TRUE(gate.enter(0s).is_ok());
+}
+
+TEST(FifoGate, LendWithoutAPassDoesNothing) {
+    FifoGate gate(1);
+    FifoGate::Lend lend;
+    lend.start();
+    EXPECT_FALSE(lend.active());
+    lend.finish();
+    FifoGate::Pass held = enter_now(gate);
+    held.release();  // given back on this thread: nothing left to lend
+    lend.start();
+    EXPECT_FALSE(lend.active());
+    EXPECT_EQ(gate.counts().lent, 0u);
+    expect_idle(gate);
 }
 
 TEST(FifoGate, ManyThreadsNeverExceedTheSlots) {

@@ -8,6 +8,12 @@
 #include "lookbook/util/assert.hpp"
 
 namespace lookbook {
+namespace {
+
+// The gate whose pass this thread took last and has not given back (for FifoGate::Lend).
+thread_local FifoGate* t_holding = nullptr;
+
+}  // namespace
 
 FifoGate::Pass& FifoGate::Pass::operator=(Pass&& other) noexcept {
     if (this != &other) {
@@ -42,6 +48,7 @@ Result<FifoGate::Pass> FifoGate::enter(std::chrono::steady_clock::duration max_w
     if (running_ < slots_) {
         ++running_;
         ++counts_.entered;
+        t_holding = this;
         return Pass(this);
     }
     Waiter self;
@@ -55,6 +62,7 @@ Result<FifoGate::Pass> FifoGate::enter(std::chrono::steady_clock::duration max_w
     if (self.admitted) {  // leave() unlinked us and counted our slot in running_
         ++counts_.entered;
         ++counts_.waited;
+        t_holding = this;
         return Pass(this);
     }
     if (self.refused) {  // close() unlinked us
@@ -73,7 +81,45 @@ Result<FifoGate::Pass> FifoGate::enter(std::chrono::steady_clock::duration max_w
 }
 
 void FifoGate::leave() {
+    if (t_holding == this) {
+        t_holding = nullptr;
+    }
     std::lock_guard lock(mutex_);
+    hand_on(lock);
+}
+
+void FifoGate::lend() {
+    std::lock_guard lock(mutex_);
+    ++counts_.lent;
+    hand_on(lock);
+}
+
+void FifoGate::reclaim() {
+    std::unique_lock lock(mutex_);
+    if (queue_.empty() && running_ < slots_) {
+        ++running_;
+        return;
+    }
+    Waiter self;
+    self.reclaiming = true;
+    queue_.push_front(&self);
+    self.wake.wait(lock, [&] { return self.admitted; });
+}
+
+void FifoGate::Lend::start() {
+    if (gate_ == nullptr && t_holding != nullptr) {
+        gate_ = t_holding;
+        gate_->lend();
+    }
+}
+
+void FifoGate::Lend::finish() {
+    if (gate_ != nullptr) {
+        std::exchange(gate_, nullptr)->reclaim();
+    }
+}
+
+void FifoGate::hand_on(std::lock_guard<std::mutex>& /*lock*/) {
     if (!queue_.empty()) {
         // The slot passes to the oldest waiter without being freed. It is woken while the lock
         // is held: once it can see `admitted` it may return and its Waiter is gone.
@@ -90,11 +136,15 @@ void FifoGate::leave() {
 void FifoGate::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
-    for (Waiter* waiter : queue_) {
+    // Requests taking a lent slot back are half computed: they keep their place.
+    std::erase_if(queue_, [](Waiter* waiter) {
+        if (waiter->reclaiming) {
+            return false;
+        }
         waiter->refused = true;
         waiter->wake.notify_one();
-    }
-    queue_.clear();
+        return true;
+    });
 }
 
 FifoGate::Counts FifoGate::counts() const {

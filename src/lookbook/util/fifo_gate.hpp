@@ -24,12 +24,10 @@ namespace lookbook {
 //
 // Thread-safe. The gate must outlive every Pass it hands out.
 //
-// TODO: around the server's cold recommendations (`serve --compute-slots`) it narrowed p99 to
-// 1.3-1.5 times p50 but cost 15-40% of the throughput on 2 shared cores, mostly because the ALS
-// scans of the few requests in flight seldom share a pass (RowScanBatcher): 437-458 against
-// 349-390 us of server CPU a request, so it is off by default (README, "Compute gate"). Letting
-// a request that waits for a shared scan hand its slot to the next waiter, and take one back
-// first in line afterwards, might keep the passes full; not tried.
+// Work whose cost falls when many callers run it together (RowScanBatcher's shared passes)
+// loses that sharing behind a narrow gate: 2 slots cost 437-458 against 349-390 us of server
+// CPU per cold recommendation. Callers that block on such shared work lend their slot (Lend),
+// which brought it back to about the cost without a gate (README, "Compute gate").
 class FifoGate {
   public:
     // The right to run, held until destroyed (or moved from). Movable, not copyable.
@@ -52,12 +50,34 @@ class FifoGate {
         FifoGate* gate_ = nullptr;
     };
 
+    // Lends the slot of the calling thread, if it holds a pass of a gate (taken by enter() on
+    // this thread), to the next waiter while the thread waits for something else, and takes a
+    // slot back, ahead of every waiter, before the thread goes on. Elsewhere a no-op. Used where
+    // a caller blocks on other callers' work (RowScanBatcher), so that the slots keep computing.
+    // finish() must not be called while holding a lock that slot holders may need.
+    class Lend {
+      public:
+        Lend() = default;
+        Lend(const Lend&) = delete;
+        Lend& operator=(const Lend&) = delete;
+        ~Lend() { finish(); }
+
+        void start();
+        // Waits, as long as it takes, for a slot; not refused by close().
+        void finish();
+        bool active() const { return gate_ != nullptr; }
+
+      private:
+        FifoGate* gate_ = nullptr;
+    };
+
     // What the gate has seen, for metrics and tests.
     struct Counts {
         uint64_t entered = 0;    // passes handed out
         uint64_t waited = 0;     // of those, how many had to queue first
         uint64_t timed_out = 0;  // callers that gave up after max_wait
         uint64_t refused = 0;    // callers turned away because the gate was closed
+        uint64_t lent = 0;       // slots lent by holders waiting for other work (Lend)
         size_t running = 0;      // passes held now
         size_t waiting = 0;      // callers queued now
     };
@@ -84,9 +104,14 @@ class FifoGate {
         std::condition_variable wake;
         bool admitted = false;
         bool refused = false;
+        bool reclaiming = false;  // a Lend taking its slot back: first in line, never refused
     };
 
+    // Gives a slot back: to the oldest waiter, or free when nobody waits.
+    void hand_on(std::lock_guard<std::mutex>& lock);
     void leave();
+    void lend();
+    void reclaim();
 
     const size_t slots_;
     mutable std::mutex mutex_;

@@ -44,8 +44,8 @@ struct ServerOptions {
     int threads = 64;
     // Personal recommendations computed at once (a `recommend` call that `recommend_cached` could
     // not answer); the other requests wait for a slot in arrival order, at most `compute_wait`,
-    // then get 503 (FifoGate). 0: no limit, every worker computes as its request arrives. The
-    // limit narrows the latency spread but costs throughput here (README, `lookbook serve`).
+    // then get 503 (FifoGate). 0: no limit, every worker computes as its request arrives.
+    // `lookbook serve` sets 4 per hardware thread (README, "Compute gate").
     int compute_slots = 0;
     std::chrono::milliseconds compute_wait{5000};
     // How often the store's CURRENT is checked for a new generation.
