@@ -59,7 +59,7 @@ void add_recommend_hook(const web::Snapshot& snapshot,
     // TODO: the cache only helps customers asked for again; a cold answer still costs about
     // 340-390 us of server CPU on the H&M store (64 connections, the ALS scans of concurrent
     // requests sharing passes), so issue 7's 5,000 requests/s at p99 20 ms is not met on the
-    // cold path: 5,000-5,200 requests/s at p99 22-23 ms behind the server's compute gate in
+    // cold path: 5,000-5,400 requests/s at p99 20-23 ms behind the server's compute gate in
     // quiet runs; README "Known limits" lists what is left.
     auto cache = std::make_shared<AnswerCache>(cache_entries);
     auto scored = [store](const std::vector<Recommendation>& list) {

@@ -22,7 +22,8 @@ namespace lookbook {
 // handed straight to the oldest waiter, so a newcomer cannot overtake the queue (a plain mutex
 // gives no such order).
 //
-// Thread-safe. The gate must outlive every Pass it hands out.
+// Thread-safe. The gate must outlive every Pass it hands out. A pass should be given back on the
+// thread that took it: Lend finds the slot to lend through that thread.
 //
 // Work whose cost falls when many callers run it together (RowScanBatcher's shared passes)
 // loses that sharing behind a narrow gate: 2 slots cost 437-458 against 349-390 us of server
