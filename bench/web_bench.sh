@@ -12,7 +12,11 @@
 #
 # Usage: bench/web_bench.sh LOOKBOOK_BINARY STORE [ARTICLE_ID] [SECONDS] [CUSTOMER_IDS]
 # With WEB_BENCH_ONLY=recommendations only the recommendations API is loaded (CUSTOMER_IDS
-# needed): cache filling, cache warm and no cache.
+# needed): cache filling, cache warm and no cache; with WEB_BENCH_ONLY=cold only the last.
+# WEB_BENCH_SERVE_ARGS adds options to every `lookbook serve` (e.g. "--compute-slots 3").
+# Each line ends with the CPU the rest of the machine used during the run, in cores (all busy
+# time from /proc/stat less the server's and wrk's), and the 1-minute load average read just
+# before the run (which still holds the previous run's threads for a minute).
 # The server adds STORE/events.sqlite and caches thumbnails under STORE/cache. Servers listen on
 # 127.0.0.1 and are stopped at the end.
 set -euo pipefail
@@ -22,8 +26,9 @@ article=${3:-0108775001}
 seconds=${4:-10}
 customer_ids=${5:-}
 only=${WEB_BENCH_ONLY:-}
-if [ "$only" = recommendations ] && [ -z "$customer_ids" ]; then
-    echo "WEB_BENCH_ONLY=recommendations needs CUSTOMER_IDS" >&2
+read -r -a serve_args <<<"${WEB_BENCH_SERVE_ARGS:-}"
+if [ -n "$only" ] && [ -z "$customer_ids" ]; then
+    echo "WEB_BENCH_ONLY=$only needs CUSTOMER_IDS" >&2
     exit 2
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -38,7 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$lookbook" --log-level warn serve "$store" --port "$port" --rate-limit 0 --threads 72 >"$work/serve.log" 2>&1 &
+"$lookbook" --log-level warn serve "$store" --port "$port" --rate-limit 0 --threads 72 \
+    "${serve_args[@]}" >"$work/serve.log" 2>&1 &
 server_pid=$!
 pids+=($server_pid)
 for _ in $(seq 300); do
@@ -52,17 +58,25 @@ cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
+# Busy time of the whole machine so far (every state but idle and iowait), in clock ticks.
+busy_ticks() {
+    awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+
 run() {  # name server_pid url [script]
     local name=$1 pid=$2 url=$3 script=${4:-}
     local args=(-t2 -c64 -d"${seconds}s" --latency)
     if [ -n "$script" ]; then
         args+=(-s "$script")
     fi
-    local before after wrk_cpu out
+    local before after wrk_cpu out load busy_before busy_after
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    busy_before=$(busy_ticks)
     before=$(cpu_ticks "$pid")
     # bash's `time` gives wrk's own CPU seconds (user + system) on stderr.
     wrk_cpu=$({ TIMEFORMAT='%U %S'; time wrk "${args[@]}" "$url" >"$work/wrk.out"; } 2>&1)
     after=$(cpu_ticks "$pid")
+    busy_after=$(busy_ticks)
     out=$(cat "$work/wrk.out")
     local rps p50 p99 per errors requests server_us client_us
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -80,11 +94,16 @@ run() {  # name server_pid url [script]
         printf "%-34s %9s req/s  p50 %-8s p99 %-8s non-2xx %s" "$name" "$rps" "$p50" "$p99" \
             "${errors:-0}"
     fi
-    printf "  CPU/request: server %.1f us, wrk %.1f us\n" "$server_us" "$client_us"
+    local tick other
+    tick=$(getconf CLK_TCK)
+    other=$(echo "$wrk_cpu" | awk -v b="$((busy_after - busy_before))" -v s="$((after - before))" \
+        -v t="$tick" -v d="$seconds" '{print ((b - s) / t - $1 - $2) / d}')
+    printf "  CPU/request: server %.1f us, wrk %.1f us  other %.2f cores, load %s\n" \
+        "$server_us" "$client_us" "$other" "$load"
 }
 
 echo "wrk: 64 connections, 2 threads, ${seconds}s each, $(nproc) cores (shared machine)"
-if [ "$only" != recommendations ]; then
+if [ -z "$only" ]; then
 # The page's data, exported once for the Flask reference.
 /usr/bin/python3 - "$base" "$article" >"$work/page.json" <<'PY'
 import json, sys, urllib.request
@@ -168,10 +187,12 @@ end
 LUA
     echo "recommendations API over $(grep -c . "$customer_ids") distinct customers:"
     # The first pass over the list fills the cache (cold answers); the second measures it warm.
-    run "recommendations (cache, 1st run)" "$server_pid" "$base" "$work/recommend.lua"
-    run "recommendations (cache, warm)" "$server_pid" "$base" "$work/recommend.lua"
+    if [ "$only" != cold ]; then
+        run "recommendations (cache, 1st run)" "$server_pid" "$base" "$work/recommend.lua"
+        run "recommendations (cache, warm)" "$server_pid" "$base" "$work/recommend.lua"
+    fi
     "$lookbook" --log-level warn serve "$store" --port "$cold_port" --rate-limit 0 --threads 72 \
-        --recommend-cache 0 >"$work/serve-cold.log" 2>&1 &
+        --recommend-cache 0 "${serve_args[@]}" >"$work/serve-cold.log" 2>&1 &
     cold_pid=$!
     pids+=($cold_pid)
     for _ in $(seq 300); do

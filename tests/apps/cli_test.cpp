@@ -104,6 +104,9 @@ TEST_F(CliTest, ServeRefusesAMissingStoreAndABadPort) {
     CommandResult cache = run("serve " + path("nothing") + " --recommend-cache -1");
     EXPECT_EQ(cache.exit_code, 2);
     EXPECT_NE(cache.out.find("--recommend-cache"), std::string::npos) << cache.out;
+    CommandResult slots = run("serve " + path("nothing") + " --compute-slots -2");
+    EXPECT_EQ(slots.exit_code, 2);
+    EXPECT_NE(slots.out.find("--compute-slots"), std::string::npos) << slots.out;
 }
 
 TEST_F(CliTest, BadRowFailsWithExitCodeOneAndKeepsTheStore) {

@@ -1,6 +1,7 @@
 #include "lookbook/util/row_scan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "lookbook/util/dot.hpp"
+#include "lookbook/util/fifo_gate.hpp"
 #include "row_reference.hpp"
 
 namespace lookbook {
@@ -290,6 +292,43 @@ TEST(RowScanBatcherTest, ConcurrentCallersGetTheAnswersOfTopBitForBit) {
     EXPECT_LE(batcher.passes(), batcher.queries());
     // A pass takes at most 6 queries.
     EXPECT_GE(batcher.passes() * 6, batcher.queries());
+}
+
+TEST(RowScanBatcherTest, CallersBehindAGateLendTheirSlotsWhileTheyWait) {
+    // 12 threads each take one of 2 gate slots before every query, as the server's cold
+    // recommendations do: a caller waiting for another's pass lends its slot, so more queries
+    // share passes; answers stay top()'s and nobody is left waiting.
+    constexpr size_t dim = 32;
+    RowScan scan(random_rows(2000, dim, 71, true), dim);
+    RowScanBatcher batcher(scan, 8);
+    FifoGate gate(2);
+    const size_t threads = 12;
+    const size_t per_thread = 100;
+    std::vector<float> queries = random_rows(threads * per_thread, dim, 72, false);
+    std::vector<Answer> got(threads * per_thread);
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            for (size_t i = 0; i < per_thread; ++i) {
+                const size_t q = t * per_thread + i;
+                auto pass = gate.enter(std::chrono::seconds(60));
+                ASSERT_TRUE(pass.is_ok()) << pass.status().to_string();
+                got[q] = batcher.top(queries.data() + q * dim, 1 + q % 30);
+            }
+        });
+    }
+    for (std::thread& thread : pool) {
+        thread.join();
+    }
+    for (size_t q = 0; q < got.size(); ++q) {
+        SCOPED_TRACE(testing::Message() << "query " << q);
+        expect_same(got[q], scan.top(queries.data() + q * dim, 1 + q % 30));
+    }
+    FifoGate::Counts counts = gate.counts();
+    EXPECT_GT(counts.lent, 0u);
+    EXPECT_EQ(counts.running, 0u);
+    EXPECT_EQ(counts.waiting, 0u);
+    EXPECT_LT(batcher.passes(), batcher.queries());
 }
 
 TEST(RowScanBatcherTest, ACallerAloneScansAtOnce) {

@@ -11,6 +11,7 @@
 
 #include "lookbook/util/assert.hpp"
 #include "lookbook/util/dot.hpp"
+#include "lookbook/util/fifo_gate.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -535,11 +536,21 @@ std::vector<std::pair<uint32_t, float>> RowScanBatcher::top(const float* query,
     self.query = ScanQuery{query, k, skip, positive_only};
     std::unique_lock lock(mutex_);
     waiting_.push_back(&self);
+    // A caller that has to wait for another's pass lends its compute slot, if the server gave
+    // it one (FifoGate), to a queued request meanwhile, so that the slots keep computing and
+    // more queries gather for the next pass; it takes a slot back, without holding mutex_
+    // (the other slots' holders may need it to lend theirs), before it goes on.
+    FifoGate::Lend lend;
     while (true) {
+        if (scanning_ && !self.done) {
+            lend.start();
+        }
         // Woken with the answer, or because no pass runs and this query still waits.
         self.wake.wait(lock, [&] { return self.done || !scanning_; });
         if (self.done) {
             rescored_rows = self.rescored;
+            lock.unlock();
+            lend.finish();
             return std::move(self.answer);
         }
         // No pass runs: this caller scans the oldest waiting queries, its own among them
@@ -552,6 +563,7 @@ std::vector<std::pair<uint32_t, float>> RowScanBatcher::top(const float* query,
         ++passes_;
         queries_ += take;
         lock.unlock();
+        lend.finish();
 
         std::vector<ScanQuery> queries;
         queries.reserve(batch.size());

@@ -20,6 +20,8 @@ const char* status_code_name(StatusCode code) {
             return "limit exceeded";
         case StatusCode::kUnsupported:
             return "unsupported";
+        case StatusCode::kUnavailable:
+            return "unavailable";
         case StatusCode::kInternal:
             return "internal error";
     }

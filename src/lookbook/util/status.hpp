@@ -17,6 +17,7 @@ enum class StatusCode {
     kCorruption,         // a store file whose checksum or layout is wrong
     kResourceExhausted,  // a configured limit (memory, itemsets, pixels) would be exceeded
     kUnsupported,        // a format or architecture lookbook does not handle yet
+    kUnavailable,        // busy or stopping for now; the same call may succeed later
     kInternal,           // a bug in lookbook
 };
 
@@ -45,6 +46,9 @@ class [[nodiscard]] Status {
     }
     static Status unsupported(std::string msg) {
         return Status(StatusCode::kUnsupported, std::move(msg));
+    }
+    static Status unavailable(std::string msg) {
+        return Status(StatusCode::kUnavailable, std::move(msg));
     }
     static Status internal(std::string msg) {
         return Status(StatusCode::kInternal, std::move(msg));

@@ -37,6 +37,7 @@
 #include "lookbook/store/id_hint.hpp"
 #include "lookbook/util/checksum.hpp"
 #include "lookbook/util/date.hpp"
+#include "lookbook/util/fifo_gate.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/web/api_json.hpp"
@@ -201,6 +202,41 @@ int hook_status(const Status& status) {
     }
 }
 
+// The compute gate's state in the Prometheus text format, after the routes' metrics.
+std::string compute_gate_metrics(const FifoGate& gate) {
+    const FifoGate::Counts counts = gate.counts();
+    std::string out;
+    auto add = [&out](const char* name, const char* type, const char* help, uint64_t value) {
+        out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+    };
+    add("lookbook_compute_slots",
+        "gauge",
+        "Personal recommendations computed at once.",
+        gate.slots());
+    add("lookbook_compute_running", "gauge", "Recommendations computing now.", counts.running);
+    add("lookbook_compute_waiting",
+        "gauge",
+        "Requests queued for a compute slot now.",
+        counts.waiting);
+    add("lookbook_compute_entered_total",
+        "counter",
+        "Requests given a compute slot.",
+        counts.entered);
+    add("lookbook_compute_waited_total",
+        "counter",
+        "Requests that queued before getting a compute slot.",
+        counts.waited);
+    add("lookbook_compute_timed_out_total",
+        "counter",
+        "Requests answered 503 after waiting too long for a compute slot.",
+        counts.timed_out);
+    add("lookbook_compute_refused_total",
+        "counter",
+        "Requests answered 503 because the server was stopping.",
+        counts.refused);
+    return out;
+}
+
 // Answers with a hook's items as {"items": [...]} plus the fields of `extra`, or with the hook's
 // failure under the status it maps to. The items are written straight into the body (see
 // api_json.hpp), with the keys in the order nlohmann gives an object's.
@@ -210,6 +246,10 @@ void send_scored(Response& res,
                  const json& extra,
                  const char* hint) {
     if (!items.is_ok()) {
+        if (items.status().code() == StatusCode::kUnavailable) {
+            res.set_header("Retry-After", "1");
+            hint = "the server is busy or stopping; retry in a moment";
+        }
         send_error(res, hook_status(items.status()), items.status().message(), hint);
         return;
     }
@@ -531,6 +571,14 @@ Result<std::unique_ptr<WebServer>> WebServer::create(const fs::path& store_dir,
     server->limiter_ = std::make_unique<RateLimiter>(server->options_.rate_limit_per_second,
                                                      server->options_.rate_limit_burst);
     server->thumbnails_ = std::make_unique<ThumbnailCache>(store_dir / "cache" / "thumbnails");
+    if (const int slots = server->options_.compute_slots; slots > 0) {
+        server->compute_gate_ = std::make_unique<FifoGate>(static_cast<size_t>(slots));
+        log::info(
+            "personal recommendations: {} computed at once, the others wait in arrival "
+            "order (at most {} ms)",
+            slots,
+            server->options_.compute_wait.count());
+    }
     server->http_ = std::make_unique<ListeningServer>();
     server->register_routes();
     return server;
@@ -552,6 +600,24 @@ const Snapshot& WebServer::request_snapshot() const {
         owner = this;
     }
     return *cached;
+}
+
+Result<std::vector<ScoredArticle>> WebServer::recommend(
+    const Snapshot& snapshot,
+    const std::string& customer_id,
+    size_t k,
+    const std::vector<CustomerEvent>& live_events) {
+    if (snapshot.services.recommend_cached) {
+        if (auto answer = snapshot.services.recommend_cached(customer_id, k, live_events)) {
+            return std::move(*answer);
+        }
+    }
+    if (!compute_gate_) {
+        return snapshot.services.recommend(customer_id, k, live_events);
+    }
+    // The pass is held until the answer is computed, and given back however the hook ends.
+    LOOKBOOK_ASSIGN_OR_RETURN(FifoGate::Pass pass, compute_gate_->enter(options_.compute_wait));
+    return snapshot.services.recommend(customer_id, k, live_events);
 }
 
 Result<bool> WebServer::reload_if_changed() {
@@ -637,6 +703,10 @@ void WebServer::stop() {
         stopping_ = true;
     }
     stop_cv_.notify_all();
+    // Requests queued for a compute slot are answered 503 at once rather than computed.
+    if (compute_gate_) {
+        compute_gate_->close();
+    }
     if (!http_) {
         return;
     }
@@ -742,7 +812,11 @@ void WebServer::register_routes() {
                             {"events", events}});
              }));
     http.Get("/metrics", wrap("metrics", [this](const Snapshot&, const Request&, Response& res) {
-                 res.set_content(metrics_->prometheus(), "text/plain; version=0.0.4");
+                 std::string text = metrics_->prometheus();
+                 if (compute_gate_) {
+                     text += compute_gate_metrics(*compute_gate_);
+                 }
+                 res.set_content(text, "text/plain; version=0.0.4");
              }));
     http.Get("/api/openapi.json",
              wrap("openapi", [](const Snapshot&, const Request&, Response& res) {
@@ -1002,7 +1076,7 @@ void WebServer::register_routes() {
                          res, 503, live.status().message(), "check the store's events.sqlite");
                      return;
                  }
-                 auto items = s.services.recommend(req.matches[1].str(), *k, *live);
+                 auto items = recommend(s, req.matches[1].str(), *k, *live);
                  send_scored(res,
                              s,
                              items,
@@ -1467,7 +1541,7 @@ void WebServer::register_routes() {
                 content += render_unavailable_section(
                     "Recommended for you", "recommended", "Personal recommendations are");
             } else {
-                auto items = s.services.recommend(id, 12, events);
+                auto items = recommend(s, id, 12, events);
                 content += render_card_section(
                     "Recommended for you",
                     "recommended",

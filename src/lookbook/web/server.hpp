@@ -17,6 +17,10 @@ namespace httplib {
 class Server;
 }
 
+namespace lookbook {
+class FifoGate;
+}
+
 namespace lookbook::web {
 
 class EventLog;
@@ -38,6 +42,12 @@ struct ServerOptions {
     double rate_limit_burst = 1000.0;
     // Worker threads; each keep-alive connection holds one while it is open.
     int threads = 64;
+    // Personal recommendations computed at once (a `recommend` call that `recommend_cached` could
+    // not answer); the other requests wait for a slot in arrival order, at most `compute_wait`,
+    // then get 503 (FifoGate). 0: no limit, every worker computes as its request arrives.
+    // `lookbook serve` sets 4 per hardware thread (README, "Compute gate").
+    int compute_slots = 0;
+    std::chrono::milliseconds compute_wait{5000};
     // How often the store's CURRENT is checked for a new generation.
     std::chrono::milliseconds reload_interval{1000};
     // Longest side of thumbnails, in pixels.
@@ -77,9 +87,18 @@ class WebServer {
     void register_routes();
     // The snapshot a request on this thread reads; valid until this thread's next request.
     const Snapshot& request_snapshot() const;
+    // Personal recommendations from `snapshot`'s hooks: the answer at hand when there is one,
+    // otherwise computed once a compute slot is free (kUnavailable when none came in time).
+    Result<std::vector<ScoredArticle>> recommend(const Snapshot& snapshot,
+                                                 const std::string& customer_id,
+                                                 size_t k,
+                                                 const std::vector<CustomerEvent>& live_events);
 
     std::filesystem::path store_dir_;
     ServerOptions options_;
+    // One for every generation, so a snapshot swap adds no slots; closed by stop(). Null without
+    // compute_slots. Declared before http_ so that it outlives the worker threads.
+    std::unique_ptr<FifoGate> compute_gate_;
     std::unique_ptr<httplib::Server> http_;
     std::unique_ptr<EventLog> events_;
     std::unique_ptr<Metrics> metrics_;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,12 @@ struct Services {
     std::function<Result<std::vector<ScoredArticle>>(
         const std::string& customer_id, size_t k, const std::vector<CustomerEvent>& live_events)>
         recommend;
+    // Optional: the answer `recommend` would give when it is at hand without computing (a cache
+    // of answers), or nothing. The server asks it first, and only requests it cannot answer
+    // queue for a compute slot (ServerOptions::compute_slots) before calling `recommend`.
+    std::function<std::optional<std::vector<ScoredArticle>>(
+        const std::string& customer_id, size_t k, const std::vector<CustomerEvent>& live_events)>
+        recommend_cached;
 };
 
 }  // namespace lookbook::web
