@@ -300,13 +300,16 @@ std::vector<ArticleCard> scored_cards(const Snapshot& snapshot,
 
 // other_groups: only articles of product groups the cart does not hold ("complete the look":
 // a top gets trousers and shoes rather than other tops).
+// `any_article` lets in articles sold but missing from the catalog file (no name or photo).
 Result<std::vector<rules::Suggestion>> bought_together(const Snapshot& snapshot,
                                                        const std::vector<uint32_t>& cart,
                                                        size_t k,
-                                                       bool other_groups) {
+                                                       bool other_groups,
+                                                       bool any_article) {
     rules::RecommendOptions options;
     options.k = k;
     options.other_groups_only = other_groups;
+    options.catalog_only = !any_article;
     return rules::complete_the_look(*snapshot.rules, cart, options);
 }
 
@@ -860,14 +863,16 @@ void WebServer::register_routes() {
                  auto article = find_article(s, req.matches[1].str(), res);
                  auto k = article ? size_param(req, res, "k", kDefaultK, 1, kMaxK) : std::nullopt;
                  auto other_groups = k ? flag_param(req, res, "other_groups", false) : std::nullopt;
-                 if (!other_groups) {
+                 auto any_article =
+                     other_groups ? flag_param(req, res, "any_article", false) : std::nullopt;
+                 if (!any_article) {
                      return;
                  }
                  if (!s.rules) {
                      send_error(res, 503, "bought-together rules are not built", kBuildHint);
                      return;
                  }
-                 auto suggestions = bought_together(s, {*article}, *k, *other_groups);
+                 auto suggestions = bought_together(s, {*article}, *k, *other_groups, *any_article);
                  if (!suggestions.is_ok()) {
                      send_error(res, 400, suggestions.status().message(), "check the article ids");
                      return;
@@ -897,7 +902,9 @@ void WebServer::register_routes() {
             }
             auto k = size_param(req, res, "k", kDefaultK, 1, kMaxK);
             auto other_groups = k ? flag_param(req, res, "other_groups", false) : std::nullopt;
-            if (!other_groups) {
+            auto any_article =
+                other_groups ? flag_param(req, res, "any_article", false) : std::nullopt;
+            if (!any_article) {
                 return;
             }
             auto cart = rules::cart_from_ids(*s.store, ids);
@@ -910,7 +917,7 @@ void WebServer::register_routes() {
                 send_error(res, 503, "bought-together rules are not built", kBuildHint);
                 return;
             }
-            auto suggestions = bought_together(s, *cart, *k, *other_groups);
+            auto suggestions = bought_together(s, *cart, *k, *other_groups, *any_article);
             if (!suggestions.is_ok()) {
                 send_error(res, 400, suggestions.status().message(), "check the article ids");
                 return;
@@ -1385,15 +1392,12 @@ void WebServer::register_routes() {
                         render_unavailable_section(title, anchor, "Bought-together rules are");
                     continue;
                 }
-                // Articles sold but missing from the catalog file (many in the H&M sample)
-                // have no name or photo to show: ask for more and keep catalog articles.
-                auto suggestions = bought_together(s, {*article}, 32, other_groups);
+                // Catalog articles only: those known only from sales (many in the H&M sample)
+                // have no name or photo to show.
+                auto suggestions = bought_together(s, {*article}, 8, other_groups, false);
                 std::vector<ArticleCard> cards;
                 if (suggestions.is_ok()) {
                     for (const auto& suggestion : *suggestions) {
-                        if (!articles.has_metadata(suggestion.article) || cards.size() == 8) {
-                            continue;
-                        }
                         ArticleCard card = card_for(articles, suggestion.article);
                         card.reason = shopper_reason(suggestion, articles, *article);
                         card.reason_detail = suggestion.reason;
