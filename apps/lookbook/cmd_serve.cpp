@@ -19,8 +19,8 @@ namespace lookbook::cli {
 namespace {
 
 // Cold personal recommendations computed at once by default: 4 per hardware thread (8 on 2
-// cores). Measured on 2 shared cores (README, "Compute gate"): 4 and 8 slots gave the lowest
-// p99 at about the throughput of no limit; fewer cost throughput, more widen the tail again.
+// cores). Measured on 2 shared cores (docs/measurements.md, "Compute gate"): 4 and 8 slots gave the
+// lowest p99 at about the throughput of no limit; fewer cost throughput, more widen the tail again.
 int default_compute_slots() {
     return 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }

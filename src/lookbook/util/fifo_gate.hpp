@@ -28,7 +28,7 @@ namespace lookbook {
 // Work whose cost falls when many callers run it together (RowScanBatcher's shared passes)
 // loses that sharing behind a narrow gate: 2 slots cost 437-458 against 349-390 us of server
 // CPU per cold recommendation. Callers that block on such shared work lend their slot (Lend),
-// which brought it back to about the cost without a gate (README, "Compute gate").
+// which brought it back to about the cost without a gate (docs/measurements.md, "Compute gate").
 class FifoGate {
   public:
     // The right to run, held until destroyed (or moved from). Movable, not copyable.

@@ -39,8 +39,9 @@ class HierarchicalNSW;
 // are the same cosine search.
 namespace lookbook {
 
-// Measured on the H&M store (see README "Approximate candidate search"); the seed fixes the
-// level draws, and the rows are inserted in order on one thread, so a build is reproducible.
+// Measured on the H&M store (see docs/measurements.md, "Approximate candidate search"); the seed
+// fixes the level draws, and the rows are inserted in order on one thread, so a build is
+// reproducible.
 // TODO: the graph is built every time a source opens (1.3 s of CPU for the H&M store's
 // two-tower and profile graphs, about 16 s for 105,000 articles of 64 floats, ad-hoc): saving
 // it with the models (hnswlib serialises itself, as index/hnsw_index does) would make server
@@ -116,7 +117,7 @@ class RowSearch {
     enum class Graph { kIfLarge, kNever };
 
     // As RowScan's constructor. Builds the graph too (see above), which takes seconds for tens
-    // of thousands of rows (README "Approximate candidate search").
+    // of thousands of rows (docs/measurements.md, "Approximate candidate search").
     RowSearch(std::vector<float> rows,
               size_t dim,
               std::vector<uint32_t> ids = {},

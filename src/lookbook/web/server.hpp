@@ -45,7 +45,7 @@ struct ServerOptions {
     // Personal recommendations computed at once (a `recommend` call that `recommend_cached` could
     // not answer); the other requests wait for a slot in arrival order, at most `compute_wait`,
     // then get 503 (FifoGate). 0: no limit, every worker computes as its request arrives.
-    // `lookbook serve` sets 4 per hardware thread (README, "Compute gate").
+    // `lookbook serve` sets 4 per hardware thread (docs/measurements.md, "Compute gate").
     int compute_slots = 0;
     std::chrono::milliseconds compute_wait{5000};
     // How often the store's CURRENT is checked for a new generation.
