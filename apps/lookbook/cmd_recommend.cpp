@@ -1,5 +1,6 @@
 // `lookbook recommend`: "recommended for you" for one customer, from the models `lookbook
-// train` saved, optionally with live events given on the command line.
+// train` saved, with the events the server recorded for them and those given on the command
+// line.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "lookbook/recommend/recommender.hpp"
 #include "lookbook/store/id_hint.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/web/event_log.hpp"
 #include "personal_glue.hpp"
 
 namespace lookbook::cli {
@@ -46,8 +48,21 @@ int run_recommend(const RecommendArgs& args) {
     const ArticleTable& articles = (*store)->articles();
     int32_t today = (*recommender)->default_today();
 
-    // Live events happen "today", purchases after views so both orders are kept.
+    // Events the server recorded and no build has folded into the transactions yet come
+    // first, as the server counts them; the command line's events happen "today" after them,
+    // purchases after views so both orders are kept. A store that never served has no events
+    // file, and none is created here.
     std::vector<Interaction> live;
+    const auto events_path = web::event_log_path((*store)->dir());
+    if (std::filesystem::exists(events_path)) {
+        auto log = web::EventLog::open(events_path);
+        auto recorded = log.is_ok() ? (*log)->unfolded_for_customer(args.customer)
+                                    : Result<std::vector<web::CustomerEvent>>(log.status());
+        if (!recorded.is_ok()) {
+            return fail(recorded.status().message());
+        }
+        live = live_interactions(**store, *recorded, today);
+    }
     for (const auto& [ids, kind] : {std::pair{&args.viewed, Interaction::Kind::kView},
                                     std::pair{&args.bought, Interaction::Kind::kPurchase}}) {
         for (const std::string& id : *ids) {

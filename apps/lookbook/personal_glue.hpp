@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -11,12 +12,20 @@
 #include "lookbook/recommend/recommender.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/status.hpp"
+#include "lookbook/web/services.hpp"
 
 // Where the commands meet the two-tower model: in builds with libtorch these add it to the
 // personal-recommendation blend; without torch (the sanitizer build) they fall back to the
 // plain recommend library, so `train`, `recommend`, `evaluate`, `serve` and `report` work the
 // same minus that one source.
 namespace lookbook::cli {
+
+// The server's recorded events of a customer as live interactions, each placed on its own day
+// but no later than `today` (the recommender's: the store's data may end years before the
+// events' wall-clock dates); events naming an article the store lacks are skipped.
+std::vector<Interaction> live_interactions(const Store& store,
+                                           const std::vector<web::CustomerEvent>& events,
+                                           int32_t today);
 
 // Recommender::open plus the store's two-tower model when there is one.
 Result<std::unique_ptr<Recommender>> open_recommender(const Store& store);

@@ -21,30 +21,6 @@
 namespace lookbook::cli {
 namespace {
 
-// Live events carry wall-clock times; the store's data may end years earlier (the H&M sample
-// ends in 2020). An event is placed on the recommender's "today" at the latest, so it counts
-// as the newest thing the customer did rather than as something in the far future.
-std::vector<Interaction> live_interactions(const Store& store,
-                                           const std::vector<web::CustomerEvent>& events,
-                                           int32_t today) {
-    std::vector<Interaction> out;
-    out.reserve(events.size());
-    for (const web::CustomerEvent& event : events) {
-        auto article = store.articles().find(event.article_id);
-        if (!article) {
-            continue;  // the server only records events for known articles
-        }
-        const auto day = static_cast<int32_t>(event.unix_ms / 86'400'000);
-        out.push_back(Interaction{
-            .article = *article,
-            .day = std::min(day, today),
-            .kind = event.kind == web::EventKind::kPurchase ? Interaction::Kind::kPurchase
-                                                            : Interaction::Kind::kView,
-        });
-    }
-    return out;
-}
-
 void add_recommend_hook(const web::Snapshot& snapshot,
                         size_t cache_entries,
                         web::Services* services) {

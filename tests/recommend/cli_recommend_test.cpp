@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "lookbook/web/event_log.hpp"
 #include "store_fixture.hpp"
 
 namespace lookbook {
@@ -121,6 +122,37 @@ TEST_F(RecommendCliTest, RecommendForOneCustomerBuildsNoGraphsUnlessAskedTo) {
     const std::string line = "recommend: exact candidate scans";
     EXPECT_NE(debug_log("").find(line), std::string::npos);
     EXPECT_EQ(debug_log("--candidate-ef 50").find(line), std::string::npos);
+}
+
+// Found by the fresh-user trial: the command ignored the events the server had recorded, so
+// it gave another list than the site for the same customer.
+TEST_F(RecommendCliTest, RecommendCountsTheServersRecordedEvents) {
+    ASSERT_EQ(run("train " + store() + " --factors 4 --iterations 3").exit_code, 0);
+    auto has_dress = [&] {
+        CommandResult listed = run("recommend " + store() + " c3 -k 6 --json");
+        EXPECT_EQ(listed.exit_code, 0) << listed.out;
+        for (const auto& item : nlohmann::json::parse(listed.out)) {
+            if (item["article_id"] == "1005") {
+                return item["reason"].get<std::string>();
+            }
+        }
+        return std::string();
+    };
+    // Without an events file none is created.
+    EXPECT_EQ(has_dress().find("buy again"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(web::event_log_path(dir_ / "store")));
+    {
+        auto log = web::EventLog::open(web::event_log_path(dir_ / "store"));
+        ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+        web::CustomerEvent event;
+        event.customer_id = "c3";
+        event.article_id = "1005";
+        event.kind = web::EventKind::kPurchase;
+        event.unix_ms = 1'600'000'000'000;  // 2020-09-13
+        event.price = 0.05;
+        ASSERT_TRUE((*log)->record(event).is_ok());
+    }
+    EXPECT_NE(has_dress().find("buy again: you bought Dress X"), std::string::npos);
 }
 
 TEST_F(RecommendCliTest, EvaluatePrintsTheContractJson) {
