@@ -43,6 +43,7 @@ int run_report(const ReportArgs& args) {
             return fail(evaluation.status().message());
         }
         options.personal_evaluation = std::move(evaluation).value();
+        options.personal_evaluation["source"] = "read from " + args.evaluation_file;
     }
     auto store = Store::open(args.store);
     if (!store.is_ok()) {

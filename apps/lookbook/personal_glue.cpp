@@ -189,6 +189,8 @@ Result<nlohmann::json> personal_evaluation_for_report(const Store& store) {
         auto saved = nlohmann::json::parse(in, nullptr, false);
         if (!saved.is_discarded() &&
             saved.value("store_transactions", uint64_t{0}) == store.transactions().size()) {
+            saved["source"] = "the evaluation `lookbook build` saved (" +
+                              evaluation_path(store.dir()).string() + "), two-tower included";
             return saved;
         }
         log::info(
@@ -198,7 +200,13 @@ Result<nlohmann::json> personal_evaluation_for_report(const Store& store) {
     }
     EvaluateOptions options;
     options.test_weeks = kPersonalEvaluationWeeks;
-    return try_evaluate_recommenders(store, options);
+    auto evaluated = try_evaluate_recommenders(store, options);
+    if (evaluated.is_ok()) {
+        (*evaluated)["source"] =
+            "evaluated for this report, without the two-tower model (run `lookbook build` to "
+            "save an evaluation with it)";
+    }
+    return evaluated;
 }
 
 }  // namespace lookbook::cli

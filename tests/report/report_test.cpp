@@ -129,6 +129,20 @@ TEST_F(ReportTest, UsesTheEvaluatorHookAndReportsItsFailure) {
     files = write_report(*store_, options);
     ASSERT_TRUE(files.is_ok());
     EXPECT_EQ(nlohmann::json::parse(slurp(files->metrics))["personal"], fixture_evaluation());
+    EXPECT_EQ(slurp(files->html).find("<p class=\"note\">Figures: "), std::string::npos);
+
+    // Found by the fresh-user trial: the page did not say where its figures came from (the
+    // evaluation `build` saved or one made for the report). The source, escaped, is shown.
+    options.evaluate_personal = [](const Store&) -> Result<nlohmann::json> {
+        nlohmann::json evaluation = fixture_evaluation();
+        evaluation["source"] = "evaluated for <this> report";
+        return evaluation;
+    };
+    files = write_report(*store_, options);
+    ASSERT_TRUE(files.is_ok());
+    EXPECT_NE(slurp(files->html)
+                  .find("<p class=\"note\">Figures: evaluated for &lt;this&gt; report.</p>"),
+              std::string::npos);
 }
 
 TEST_F(ReportTest, BoughtTogetherFailureIsShownNotFatal) {

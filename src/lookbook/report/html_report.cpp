@@ -429,6 +429,12 @@ std::string personal_section(const nlohmann::json& evaluation, const std::string
         format_figure(protocol.value("test_weeks", nlohmann::json())),
         format_figure(protocol.value("test_customers", nlohmann::json())),
         esc(protocol.value("description", "")));
+    // Where the figures come from (the evaluation `build` saved, one made for this report, or a
+    // file given): a reader cannot tell them apart otherwise (fresh-user trial).
+    if (evaluation.contains("source") && evaluation["source"].is_string()) {
+        out += fmt::format("<p class=\"note\">Figures: {}.</p>\n",
+                           esc(evaluation["source"].get<std::string>()));
+    }
 
     // Recommenders with figures, in the order given; the others list their status.
     std::vector<const nlohmann::json*> measured;
