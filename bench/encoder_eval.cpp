@@ -13,7 +13,9 @@
 //  1. Text-to-image retrieval among the held-out articles: query = an article's catalog text,
 //     gallery = every held-out photo; recall@1/5/10 of its own photo. The model's gallery is
 //     the whole photo, as `embed` gives it; two more rows show the photo at the zoom training
-//     crops show it (training_view), alone and averaged with its mirror image. Paired rows
+//     crops show it (training_view), alone and averaged with its mirror image; for a model
+//     with the linear path (ClipModel::fit_linear_path) two more show each part of its
+//     embedding alone. Paired rows
 //     compare the encoder with the baseline (and the zoom with the whole photo) on the same
 //     queries: the recall difference with a 95% interval. With 400 queries the interval is
 //     about +-0.05 at recall@1, so single runs cannot tell apart methods closer than that.
@@ -311,6 +313,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const ArticleTable& articles = (*store)->articles();
     const ClipPreprocess preprocess = clip_preprocess_for((*model)->config());
+    const int64_t trained_dim = (*model)->config().embed_dim;  // the linear part follows
     const std::vector<uint8_t> held =
         held_out_articles(articles, Holdout{.fraction = holdout, .split = *split});
     std::vector<Item> train, test;
@@ -445,6 +448,18 @@ int main(int argc, char** argv) {
     print_recall("catalog-trained encoder", text_emb.matmul(image_emb.t()));
     print_recall("  photo at training zoom", text_emb.matmul(zoomed_emb.t()));
     print_recall("  zoom + mirror average", text_emb.matmul(zoomed_mirror_emb.t()));
+    if (trained_dim < image_emb.size(1)) {
+        // The model's two parts alone (ClipModel::fit_linear_path).
+        auto part = [](const torch::Tensor& x, int64_t begin, int64_t end) {
+            return unit_rows(x.slice(1, begin, end));
+        };
+        const int64_t all = image_emb.size(1);
+        print_recall("  trained part alone",
+                     part(text_emb, 0, trained_dim).matmul(part(image_emb, 0, trained_dim).t()));
+        print_recall(
+            "  linear part alone",
+            part(text_emb, trained_dim, all).matmul(part(image_emb, trained_dim, all).t()));
+    }
     torch::Tensor baseline_sim = predicted.matmul(gallery.t()).to(torch::kFloat);
     print_recall("baseline TF-IDF->hist+thumb", baseline_sim);
     std::printf(

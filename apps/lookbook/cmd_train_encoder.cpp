@@ -22,7 +22,10 @@ struct TrainEncoderArgs {
         static_cast<int>(small_clip_config(TrainOptions{}.vocab_size).vision.image_size);
     int patch_size =
         static_cast<int>(small_clip_config(TrainOptions{}.vocab_size).vision.patch_size);
+    int context_length =
+        static_cast<int>(small_clip_config(TrainOptions{}.vocab_size).text.context_length);
     bool wide_features = true;
+    bool linear_path = true;
     std::string holdout_split = "article";  // --holdout-split, checked by CLI11
 };
 
@@ -34,7 +37,9 @@ int run_train_encoder(TrainEncoderArgs args) {
     train.model = small_clip_config(train.vocab_size);
     train.model.vision.image_size = args.image_size;
     train.model.vision.patch_size = args.patch_size;
+    train.model.text.context_length = args.context_length;
     train.model.wide_features = args.wide_features;
+    train.model.linear_path = args.linear_path;
     train.model_set = true;
     args.options.holdout.split =
         parse_holdout_split(args.holdout_split).value_or(HoldoutSplit::kArticle);
@@ -110,9 +115,22 @@ void add_train_encoder_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--patch-size", args->patch_size, "ViT patch side in px")
         ->capture_default_str()
         ->check(CLI::Range(2, 224));
+    cmd->add_option("--context-length",
+                    args->context_length,
+                    "Text tokens the model reads (longer catalog texts are cut)")
+        ->capture_default_str()
+        ->check(CLI::Range(8, 256));
     cmd->add_flag("--wide-features,!--no-wide-features",
                   args->wide_features,
                   "Colour-histogram/thumbnail and bag-of-tokens paths in the towers (default on)");
+    cmd->add_flag("--linear-path,!--no-linear-path",
+                  args->linear_path,
+                  "A linear part of the embedding fitted in closed form: TF-IDF of the text "
+                  "mapped onto colour histogram and thumbnail (default on)");
+    cmd->add_flag("--linear-path-first,!--no-linear-path-first",
+                  train.fit_linear_first,
+                  "Fit the linear part before training, so the trained part learns what it misses")
+        ->capture_default_str();
     cmd->add_option("--token-dropout", train.token_dropout, "Chance of dropping each text token")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.9));

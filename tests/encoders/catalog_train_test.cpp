@@ -193,13 +193,14 @@ TEST(TrainClipEncoder, ResumesAtTheCheckpointStep) {
     fs::remove_all(dir);
 }
 
-TEST(TrainClipEncoder, ResumedRunEqualsAnUninterruptedOne) {
-    // Same seed, same data: 2 + 2 steps with a resume in between give the weights of 4 steps.
-    const fs::path once = fresh_dir("once");
-    const fs::path twice = fresh_dir("twice");
-    TrainOptions options = tiny_options();
+// Trains `options` for 4 steps in one run and for 2 + 2 steps with a resume in between, and
+// expects the same saved weights.
+void expect_resume_equals_uninterrupted(TrainOptions options, const std::string& name) {
+    const fs::path once = fresh_dir(name + "_once");
+    const fs::path twice = fresh_dir(name + "_twice");
     options.max_steps = 4;
-    ASSERT_TRUE(train_clip_encoder(tiny_examples(), once, options).is_ok());
+    auto first = train_clip_encoder(tiny_examples(), once, options);
+    ASSERT_TRUE(first.is_ok()) << first.status().to_string();
     options.max_steps = 2;
     ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
     options.resume = true;
@@ -216,6 +217,11 @@ TEST(TrainClipEncoder, ResumedRunEqualsAnUninterruptedOne) {
     }
     fs::remove_all(once);
     fs::remove_all(twice);
+}
+
+TEST(TrainClipEncoder, ResumedRunEqualsAnUninterruptedOne) {
+    // Same seed, same data: 2 + 2 steps with a resume in between give the weights of 4 steps.
+    expect_resume_equals_uninterrupted(tiny_options(), "plain");
 }
 
 TEST(TrainClipEncoder, ScaledWideFeaturesSurviveAResume) {
@@ -765,6 +771,44 @@ TEST_F(HeldOutArticlesTest, ArticleSplitIsIsHeldOutOfEachId) {
             articles().id(a) != "0000000702" && is_held_out(articles().id(a), 0.5);
         EXPECT_EQ(held[a] != 0, expected) << articles().id(a);
     }
+}
+
+TEST(TrainClipEncoder, FitsTheLinearPathAfterTrainingAndSavesIt) {
+    const fs::path dir = fresh_dir("linear_after");
+    TrainOptions options = tiny_options();
+    options.model.linear_path = true;
+    options.max_steps = 20;
+    auto report = train_clip_encoder(tiny_examples(), dir, options);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    auto model = ClipModel::load(dir);
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    EXPECT_TRUE((*model)->config().linear_path);
+    EXPECT_EQ((*model)->embedding_dim(), 16 + 192);
+    auto tokenizer = ClipTokenizer::from_model_dir(dir);
+    ASSERT_TRUE(tokenizer.is_ok());
+    // The text: the trained part as a unit vector, then the linear part (unit or zero).
+    auto text = encode_clip_text(**model, *tokenizer, "a red dress");
+    ASSERT_TRUE(text.is_ok());
+    ASSERT_EQ(text->embedding.size(), 16u + 192u);
+    double trained = 0, linear = 0;
+    for (size_t i = 0; i < text->embedding.size(); ++i) {
+        (i < 16 ? trained : linear) += text->embedding[i] * text->embedding[i];
+    }
+    EXPECT_NEAR(trained, 1.0, 1e-5);
+    EXPECT_LE(linear, 1.0 + 1e-5);
+    // A photo's linear part is its standardised features as a unit vector: fitted, not zero.
+    torch::Tensor image = (*model)->encode_image(torch::randn({2, 3, 16, 16}));
+    EXPECT_LT((image.slice(1, 16).norm(2, 1) - 1).abs().max().item<double>(), 1e-5);
+    fs::remove_all(dir);
+}
+
+TEST(TrainClipEncoder, LinearPathFittedFirstSurvivesAResume) {
+    // Fitted before training, the linear part shapes the loss; a resumed run fits it again
+    // from the same data, so 2 + 2 steps equal 4.
+    TrainOptions options = tiny_options();
+    options.model.linear_path = true;
+    options.fit_linear_first = true;
+    expect_resume_equals_uninterrupted(options, "linear_first");
 }
 
 }  // namespace

@@ -619,5 +619,121 @@ TEST(ClipModel, RejectsWrongInputShapes) {
                  std::invalid_argument);
 }
 
+// Six texts over tokens 1-5 (start 18, end 19, padding 0) for the linear path tests: token 1
+// is in every text (idf 0), token 5 in one only (left out), tokens 2-4 in two or more.
+torch::Tensor linear_path_ids() {
+    return torch::tensor({{18, 1, 2, 2, 19, 0},
+                          {18, 1, 3, 19, 0, 0},
+                          {18, 1, 2, 4, 19, 0},
+                          {18, 1, 4, 5, 19, 0},
+                          {18, 1, 3, 4, 19, 0},
+                          {18, 1, 19, 0, 0, 0}},
+                         torch::kInt64);
+}
+
+TEST_F(ClipModelFiles, LinearPathIsRidgeRegressionOfTfIdfOntoStandardisedFeatures) {
+    write_tiny_open_clip_config(R"("wide_features": true, "linear_path": true)");
+    const ClipConfig config = tiny_config();
+    EXPECT_TRUE(config.linear_path);
+    auto model = ClipModel::with_random_weights(config, 9);
+    ASSERT_TRUE(model.is_ok());
+    EXPECT_EQ((*model)->embedding_dim(), 4 + 192);
+    torch::manual_seed(5);
+    torch::Tensor pixels = torch::randn({6, 3, 16, 16});
+    torch::Tensor ids = linear_path_ids();
+
+    // Before a fit the linear part is zero and the rest a unit vector.
+    torch::Tensor before = (*model)->encode_text(ids);
+    ASSERT_EQ(before.sizes(), (std::vector<int64_t>{6, 4 + 192}));
+    EXPECT_EQ(before.slice(1, 4).abs().max().item<double>(), 0.0);
+    EXPECT_LT(max_abs_diff(before.slice(1, 0, 4).norm(2, 1), torch::ones({6})), 1e-6);
+
+    const double ridge = 0.5;
+    ASSERT_TRUE((*model)->fit_linear_path(pixels, ids, ridge).is_ok());
+
+    // By hand: document frequencies over the six texts, idf = ln(6 / df) for df >= 2.
+    const std::array<double, 6> df = {0, 6, 2, 2, 3, 1};
+    std::vector<std::vector<double>> x(6, std::vector<double>(20, 0.0));
+    auto id_rows = ids.accessor<int64_t, 2>();
+    for (int i = 0; i < 6; ++i) {
+        for (int j = 1; j < 6 && id_rows[i][j] != 19; ++j) {
+            const int64_t t = id_rows[i][j];
+            x[i][t] += df[t] >= 2 ? std::log(6.0 / df[t]) : 0.0;
+        }
+        double norm = 0;
+        for (double v : x[i]) {
+            norm += v * v;
+        }
+        for (double& v : x[i]) {
+            v = norm > 0 ? v / std::sqrt(norm) : 0.0;
+        }
+    }
+    // The standardised features (sample standard deviation), and the fitted map.
+    torch::Tensor features = (*model)->wide_image_features(pixels).to(torch::kFloat64);
+    torch::Tensor y = (features - features.mean(0)) / features.std(0).clamp_min(1e-6);
+    torch::Tensor xt = torch::empty({6, 20}, torch::kFloat64);
+    for (int i = 0; i < 6; ++i) {
+        for (int t = 0; t < 20; ++t) {
+            xt[i][t] = x[i][t];
+        }
+    }
+    torch::Tensor w = state_tensor(**model, "lookbook_linear_map").to(torch::kFloat64);
+    // Ridge optimality on the counted tokens: X'(XW - Y) + ridge W = 0; zero rows elsewhere.
+    torch::Tensor gradient = xt.t().matmul(xt.matmul(w) - y) + ridge * w;
+    for (int t : {2, 3, 4}) {
+        EXPECT_LT(gradient[t].abs().max().item<double>(), 1e-4) << "token " << t;
+        EXPECT_GT(w[t].abs().max().item<double>(), 1e-3) << "token " << t;
+    }
+    for (int t : {0, 1, 5, 18, 19}) {
+        EXPECT_EQ(w[t].abs().max().item<double>(), 0.0) << "token " << t;
+    }
+
+    // The towers end with the linear parts as unit vectors.
+    // A text of uncounted tokens only (the last) has a zero linear part.
+    auto unit = [](const torch::Tensor& v) { return v / v.norm(2, 1, true).clamp_min(1e-12); };
+    torch::Tensor text = (*model)->encode_text(ids);
+    EXPECT_LT(max_abs_diff(text.slice(1, 4), unit(xt.matmul(w)).to(torch::kFloat)), 1e-5);
+    EXPECT_LT(max_abs_diff(text.slice(1, 0, 4), before.slice(1, 0, 4)), 1e-6);
+    torch::Tensor image = (*model)->encode_image(pixels);
+    EXPECT_LT(max_abs_diff(image.slice(1, 4), unit(y).to(torch::kFloat)), 1e-5);
+    EXPECT_LT(max_abs_diff(image.slice(1, 0, 4).norm(2, 1), torch::ones({6})), 1e-6);
+
+    // Saved and loaded: the same embeddings; the fitted tensors are not trainable.
+    ASSERT_TRUE(
+        write_safetensors(dir_ / "open_clip_model.safetensors", (*model)->openai_state_dict())
+            .is_ok());
+    auto loaded = ClipModel::load(dir_);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    EXPECT_LT(max_abs_diff((*loaded)->encode_text(ids), text), 1e-6);
+    EXPECT_LT(max_abs_diff((*loaded)->encode_image(pixels), image), 1e-6);
+    for (const auto& [name, tensor] : (*model)->trainable_parameters()) {
+        EXPECT_EQ(name.rfind("lookbook_linear_", 0), std::string::npos) << name;
+    }
+}
+
+TEST_F(ClipModelFiles, LinearPathFitRejectsBadInput) {
+    write_tiny_open_clip_config();
+    auto plain = ClipModel::with_random_weights(tiny_config(), 2);
+    ASSERT_TRUE(plain.is_ok());
+    EXPECT_EQ((*plain)->embedding_dim(), 4);
+    torch::Tensor pixels = torch::randn({6, 3, 16, 16});
+    Status no_path = (*plain)->fit_linear_path(pixels, linear_path_ids());
+    EXPECT_EQ(no_path.code(), StatusCode::kInvalidArgument);
+
+    write_tiny_open_clip_config(R"("linear_path": true)");
+    auto model = ClipModel::with_random_weights(tiny_config(), 2);
+    ASSERT_TRUE(model.is_ok());
+    EXPECT_EQ(
+        (*model)->fit_linear_path(pixels.slice(0, 0, 1), linear_path_ids().slice(0, 0, 1)).code(),
+        StatusCode::kInvalidArgument);
+    EXPECT_EQ((*model)->fit_linear_path(pixels, linear_path_ids().slice(0, 0, 5)).code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ((*model)->fit_linear_path(pixels, linear_path_ids(), 0.0).code(),
+              StatusCode::kInvalidArgument);
+    // Without the wide paths the linear path works alone.
+    ASSERT_TRUE((*model)->fit_linear_path(pixels, linear_path_ids()).is_ok());
+    EXPECT_EQ((*model)->encode_image(pixels).size(1), 4 + 192);
+}
+
 }  // namespace
 }  // namespace lookbook

@@ -231,10 +231,11 @@ Result<ClipConfig> read_open_clip_config(const std::filesystem::path& config_jso
         LOOKBOOK_ASSIGN_OR_RETURN(config.image_std, pre.triple("std", config.image_std));
     }
     // lookbook's block: only a model train-encoder wrote has it, and only that one can turn on
-    // the wide paths.
+    // the wide paths and the linear path.
     if (top.find("lookbook") != nullptr) {
         LOOKBOOK_ASSIGN_OR_RETURN(JsonFields own, top.object("lookbook"));
         LOOKBOOK_ASSIGN_OR_RETURN(config.wide_features, own.boolean("wide_features", false));
+        LOOKBOOK_ASSIGN_OR_RETURN(config.linear_path, own.boolean("linear_path", false));
     }
     LOOKBOOK_RETURN_IF_ERROR(validate_clip_config(config));
     return config;

@@ -58,6 +58,12 @@ struct ClipConfig {
     // simple features to its embedding — colour histogram and grey thumbnail of the pixels,
     // mean token embedding of the text. Off for every CLIP trained elsewhere.
     bool wide_features = false;
+    // lookbook's extension ("lookbook": {"linear_path": true}): a second, linear part of the
+    // embedding fitted in closed form (ClipModel::fit_linear_path), concatenated after the
+    // contrastively trained part so that both count equally in a cosine. Only train-encoder
+    // writes it; embeddings then have embed_dim + ClipModel::wide_image_feature_count()
+    // values (ClipModel::embedding_dim()).
+    bool linear_path = false;
     // The config file this was read from (empty for a config built in code).
     std::filesystem::path source;
 };
@@ -76,7 +82,8 @@ Result<ClipConfig> read_hf_clip_config(const std::filesystem::path& config_json)
 // Reads an OpenCLIP open_clip_config.json ("model_cfg" and optional "preprocess_cfg"). Heads:
 // text_cfg.heads, vision width / head_width. Fails as read_hf_clip_config does; kUnsupported
 // for towers lookbook does not build (ResNet, timm or Hugging Face towers, layer scale,
-// attentional pooling, non-argmax text pooling). Reads lookbook's "wide_features" flag.
+// attentional pooling, non-argmax text pooling). Reads lookbook's "wide_features" and
+// "linear_path" flags.
 Result<ClipConfig> read_open_clip_config(const std::filesystem::path& config_json);
 
 }  // namespace lookbook

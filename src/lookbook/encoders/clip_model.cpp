@@ -310,6 +310,19 @@ struct ClipModel::Modules : torch::nn::Module {
             wide_text_proj = register_parameter("lookbook_wide_text_proj",
                                                 torch::zeros({c.text.width, c.embed_dim}));
         }
+        // The linear path: zeros until ClipModel::fit_linear_path (a zero part adds nothing
+        // to a cosine, so training before the fit sees the trained part alone).
+        if (c.linear_path) {
+            linear_idf =
+                register_parameter("lookbook_linear_idf", torch::zeros({c.text.vocab_size}), false);
+            linear_map = register_parameter("lookbook_linear_map",
+                                            torch::zeros({c.text.vocab_size, kWideImageFeatures}),
+                                            false);
+            linear_image_mean = register_parameter(
+                "lookbook_linear_image_mean", torch::zeros({kWideImageFeatures}), false);
+            linear_image_scale = register_parameter(
+                "lookbook_linear_image_scale", torch::zeros({kWideImageFeatures}), false);
+        }
     }
 
     // A constant multiplied into the first `rows` rows of a parameter.
@@ -368,18 +381,51 @@ struct ClipModel::Modules : torch::nn::Module {
         return ln_final(x.index({rows, eot}));
     }
 
-    // pixels [B, 3, S, S] -> [B, E]: the projected CLS token plus, with the wide paths, the
-    // projected fixed image features.
+    // pixels [B, 3, S, S] -> [B, E] (E + F with the linear path): the projected CLS token
+    // plus, with the wide paths, the projected fixed image features; with the linear path,
+    // that sum as a unit vector followed by the linear part.
     torch::Tensor image_embedding(const torch::Tensor& pixels) {
         torch::Tensor out = visual->pooled(pixels).matmul(visual->proj);
+        torch::Tensor features;
+        if (wide_image_proj.defined() || linear_map.defined()) {
+            features = compute_wide_image_features(pixels, image_mean, image_std);
+        }
         if (wide_image_proj.defined()) {
-            torch::Tensor features = compute_wide_image_features(pixels, image_mean, image_std);
-            if (wide_image_scale.defined()) {
-                features = features * wide_image_scale;
-            }
-            out = out + features.matmul(wide_image_proj);
+            torch::Tensor scaled =
+                wide_image_scale.defined() ? features * wide_image_scale : features;
+            out = out + scaled.matmul(wide_image_proj);
+        }
+        if (linear_map.defined()) {
+            out = torch::cat({unit_rows(out), linear_image_part(features)}, 1);
         }
         return out;
+    }
+
+    // The linear path's image part: the standardised features as unit rows [B, F].
+    torch::Tensor linear_image_part(const torch::Tensor& features) const {
+        return unit_rows((features - linear_image_mean) * linear_image_scale);
+    }
+
+    // The linear path's text part: TF-IDF of the tokens between start and end of text (idf 0
+    // for tokens fitting did not count), L2-normalised, mapped onto the standardised image
+    // features, as unit rows [B, F].
+    torch::Tensor linear_text_part(const torch::Tensor& ids) const {
+        torch::NoGradGuard no_grad;  // fitted in closed form, never trained
+        return unit_rows(unit_rows(token_counts(ids) * linear_idf).matmul(linear_map));
+    }
+
+    // How often each token stands between start and end of text: ids [B, L] -> [B, V].
+    torch::Tensor token_counts(const torch::Tensor& ids) const {
+        torch::Tensor eot = ids.argmax(-1).unsqueeze(1);
+        torch::Tensor position = torch::arange(ids.size(1), ids.options());
+        torch::Tensor inside = ((position >= 1) & (position < eot)).to(torch::kFloat32);
+        return torch::zeros({ids.size(0), token_embedding->weight.size(0)})
+            .scatter_add_(1, ids, inside);
+    }
+
+    static torch::Tensor unit_rows(const torch::Tensor& x) {
+        namespace F = torch::nn::functional;
+        return F::normalize(x, F::NormalizeFuncOptions().dim(1));
     }
 
     // ids [B, L] -> [B, E]: the projected end-of-text token plus, with the wide paths, the
@@ -395,6 +441,9 @@ struct ClipModel::Modules : torch::nn::Module {
             torch::Tensor sum = (token_embedding(ids) * inside.unsqueeze(2)).sum(1);  // [B, Wt]
             torch::Tensor bag = sum / inside.sum(1, true).clamp_min(1.0);
             out = out + bag.matmul(wide_text_proj);
+        }
+        if (linear_map.defined()) {
+            out = torch::cat({unit_rows(out), linear_text_part(ids)}, 1);
         }
         return out;
     }
@@ -414,6 +463,11 @@ struct ClipModel::Modules : torch::nn::Module {
     // Training only (ClipModel::set_wide_feature_scale): a factor per wide image feature,
     // multiplied in before the projection and folded into it by openai_state_dict().
     torch::Tensor wide_image_scale;  // [kWideImageFeatures] or undefined
+    // The linear path (ClipModel::fit_linear_path); undefined without it.
+    torch::Tensor linear_idf;          // [V]
+    torch::Tensor linear_map;          // [V, kWideImageFeatures]
+    torch::Tensor linear_image_mean;   // [kWideImageFeatures]
+    torch::Tensor linear_image_scale;  // [kWideImageFeatures]: 1 / standard deviation
 };
 
 namespace {
@@ -590,9 +644,9 @@ Result<std::unique_ptr<ClipModel>> ClipModel::with_random_weights(const ClipConf
     auto model = std::make_unique<ClipModel>(config, ConstructionKey());
     // Small matrices keep activations in a realistic range through many layers.
     torch::NoGradGuard no_grad;
-    for (auto& param : model->modules_->parameters()) {
-        if (param.dim() >= 2) {
-            param.normal_(0.0, 0.02);
+    for (auto& item : model->modules_->named_parameters()) {
+        if (item.value().dim() >= 2 && item.key().rfind("lookbook_linear_", 0) != 0) {
+            item.value().normal_(0.0, 0.02);
         }
     }
     model->modules_->fold_constants(config);
@@ -753,9 +807,74 @@ std::vector<std::pair<std::string, torch::Tensor>> ClipModel::openai_state_dict(
 std::vector<std::pair<std::string, torch::Tensor>> ClipModel::trainable_parameters() {
     std::vector<std::pair<std::string, torch::Tensor>> out;
     for (auto& item : modules_->named_parameters()) {
-        out.emplace_back(item.key(), item.value());
+        if (item.key().rfind("lookbook_linear_", 0) != 0) {  // fitted, not trained
+            out.emplace_back(item.key(), item.value());
+        }
     }
     return out;
+}
+
+int64_t ClipModel::embedding_dim() const {
+    return config_.embed_dim + (config_.linear_path ? kWideImageFeatures : 0);
+}
+
+Status ClipModel::fit_linear_path(const torch::Tensor& pixels,
+                                  const torch::Tensor& input_ids,
+                                  double ridge) {
+    if (!config_.linear_path) {
+        return Status::invalid_argument("ClipModel: the model has no linear path to fit");
+    }
+    const int64_t n = pixels.size(0);
+    if (n < 2 || input_ids.dim() != 2 || input_ids.size(0) != n || !(ridge > 0)) {
+        return Status::invalid_argument(
+            "ClipModel: fitting the linear path needs at least 2 photos, as many texts and a "
+            "positive ridge; got " +
+            std::to_string(n) + " photos, ids " + shape_to_string(input_ids.sizes()) + ", ridge " +
+            std::to_string(ridge));
+    }
+    torch::Tensor input = checked_pixels(pixels);
+    torch::Tensor ids = checked_ids(input_ids);
+    c10::InferenceMode inference;
+    Modules& m = *modules_;
+
+    // Image side: the fixed features, in chunks (the colour conversion holds several copies
+    // of the pixels), standardised with the training photos' mean and standard deviation.
+    std::vector<torch::Tensor> chunks;
+    for (int64_t begin = 0; begin < n; begin += 256) {
+        chunks.push_back(compute_wide_image_features(
+            input.slice(0, begin, std::min(n, begin + 256)), m.image_mean, m.image_std));
+    }
+    torch::Tensor features = torch::cat(chunks).to(torch::kFloat64);  // [N, F]
+    torch::Tensor mean = features.mean(0);
+    torch::Tensor scale = 1.0 / features.std(0).clamp_min(1e-6);
+    torch::Tensor y = (features - mean) * scale;
+
+    // Text side: TF-IDF over the tokens found in two or more texts (a token of one text says
+    // nothing about another), rows L2-normalised.
+    // Only the counted tokens' columns are kept in double precision (a few thousand of the
+    // vocabulary; N x V doubles would be 120 MB for the H&M sample).
+    torch::Tensor counts = m.token_counts(ids);  // [N, V]
+    torch::Tensor df = (counts > 0).sum(0).to(torch::kFloat64);
+    torch::Tensor idf = torch::where(
+        df >= 2, (static_cast<double>(n) / df.clamp_min(1)).log(), torch::zeros_like(df));
+    torch::Tensor used = (idf > 0).nonzero().squeeze(1);
+    torch::Tensor xu = Modules::unit_rows(counts.index_select(1, used).to(torch::kFloat64) *
+                                          idf.index_select(0, used));  // [N, U]
+    counts = torch::Tensor();
+
+    // Ridge regression from TF-IDF to the standardised features over those tokens (the others
+    // keep zero rows): solve (X'X + ridge I) W = X'Y.
+    torch::Tensor gram = xu.t().matmul(xu) + ridge * torch::eye(used.size(0), torch::kFloat64);
+    torch::Tensor w = torch::zeros({idf.size(0), features.size(1)}, torch::kFloat64);
+    if (used.size(0) > 0) {
+        w.index_copy_(0, used, torch::linalg::solve(gram, xu.t().matmul(y), true));
+    }
+    m.linear_idf.copy_(idf);
+    m.linear_map.copy_(w);
+    m.linear_image_mean.copy_(mean);
+    m.linear_image_scale.copy_(scale);
+    log::info("fitted the linear path on {} photo-text pairs: {} tokens counted", n, used.size(0));
+    return Status::ok();
 }
 
 ClipModel::TrainOutput ClipModel::train_forward(const torch::Tensor& pixels,

@@ -86,7 +86,27 @@ class ClipModel {
     // internal form (constants folded in, see clip_model.cpp): hand them to an optimizer, save
     // and restore them for checkpoints. They share storage with the model. Save a finished
     // model with openai_state_dict(), never these.
+    // The linear path's tensors are not among them (fit_linear_path sets those).
     std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters();
+
+    // Values in an embedding encode_image and encode_text return: embed_dim, plus
+    // wide_image_feature_count() with the linear path.
+    int64_t embedding_dim() const;
+
+    // The linear path (config().linear_path): fits, in closed form, the part of the embedding
+    // that follows the trained one, from training pairs (pixels [N, 3, S, S] normalised as
+    // for encode_image, input_ids [N, L] as for encode_text): the fixed image features
+    // (colour histogram and thumbnail) standardised with the pairs' mean and deviation; TF-IDF
+    // of the text's tokens (idf from the pairs, tokens of fewer than two texts left out)
+    // mapped onto those standardised features by ridge regression (penalty `ridge`). The
+    // text part is the map's output as a unit vector, the image part the standardised
+    // features as a unit vector; each tower's output is [unit(trained part), linear part],
+    // so a cosine weighs both parts equally. Before a fit the linear part is zero: the
+    // cosine is the trained part's. kInvalidArgument without a linear path, for fewer than
+    // 2 pairs, mismatched counts or ridge <= 0; input errors throw as for encode_*.
+    Status fit_linear_path(const torch::Tensor& pixels,
+                           const torch::Tensor& input_ids,
+                           double ridge = 1.0);
 
     struct TrainOutput {
         torch::Tensor image;            // [B, embed_dim], not normalised

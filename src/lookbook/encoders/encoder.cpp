@@ -27,7 +27,7 @@ class ClipEncoder final : public Encoder {
           preprocess_(clip_preprocess_for(model_->config())) {}
 
     std::string kind() const override { return "clip"; }
-    int64_t dim() const override { return model_->config().embed_dim; }
+    int64_t dim() const override { return model_->embedding_dim(); }
 
     Result<std::vector<int64_t>> token_ids(std::string_view text) const override {
         return tokenizer_.encode(text, context());
