@@ -206,10 +206,12 @@ Result<torch::Tensor> training_view(const RgbImage& decoded,
     return out;
 }
 
-// The rank of gallery item i among query i's scores, 0 = first: sim [Q, Q] -> [Q].
+// The rank of gallery item i among query i's scores, 0 = first: sim [Q, Q] -> [Q]. Ties count
+// against the query (an item scoring the same as its own photo ranks before it), so a method
+// that scores every photo alike gets chance-level recall, not a perfect one.
 torch::Tensor own_rank(const torch::Tensor& sim) {
     torch::Tensor own = sim.diagonal().unsqueeze(1);  // [Q, 1]
-    return (sim > own).sum(1).to(torch::kFloat64);
+    return ((sim >= own).sum(1) - 1).to(torch::kFloat64);
 }
 
 // Recall@k of query i finding gallery item i: sim [Q, Q].

@@ -668,9 +668,12 @@ TEST_F(ClipModelFiles, LinearPathIsRidgeRegressionOfTfIdfOntoStandardisedFeature
             v = norm > 0 ? v / std::sqrt(norm) : 0.0;
         }
     }
-    // The standardised features (sample standard deviation), and the fitted map.
+    // The standardised features (sample standard deviation, at least the median of those
+    // that vary), and the fitted map.
     torch::Tensor features = (*model)->wide_image_features(pixels).to(torch::kFloat64);
-    torch::Tensor y = (features - features.mean(0)) / features.std(0).clamp_min(1e-6);
+    torch::Tensor deviation = features.std(0);
+    const double floor = deviation.masked_select(deviation > 1e-6).median().item<double>();
+    torch::Tensor y = (features - features.mean(0)) / deviation.clamp_min(floor);
     torch::Tensor xt = torch::empty({6, 20}, torch::kFloat64);
     for (int i = 0; i < 6; ++i) {
         for (int t = 0; t < 20; ++t) {
@@ -709,6 +712,47 @@ TEST_F(ClipModelFiles, LinearPathIsRidgeRegressionOfTfIdfOntoStandardisedFeature
     for (const auto& [name, tensor] : (*model)->trainable_parameters()) {
         EXPECT_EQ(name.rfind("lookbook_linear_", 0), std::string::npos) << name;
     }
+}
+
+TEST_F(ClipModelFiles, LinearPathKeepsAColourTheTrainingPhotosLackFromSwampingAPhoto) {
+    // Training photos of two colours: most histogram bins never occur (deviation 0). A
+    // training photo with a small patch of a third colour must stay close to itself in the
+    // linear part (a review found a 3% patch of an unseen green took over the whole part when
+    // the deviation was floored at 1e-6 only).
+    write_tiny_open_clip_config(R"("wide_features": true, "linear_path": true)");
+    const ClipConfig config = tiny_config();
+    auto model = ClipModel::with_random_weights(config, 3);
+    ASSERT_TRUE(model.is_ok());
+    auto flat = [&](std::array<uint8_t, 3> colour) {
+        torch::Tensor image = torch::empty({3, 16, 16});
+        for (int c = 0; c < 3; ++c) {
+            image[c].fill_((colour[c] / 255.0f - config.image_mean[c]) / config.image_std[c]);
+        }
+        return image;
+    };
+    std::vector<torch::Tensor> photos;
+    for (int i = 0; i < 6; ++i) {
+        // Slight shape differences so the thumbnail varies too.
+        torch::Tensor photo = flat(i % 2 == 0 ? kPalette[0] : kPalette[2]);
+        photo.slice(1, 0, 2 + i).slice(2, 0, 2).fill_(i % 2 == 0 ? 1.5f : -1.5f);
+        photos.push_back(photo);
+    }
+    ASSERT_TRUE((*model)->fit_linear_path(torch::stack(photos), linear_path_ids()).is_ok());
+
+    torch::Tensor scale = state_tensor(**model, "lookbook_linear_image_scale");
+    EXPECT_LT(scale.max().item<double>(), 1e3);  // was 1e6 for the bins no photo has
+
+    // The first training photo, and the same with 4 of its 256 pixels green at the far corner.
+    torch::Tensor plain = photos[0].unsqueeze(0);
+    torch::Tensor patched = plain.clone();
+    for (int c = 0; c < 3; ++c) {
+        patched[0][c].slice(0, 14).slice(1, 14).fill_(
+            (kPalette[1][c] / 255.0f - config.image_mean[c]) / config.image_std[c]);
+    }
+    torch::Tensor a = (*model)->encode_image(plain).slice(1, 4);
+    torch::Tensor b = (*model)->encode_image(patched).slice(1, 4);
+    EXPECT_GT((a * b).sum().item<double>(), 0.3);  // about 0 with the 1e-6 floor
+    EXPECT_LT(b.abs().max().item<double>(), 0.9);  // no single feature takes the part
 }
 
 TEST_F(ClipModelFiles, LinearPathFitRejectsBadInput) {

@@ -817,13 +817,23 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
     // equal second opinion. A resumed run fits again: the fit is deterministic.
     auto fit_linear = [&]() -> Status {
         const int64_t size = config.vision.image_size;
-        torch::Tensor whole = torch::empty({n, 3, size, size});
-        for (int64_t i = 0; i < n; ++i) {
-            const TrainingExample& example = examples[i];
-            const RgbImage& image = example.whole.width == size ? example.whole : example.image;
-            crop_planes(image, 0, 0, image.width, false, size, config, whole[i].data_ptr<float>());
-        }
-        return model->fit_linear_path(whole, token_ids);
+        auto pixel_rows = [&](int64_t begin, int64_t end) {
+            torch::Tensor whole = torch::empty({end - begin, 3, size, size});
+            for (int64_t i = begin; i < end; ++i) {
+                const TrainingExample& example = examples[i];
+                const RgbImage& image = example.whole.width == size ? example.whole : example.image;
+                crop_planes(image,
+                            0,
+                            0,
+                            image.width,
+                            false,
+                            size,
+                            config,
+                            whole[i - begin].data_ptr<float>());
+            }
+            return whole;
+        };
+        return model->fit_linear_path(token_ids, pixel_rows);
     };
     if (config.linear_path && options.fit_linear_first) {
         LOOKBOOK_RETURN_IF_ERROR(fit_linear());

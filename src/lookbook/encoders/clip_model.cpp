@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "lookbook/util/assert.hpp"
@@ -624,7 +625,7 @@ Result<std::unique_ptr<ClipModel>> ClipModel::from_weights(const ClipConfig& con
     }
     log::info(
         "loaded CLIP model from {}: vision {}x{} patch {}, width {}, {} layers; text "
-        "width {}, {} layers; embed {}",
+        "width {}, {} layers; embed {}{}",
         weights.path().string(),
         config.vision.image_size,
         config.vision.image_size,
@@ -633,7 +634,11 @@ Result<std::unique_ptr<ClipModel>> ClipModel::from_weights(const ClipConfig& con
         config.vision.layers,
         config.text.width,
         config.text.layers,
-        config.embed_dim);
+        config.embed_dim,
+        config.linear_path
+            ? fmt::format(
+                  " + linear path {} = {} values", kWideImageFeatures, model->embedding_dim())
+            : std::string());
     return model;
 }
 
@@ -821,59 +826,105 @@ int64_t ClipModel::embedding_dim() const {
 Status ClipModel::fit_linear_path(const torch::Tensor& pixels,
                                   const torch::Tensor& input_ids,
                                   double ridge) {
+    if (pixels.dim() == 0 || input_ids.dim() != 2 || pixels.size(0) != input_ids.size(0)) {
+        return Status::invalid_argument("ClipModel: fitting the linear path: pixels " +
+                                        shape_to_string(pixels.sizes()) + " and ids " +
+                                        shape_to_string(input_ids.sizes()) +
+                                        " do not hold the same number of pairs");
+    }
+    return fit_linear_path(
+        input_ids,
+        [&pixels](int64_t begin, int64_t end) { return pixels.slice(0, begin, end); },
+        ridge);
+}
+
+Status ClipModel::fit_linear_path(const torch::Tensor& input_ids,
+                                  const PixelRows& pixel_rows,
+                                  double ridge) {
     if (!config_.linear_path) {
         return Status::invalid_argument("ClipModel: the model has no linear path to fit");
     }
-    const int64_t n = pixels.size(0);
-    if (n < 2 || input_ids.dim() != 2 || input_ids.size(0) != n || !(ridge > 0)) {
+    const int64_t n = input_ids.dim() == 2 ? input_ids.size(0) : 0;
+    if (n < 2 || !(ridge > 0)) {
         return Status::invalid_argument(
-            "ClipModel: fitting the linear path needs at least 2 photos, as many texts and a "
-            "positive ridge; got " +
-            std::to_string(n) + " photos, ids " + shape_to_string(input_ids.sizes()) + ", ridge " +
-            std::to_string(ridge));
+            "ClipModel: fitting the linear path needs at least 2 photo-text pairs and a "
+            "positive ridge; got ids " +
+            shape_to_string(input_ids.sizes()) + ", ridge " + std::to_string(ridge));
     }
-    torch::Tensor input = checked_pixels(pixels);
     torch::Tensor ids = checked_ids(input_ids);
-    c10::InferenceMode inference;
     Modules& m = *modules_;
+    // Rows a chunk: every table below is chunk x vocabulary at most, besides the features
+    // [N, F] and the Gram matrix [U, U], so memory does not grow with N x vocabulary.
+    constexpr int64_t kChunk = 1024;
 
-    // Image side: the fixed features, in chunks (the colour conversion holds several copies
-    // of the pixels), standardised with the training photos' mean and standard deviation.
+    // Image side: the fixed features, standardised with the training photos' mean and
+    // standard deviation. A feature that barely varies in training (a colour bin no training
+    // photo has) would get a huge factor, and one such pixel would swamp a new photo's
+    // whole part; deviations are floored at the median of the features that vary.
     std::vector<torch::Tensor> chunks;
-    for (int64_t begin = 0; begin < n; begin += 256) {
-        chunks.push_back(compute_wide_image_features(
-            input.slice(0, begin, std::min(n, begin + 256)), m.image_mean, m.image_std));
+    for (int64_t begin = 0; begin < n; begin += kChunk) {
+        const int64_t end = std::min(n, begin + kChunk);
+        torch::Tensor input = checked_pixels(pixel_rows(begin, end));
+        if (input.size(0) != end - begin) {
+            return Status::invalid_argument(
+                "ClipModel: fitting the linear path: the photos of pairs " + std::to_string(begin) +
+                " to " + std::to_string(end) + " came as " + shape_to_string(input.sizes()));
+        }
+        c10::InferenceMode inference;
+        chunks.push_back(
+            compute_wide_image_features(input, m.image_mean, m.image_std).to(torch::kFloat64));
     }
-    torch::Tensor features = torch::cat(chunks).to(torch::kFloat64);  // [N, F]
+    c10::InferenceMode inference;
+    torch::Tensor features = torch::cat(chunks);  // [N, F]
+    chunks.clear();
     torch::Tensor mean = features.mean(0);
-    torch::Tensor scale = 1.0 / features.std(0).clamp_min(1e-6);
+    torch::Tensor deviation = features.std(0);
+    torch::Tensor varying = deviation.masked_select(deviation > 1e-6);
+    const double floor = varying.numel() > 0 ? varying.median().item<double>() : 1e-6;
+    torch::Tensor scale = 1.0 / deviation.clamp_min(floor);
     torch::Tensor y = (features - mean) * scale;
 
     // Text side: TF-IDF over the tokens found in two or more texts (a token of one text says
     // nothing about another), rows L2-normalised.
-    // Only the counted tokens' columns are kept in double precision (a few thousand of the
-    // vocabulary; N x V doubles would be 120 MB for the H&M sample).
-    torch::Tensor counts = m.token_counts(ids);  // [N, V]
-    torch::Tensor df = (counts > 0).sum(0).to(torch::kFloat64);
+    torch::Tensor df = torch::zeros({m.token_embedding->weight.size(0)}, torch::kFloat64);
+    for (int64_t begin = 0; begin < n; begin += kChunk) {
+        df += (m.token_counts(ids.slice(0, begin, std::min(n, begin + kChunk))) > 0).sum(0);
+    }
     torch::Tensor idf = torch::where(
         df >= 2, (static_cast<double>(n) / df.clamp_min(1)).log(), torch::zeros_like(df));
     torch::Tensor used = (idf > 0).nonzero().squeeze(1);
-    torch::Tensor xu = Modules::unit_rows(counts.index_select(1, used).to(torch::kFloat64) *
-                                          idf.index_select(0, used));  // [N, U]
-    counts = torch::Tensor();
+    torch::Tensor used_idf = idf.index_select(0, used);
 
     // Ridge regression from TF-IDF to the standardised features over those tokens (the others
-    // keep zero rows): solve (X'X + ridge I) W = X'Y.
-    torch::Tensor gram = xu.t().matmul(xu) + ridge * torch::eye(used.size(0), torch::kFloat64);
+    // keep zero rows): (X'X + ridge I) W = X'Y, X'X and X'Y summed chunk by chunk.
+    const int64_t u = used.size(0);
+    torch::Tensor gram = ridge * torch::eye(u, torch::kFloat64);
+    torch::Tensor xty = torch::zeros({u, features.size(1)}, torch::kFloat64);
+    for (int64_t begin = 0; begin < n && u > 0; begin += kChunk) {
+        const int64_t end = std::min(n, begin + kChunk);
+        torch::Tensor x = Modules::unit_rows(
+            m.token_counts(ids.slice(0, begin, end)).index_select(1, used).to(torch::kFloat64) *
+            used_idf);  // [chunk, U]
+        gram.addmm_(x.t(), x);
+        xty.addmm_(x.t(), y.slice(0, begin, end));
+    }
     torch::Tensor w = torch::zeros({idf.size(0), features.size(1)}, torch::kFloat64);
-    if (used.size(0) > 0) {
-        w.index_copy_(0, used, torch::linalg::solve(gram, xu.t().matmul(y), true));
+    if (u > 0) {
+        w.index_copy_(0, used, torch::linalg::solve(gram, xty, true));
     }
     m.linear_idf.copy_(idf);
     m.linear_map.copy_(w);
     m.linear_image_mean.copy_(mean);
     m.linear_image_scale.copy_(scale);
-    log::info("fitted the linear path on {} photo-text pairs: {} tokens counted", n, used.size(0));
+    if (u == 0) {
+        log::warn(
+            "fitted the linear path on {} photo-text pairs, but no token is in two of their "
+            "texts: the text side of the linear part is zero (only the trained part matches "
+            "texts to photos)",
+            n);
+    } else {
+        log::info("fitted the linear path on {} photo-text pairs: {} tokens counted", n, u);
+    }
     return Status::ok();
 }
 

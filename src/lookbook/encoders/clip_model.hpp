@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -96,16 +97,24 @@ class ClipModel {
     // The linear path (config().linear_path): fits, in closed form, the part of the embedding
     // that follows the trained one, from training pairs (pixels [N, 3, S, S] normalised as
     // for encode_image, input_ids [N, L] as for encode_text): the fixed image features
-    // (colour histogram and thumbnail) standardised with the pairs' mean and deviation; TF-IDF
-    // of the text's tokens (idf from the pairs, tokens of fewer than two texts left out)
-    // mapped onto those standardised features by ridge regression (penalty `ridge`). The
-    // text part is the map's output as a unit vector, the image part the standardised
+    // (colour histogram and thumbnail) standardised with the pairs' mean and deviation (each
+    // deviation at least the median of those that vary, so a colour the pairs lack cannot swamp a
+    // new photo's part); TF-IDF of the text's tokens (idf from the pairs, tokens of fewer than two
+    // texts left out) mapped onto those standardised features by ridge regression (penalty
+    // `ridge`). The text part is the map's output as a unit vector, the image part the standardised
     // features as a unit vector; each tower's output is [unit(trained part), linear part],
     // so a cosine weighs both parts equally. Before a fit the linear part is zero: the
     // cosine is the trained part's. kInvalidArgument without a linear path, for fewer than
     // 2 pairs, mismatched counts or ridge <= 0; input errors throw as for encode_*.
     Status fit_linear_path(const torch::Tensor& pixels,
                            const torch::Tensor& input_ids,
+                           double ridge = 1.0);
+    // The same with the photos asked for in chunks: pixel_rows(begin, end) returns the
+    // pixels of pairs [begin, end) ([end - begin, 3, S, S]), so a large catalog's photos need
+    // not be in memory at once. kInvalidArgument when a chunk has another count of rows.
+    using PixelRows = std::function<torch::Tensor(int64_t begin, int64_t end)>;
+    Status fit_linear_path(const torch::Tensor& input_ids,
+                           const PixelRows& pixel_rows,
                            double ridge = 1.0);
 
     struct TrainOutput {
