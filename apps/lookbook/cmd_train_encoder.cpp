@@ -30,6 +30,11 @@ struct TrainEncoderArgs {
 };
 
 int run_train_encoder(TrainEncoderArgs args) {
+    if (args.options.train.fit_linear_first && !args.linear_path) {
+        std::cerr << "lookbook train-encoder: --linear-path-first fits the linear path, which "
+                     "--no-linear-path turns off; drop one of them\n";
+        return kExitUsage;
+    }
     configure_cpu_threads(args.options.train.threads);
     // Only the photo and patch sizes are exposed; the others are the defaults of
     // small_clip_config.

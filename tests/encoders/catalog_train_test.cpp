@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -195,7 +196,10 @@ TEST(TrainClipEncoder, ResumesAtTheCheckpointStep) {
 
 // Trains `options` for 4 steps in one run and for 2 + 2 steps with a resume in between, and
 // expects the same saved weights.
-void expect_resume_equals_uninterrupted(TrainOptions options, const std::string& name) {
+// `on_resume` may change the options of the resumed run (settings the run must keep).
+void expect_resume_equals_uninterrupted(TrainOptions options,
+                                        const std::string& name,
+                                        const std::function<void(TrainOptions&)>& on_resume = {}) {
     const fs::path once = fresh_dir(name + "_once");
     const fs::path twice = fresh_dir(name + "_twice");
     options.max_steps = 4;
@@ -205,6 +209,9 @@ void expect_resume_equals_uninterrupted(TrainOptions options, const std::string&
     ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
     options.resume = true;
     options.max_steps = 4;
+    if (on_resume) {
+        on_resume(options);
+    }
     ASSERT_TRUE(train_clip_encoder(tiny_examples(), twice, options).is_ok());
     auto a = ClipModel::load(once);
     auto b = ClipModel::load(twice);
@@ -809,6 +816,12 @@ TEST(TrainClipEncoder, LinearPathFittedFirstSurvivesAResume) {
     options.model.linear_path = true;
     options.fit_linear_first = true;
     expect_resume_equals_uninterrupted(options, "linear_first");
+    // A resume that forgets the flag (or turns the path off) keeps what the run started with.
+    expect_resume_equals_uninterrupted(options, "linear_first_forgotten", [](TrainOptions& o) {
+        o.fit_linear_first = false;
+        o.model.linear_path = false;
+        o.model.text.context_length = 4;
+    });
 }
 
 }  // namespace

@@ -715,6 +715,26 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         LOOKBOOK_ASSIGN_OR_RETURN(ClipTokenizer t, ClipTokenizer::from_model_dir(output));
         tokenizer = std::make_unique<ClipTokenizer>(std::move(t));
         LOOKBOOK_ASSIGN_OR_RETURN(config, read_open_clip_config(output / "open_clip_config.json"));
+        if (options.model_set) {
+            const ClipConfig& asked = options.model;
+            if (asked.text.context_length != config.text.context_length ||
+                asked.vision.image_size != config.vision.image_size ||
+                asked.vision.patch_size != config.vision.patch_size ||
+                asked.wide_features != config.wide_features ||
+                asked.linear_path != config.linear_path) {
+                log::warn(
+                    "resuming {}: the model keeps the settings it started with (context {}, "
+                    "image {} px in {} px patches, wide paths {}, linear path {}); the sizes "
+                    "and paths given now are ignored. Train into another --output to change "
+                    "them.",
+                    output.string(),
+                    config.text.context_length,
+                    config.vision.image_size,
+                    config.vision.patch_size,
+                    config.wide_features ? "on" : "off",
+                    config.linear_path ? "on" : "off");
+            }
+        }
     } else {
         std::vector<std::string> texts;
         for (const TrainingExample& example : examples) {
@@ -797,12 +817,19 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
     double earlier_seconds = 0;  // training time of the runs this one resumes
     // A resumed run keeps the feature scaling it started with (the saved projection is unscaled).
     bool scale_wide = options.scale_wide_features;
+    bool fit_linear_first = options.fit_linear_first;  // kept from the first run on resume
     if (options.resume) {
         LOOKBOOK_ASSIGN_OR_RETURN(nlohmann::json state, load_checkpoint(paths, *model, optimizer));
         report.start_step = state["step"].get<int64_t>();
         schedule.planned_steps = state["planned_steps"].get<int64_t>();
         earlier_seconds = state.value("train_seconds", 0.0);
         scale_wide = state.value("scale_wide_features", false);
+        if (state.value("fit_linear_first", false) != options.fit_linear_first) {
+            log::warn("resuming {}: the linear path is fitted {} training, as the run started",
+                      output.string(),
+                      state.value("fit_linear_first", false) ? "before" : "after");
+        }
+        fit_linear_first = state.value("fit_linear_first", false);
         log::info("resuming {} at step {} of at most {} after {:.0f} s of training",
                   output.string(),
                   report.start_step,
@@ -835,7 +862,7 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
         };
         return model->fit_linear_path(token_ids, pixel_rows);
     };
-    if (config.linear_path && options.fit_linear_first) {
+    if (config.linear_path && fit_linear_first) {
         LOOKBOOK_RETURN_IF_ERROR(fit_linear());
     }
     schedule.warmup_steps =
@@ -863,7 +890,8 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
                               {"train_seconds", trained_seconds()},
                               {"examples", n},
                               {"seed", options.seed},
-                              {"scale_wide_features", scale_wide}};
+                              {"scale_wide_features", scale_wide},
+                              {"fit_linear_first", fit_linear_first}};
     };
     const int64_t last_step =
         options.max_steps > 0 ? options.max_steps : std::numeric_limits<int64_t>::max();
@@ -951,7 +979,7 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
     }
     report.train_seconds = seconds_since(train_start);
     LOOKBOOK_RETURN_IF_ERROR(save_checkpoint(paths, *model, optimizer, state_json()));
-    if (config.linear_path && !options.fit_linear_first) {
+    if (config.linear_path && !fit_linear_first) {
         LOOKBOOK_RETURN_IF_ERROR(fit_linear());
     }
 
