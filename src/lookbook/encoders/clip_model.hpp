@@ -57,12 +57,12 @@ class ClipModel {
     const ClipConfig& config() const { return config_; }
 
     // pixels: float [B, 3, S, S], normalised, S = config().vision.image_size.
-    // Returns [B, embed_dim], not normalised. Throws std::invalid_argument on a wrong shape
+    // Returns [B, embedding_dim()], not normalised. Throws std::invalid_argument on a wrong shape
     // or dtype (a caller bug: the preprocessing decides the shape).
     torch::Tensor encode_image(const torch::Tensor& pixels);
 
     // input_ids: integer [B, L], L <= context_length, ids < vocab_size, each row holding an
-    // end-of-text token (the largest id, 49407). Returns [B, embed_dim], not normalised.
+    // end-of-text token (the largest id, 49407). Returns [B, embedding_dim()], not normalised.
     // Throws std::invalid_argument on a wrong shape, dtype or id.
     torch::Tensor encode_text(const torch::Tensor& input_ids);
 
@@ -118,8 +118,8 @@ class ClipModel {
                            double ridge = 1.0);
 
     struct TrainOutput {
-        torch::Tensor image;            // [B, embed_dim], not normalised
-        torch::Tensor text;             // [B, embed_dim], not normalised
+        torch::Tensor image;            // [B, embedding_dim()], not normalised
+        torch::Tensor text;             // [B, embedding_dim()], not normalised
         torch::Tensor log_logit_scale;  // the learnable scalar; logits scale is its exp
     };
     // Both towers with autograd on (call outside InferenceMode/NoGradGuard). pixels: float
