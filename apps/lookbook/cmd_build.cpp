@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "lookbook/index/similar.hpp"
 #include "lookbook/store/store.hpp"
+#include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/web/build_steps.hpp"
 #include "personal_glue.hpp"
@@ -61,7 +62,9 @@ Result<bool> encoder_up_to_date(const fs::path& store_dir) {
     return false;
 }
 
-// Embeddings are current when they cover every article and came from the default encoder.
+// Embeddings are current when they cover every article and came from the default encoder as it
+// is now: a retrained encoder (another model tag) gives vectors of another meaning, often of
+// another length, so the articles are embedded again (and then indexed again).
 Result<bool> embeddings_up_to_date(const fs::path& store_dir) {
     if (!has_encoder(store_dir)) {
         return true;  // no encoder (a catalog without photos): nothing to embed with
@@ -72,19 +75,64 @@ Result<bool> embeddings_up_to_date(const fs::path& store_dir) {
     }
     LOOKBOOK_ASSIGN_OR_RETURN(auto file, store->open_file("embeddings"));
     auto meta = nlohmann::json::parse(file.metadata(), nullptr, false);
-    return !meta.is_discarded() &&
-           meta.value("articles", uint64_t{0}) == store->articles().size() &&
-           meta.value("model", std::string()) == fs::absolute(encoder_dir(store_dir)).string();
+    if (meta.is_discarded() || !meta.is_object() ||
+        meta.value("articles", uint64_t{0}) != store->articles().size() ||
+        meta.value("model", std::string()) != fs::absolute(encoder_dir(store_dir)).string()) {
+        return false;
+    }
+    LOOKBOOK_ASSIGN_OR_RETURN(std::string tag, model_tag(encoder_dir(store_dir)));
+    if (meta.value("model_tag", std::string()) != tag) {
+        log::info("embed: the embeddings were made by another encoder than {} holds now",
+                  encoder_dir(store_dir).string());
+        return false;
+    }
+    return true;
 }
 
-void add_encoder_steps(std::vector<BuildStep>* steps, double minutes) {
-    auto train = [minutes](const fs::path& store_dir) -> Status {
-        configure_cpu_threads(2);
-        CatalogTrainOptions options;
-        options.train.minutes = minutes;
-        options.train.model = small_clip_config(options.train.vocab_size);
-        options.train.model_set = true;
-        return train_catalog_encoder(store_dir, encoder_dir(store_dir), options).status();
+// What train_clip_encoder leaves in its output folder until the model is written (see
+// catalog_train.cpp's CheckpointPaths): with no finished model, an interrupted training.
+bool has_checkpoint(const fs::path& dir) {
+    return fs::exists(dir / "checkpoint" / "state.json") ||
+           fs::exists(dir / "checkpoint.old" / "state.json");
+}
+
+// Trains the default encoder. An interrupted training (a checkpoint, no model) is resumed, its
+// time counting towards the limit, unless `force`. A folder that holds a model (or, with
+// `force`, an interrupted training) is retrained from scratch in the sibling ENCODER.tmp and
+// swapped in when done: the old model stays usable when training fails or is stopped.
+Status train_encoder(const fs::path& store_dir, double minutes, bool force) {
+    configure_cpu_threads(2);
+    CatalogTrainOptions options;
+    options.train.minutes = minutes;
+    options.train.model = small_clip_config(options.train.vocab_size);
+    options.train.model_set = true;
+    const fs::path dir = encoder_dir(store_dir);
+    const bool model = has_encoder(store_dir);
+    const bool checkpoint = has_checkpoint(dir);
+    if (!model && checkpoint && !force) {
+        log::info("encoder: {} holds an interrupted training; resuming it", dir.string());
+        options.train.resume = true;
+        return train_catalog_encoder(store_dir, dir, options)
+            .status()
+            .with_context(fmt::format(
+                "resuming the training in {} (delete that folder to start over)", dir.string()));
+    }
+    if (!model && !checkpoint) {
+        return train_catalog_encoder(store_dir, dir, options).status();
+    }
+    const fs::path fresh = dir.string() + ".tmp";
+    std::error_code ec;
+    fs::remove_all(fresh, ec);  // what an interrupted earlier retraining left
+    log::info("encoder: training a new model in {}; {} is replaced when it is done",
+              fresh.string(),
+              dir.string());
+    LOOKBOOK_RETURN_IF_ERROR(train_catalog_encoder(store_dir, fresh, options).status());
+    return replace_directory(fresh, dir);
+}
+
+void add_encoder_steps(std::vector<BuildStep>* steps, double minutes, bool force) {
+    auto train = [minutes, force](const fs::path& store_dir) -> Status {
+        return train_encoder(store_dir, minutes, force);
     };
     auto embed = [](const fs::path& store_dir) -> Status {
         return embed_catalog(store_dir, encoder_dir(store_dir)).status();
@@ -110,7 +158,7 @@ int run_build_command(const BuildArgs& args) {
     // steps whose output it reads.
     std::vector<BuildStep> steps = core_build_steps();
 #if LOOKBOOK_WITH_TORCH
-    add_encoder_steps(&steps, args.encoder_minutes);
+    add_encoder_steps(&steps, args.encoder_minutes, args.options.force);
 #endif
     // The similar-items index reads the embeddings.
     steps.push_back(

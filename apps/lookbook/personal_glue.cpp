@@ -133,7 +133,21 @@ Result<bool> personal_up_to_date(const fs::path& store_dir) {
     }
     std::ifstream in(evaluation_path(store_dir));
     auto saved = nlohmann::json::parse(in, nullptr, false);
-    return !saved.is_discarded() && saved.value("store_transactions", uint64_t{0}) == rows.size();
+    if (saved.is_discarded() || saved.value("store_transactions", uint64_t{0}) != rows.size()) {
+        return false;
+    }
+#if LOOKBOOK_WITH_TORCH
+    // The two-tower model reads the store's content vectors: after a new `embed` (another
+    // encoder) it would be refused, or fed vectors it never learned from.
+    const fs::path two_tower = models::default_two_tower_dir(store_dir);
+    LOOKBOOK_ASSIGN_OR_RETURN(bool current, models::two_tower_content_current(*store, two_tower));
+    if (!current) {
+        log::info("{} was trained on other content vectors than the store's embeddings",
+                  two_tower.string());
+        return false;
+    }
+#endif
+    return true;
 }
 
 Status save_personal_evaluation(const fs::path& store_dir,

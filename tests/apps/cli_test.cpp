@@ -90,6 +90,19 @@ TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
     // The personal models answer right after the build, for a known and an unknown customer.
     CommandResult known = run("--log-level warn recommend " + path("store") + " c1 -k 2");
     EXPECT_EQ(known.exit_code, 0) << known.out;
+#ifdef LOOKBOOK_CLI_HAS_ENCODERS
+    // A two-tower model saved before content fingerprints: current while its content length
+    // matches the store's (no embeddings here: 0), retrained when it does not (a model trained
+    // on embeddings the store no longer has).
+    const fs::path two_tower = dir_ / "store" / "models" / "two_tower";
+    fs::create_directories(two_tower);
+    std::ofstream(two_tower / "config.json") << R"({"config": {"content_dim": 0}, "info": {}})";
+    CommandResult same = run("--log-level warn build " + path("store"));
+    EXPECT_NE(same.out.find("personal   up to date"), std::string::npos) << same.out;
+    std::ofstream(two_tower / "config.json") << R"({"config": {"content_dim": 640}, "info": {}})";
+    CommandResult other = run("--log-level warn build " + path("store"));
+    EXPECT_NE(other.out.find("personal   built in"), std::string::npos) << other.out;
+#endif
     CommandResult missing = run("build " + path("nothing"));
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_NE(missing.out.find("lookbook build: "), std::string::npos) << missing.out;
@@ -203,6 +216,92 @@ TEST_F(CliTest, EmbedStoresTextVectorsAndSaysWhereTheCacheIs) {
     EXPECT_NE(r.out.find("image cache: " + path("store") + "/cache/image-embeddings/"),
               std::string::npos)
         << r.out;
+}
+
+// A store of four articles with a photo each (the CLIP fixture's images) and two purchases.
+class CliPhotoTest : public CliTest {
+  protected:
+    void SetUp() override {
+        CliTest::SetUp();
+        fs::create_directories(dir_ / "images");
+        const char* photos[] = {"red_square_50x50.png",
+                                "stripes_blue_white_60x60.png",
+                                "gradient_48x40.png",
+                                "gray_36x53.png"};
+        for (int i = 0; i < 4; ++i) {
+            fs::copy_file(fs::path(LOOKBOOK_CLIP_IMAGES) / photos[i],
+                          dir_ / "images" / ("000" + std::to_string(i + 1) + ".png"));
+        }
+        std::ofstream(dir_ / "photo.csv")
+            << "article_id,prod_name,product_type_name,colour_group_name\n"
+               "0001,Red top,Top,Red\n0002,Striped shirt,Shirt,Blue\n"
+               "0003,Soft scarf,Scarf,Beige\n"
+               "0004,Grey jeans,Trousers,Grey\n";
+        CommandResult ingest =
+            run("ingest --articles " + path("photo.csv") + " --transactions " + path("t.csv") +
+                " --images " + path("images") + " --store " + path("store"));
+        ASSERT_EQ(ingest.exit_code, 0) << ingest.out;
+        ASSERT_NE(ingest.out.find("images:       4 found"), std::string::npos) << ingest.out;
+    }
+    fs::path encoder() const { return dir_ / "store" / "models" / "encoder"; }
+};
+
+// Found by a review: a retrained encoder left the old embeddings "up to date", and search then
+// failed with a dimension mismatch.
+TEST_F(CliPhotoTest, BuildEmbedsAgainWhenTheEncoderWasReplaced) {
+    CommandResult first = run("--log-level warn build " + path("store") + " --encoder-minutes 0.1");
+    ASSERT_EQ(first.exit_code, 0) << first.out;
+    EXPECT_NE(first.out.find("encoder    built in"), std::string::npos) << first.out;
+    EXPECT_NE(first.out.find("embed      built in"), std::string::npos) << first.out;
+    CommandResult same = run("--log-level warn build " + path("store"));
+    EXPECT_NE(same.out.find("embed      up to date"), std::string::npos) << same.out;
+
+    // Another model (another seed, one step) in the encoder's place.
+    CommandResult other = run("--log-level warn train-encoder " + path("store") + " --output " +
+                              path("other") + " --epochs 1 --seed 2");
+    ASSERT_EQ(other.exit_code, 0) << other.out;
+    fs::remove_all(encoder());
+    fs::rename(dir_ / "other", encoder());
+    CommandResult again = run("--log-level warn build " + path("store"));
+    ASSERT_EQ(again.exit_code, 0) << again.out;
+    EXPECT_NE(again.out.find("encoder    up to date"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("embed      built in"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("index      built in"), std::string::npos) << again.out;
+    CommandResult after = run("--log-level warn build " + path("store"));
+    EXPECT_NE(after.out.find("embed      up to date"), std::string::npos) << after.out;
+    EXPECT_NE(after.out.find("index      up to date"), std::string::npos) << after.out;
+}
+
+// A build stopped during the encoder's training left a checkpoint and no model; the next build
+// failed with "holds a training checkpoint; pass --resume".
+TEST_F(CliPhotoTest, BuildResumesAnInterruptedEncoderTraining) {
+    CommandResult trained = run("--log-level warn train-encoder " + path("store") + " --output " +
+                                encoder().string() + " --epochs 1");
+    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+    fs::remove(encoder() / "open_clip_model.safetensors");
+    CommandResult build = run("--log-level info build " + path("store"));
+    ASSERT_EQ(build.exit_code, 0) << build.out;
+    EXPECT_NE(build.out.find("holds an interrupted training; resuming it"), std::string::npos)
+        << build.out;
+    EXPECT_NE(build.out.find("resuming " + encoder().string() + " at step 1"), std::string::npos)
+        << build.out;
+    EXPECT_TRUE(fs::exists(encoder() / "open_clip_model.safetensors"));
+}
+
+// --force trains a new encoder beside the old one (whose checkpoint made train-encoder refuse
+// the folder) and swaps it in.
+TEST_F(CliPhotoTest, ForcedBuildRetrainsTheEncoderBesideTheOldOne) {
+    ASSERT_EQ(run("--log-level warn build " + path("store") + " --encoder-minutes 0.1").exit_code,
+              0);
+    CommandResult forced =
+        run("--log-level info build " + path("store") + " --force --encoder-minutes 0.1");
+    ASSERT_EQ(forced.exit_code, 0) << forced.out;
+    EXPECT_NE(forced.out.find("encoder: training a new model in " + encoder().string() + ".tmp"),
+              std::string::npos)
+        << forced.out;
+    EXPECT_TRUE(fs::exists(encoder() / "open_clip_model.safetensors"));
+    EXPECT_FALSE(fs::exists(encoder().string() + ".tmp"));
+    EXPECT_FALSE(fs::exists(encoder().string() + ".old"));
 }
 
 TEST_F(CliTest, EmbedWithMissingModelFails) {

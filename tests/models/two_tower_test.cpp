@@ -387,14 +387,17 @@ TEST_F(TwoTowerStoreTest, LoadNamesTheTensorThatDoesNotFitTheConfig) {
 }
 
 // Commits an "embeddings" file where group A articles point one way and group B another, with
-// `dim` values per image and per text vector, and reopens the store.
-void add_embeddings(const fs::path& store_dir, std::unique_ptr<Store>* store, int dim) {
+// `dim` values per image and per text vector (each `value`), and reopens the store.
+void add_embeddings(const fs::path& store_dir,
+                    std::unique_ptr<Store>* store,
+                    int dim,
+                    float value = 1.0f) {
     const size_t n = (*store)->articles().size();
     std::vector<float> image(n * dim, 0.0f), text(n * dim, 0.0f);
     for (size_t row = 0; row < n; ++row) {
         const bool a = std::stoi(std::string((*store)->articles().id(row))) <= 30;
-        image[row * dim + (a ? 0 : 1)] = 1.0f;
-        text[row * dim + (a ? 1 : 0)] = 1.0f;
+        image[row * dim + (a ? 0 : 1)] = value;
+        text[row * dim + (a ? 1 : 0)] = value;
     }
     ColumnFileWriter writer;
     writer.add("image", std::move(image));
@@ -430,6 +433,74 @@ TEST_F(TwoTowerStoreTest, ContentVectorsFeedTheArticleTowerWhenPresent) {
               (dir_ / "model").string() +
                   ": the model was trained on content vectors of length 8, the store's "
                   "embeddings give 6; retrain the model after `lookbook embed`.");
+}
+
+TEST(ContentFingerprint, IsTheCrcOfTheTrainedRowsAndTheirShape) {
+    EXPECT_EQ(content_fingerprint(torch::Tensor(), 5), "none");
+    // Two rows of (1, 0): the CRC-32C of the 16 bytes 00 00 80 3f 00 00 00 00 (twice), checked
+    // against the byte-wise definition below; a third row added later does not count.
+    torch::Tensor content = torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 7.0f, 7.0f}).view({3, 2});
+    const unsigned char bytes[16] = {0, 0, 0x80, 0x3f, 0, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0, 0, 0};
+    uint32_t crc = 0xffffffffu;
+    for (unsigned char byte : bytes) {
+        crc ^= byte;
+        for (int bit = 0; bit < 8; ++bit) {
+            crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+        }
+    }
+    EXPECT_EQ(content_fingerprint(content, 2), fmt::format("crc32c:{:08x}/2x2", ~crc));
+    EXPECT_NE(content_fingerprint(content, 3), content_fingerprint(content, 2));
+    // More rows asked for than the tensor has: the shape says how many there were.
+    EXPECT_EQ(content_fingerprint(content, 9).substr(15), "/3x2");
+}
+
+// Found by a review: after a new `embed`, `lookbook build` kept a two-tower model trained on the
+// old content vectors ("personal up to date"), which serving then refused.
+TEST_F(TwoTowerStoreTest, ContentChangesMakeTheSavedModelStale) {
+    const fs::path model = dir_ / "model";
+    auto current = [&] {
+        auto result = two_tower_content_current(*store_, model);
+        EXPECT_TRUE(result.is_ok()) << result.status().to_string();
+        return result.is_ok() && *result;
+    };
+    EXPECT_TRUE(current());  // no model: nothing to redo
+
+    TwoTowerOptions options;
+    options.model = small_config();
+    options.max_epochs = 1;
+    options.threads = 1;
+    options.output = model;
+    ASSERT_TRUE(train_two_tower(dir_ / "store", options).is_ok());
+    EXPECT_TRUE(current());
+    // Trained without content vectors; the store then gains some.
+    add_embeddings(dir_ / "store", &store_, 4);
+    EXPECT_FALSE(current());
+
+    ASSERT_TRUE(train_two_tower(dir_ / "store", options).is_ok());
+    EXPECT_TRUE(current());
+    auto text = read_file(model / "config.json");
+    ASSERT_TRUE(text.is_ok());
+    nlohmann::json json = nlohmann::json::parse(*text);
+    auto content = article_content(*store_);
+    ASSERT_TRUE(content.is_ok());
+    EXPECT_EQ(json["info"]["content_fingerprint"], content_fingerprint(*content, 60));
+    // Vectors of the same length but other values (another encoder): stale.
+    add_embeddings(dir_ / "store", &store_, 4, 0.5f);
+    EXPECT_FALSE(current());
+
+    // A model saved before fingerprints: its content length decides (8 = 2 x 4).
+    json["info"].erase("content_fingerprint");
+    write(model.lexically_relative(dir_) / "config.json", json.dump());
+    EXPECT_TRUE(current());
+    add_embeddings(dir_ / "store", &store_, 3);
+    EXPECT_FALSE(current());
+
+    // A fingerprint of other vectors, and a config that is no model's.
+    json["info"]["content_fingerprint"] = "crc32c:00000000/60x6";
+    write(model.lexically_relative(dir_) / "config.json", json.dump());
+    EXPECT_FALSE(current());
+    write(model.lexically_relative(dir_) / "config.json", "{");
+    EXPECT_FALSE(current());
 }
 
 TEST_F(TwoTowerStoreTest, EachGroupGetsItsOwnArticlesAfterTraining) {

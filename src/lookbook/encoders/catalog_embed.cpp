@@ -45,27 +45,6 @@ void append_part(std::string* out, std::string_view part) {
     }
 }
 
-// A tag that changes when the model's config or weights change: a cache built with one model
-// is never read for another.
-Result<std::string> model_tag(const fs::path& model_dir) {
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (entry.path().extension() == ".safetensors" ||
-            name.find("config") != std::string::npos) {
-            files.push_back(entry.path());
-        }
-    }
-    std::sort(files.begin(), files.end());
-    std::string keys;
-    for (const fs::path& file : files) {
-        LOOKBOOK_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(file));
-        keys += file.filename().string() + "=" + content_key(mapped.view()) + ";";
-    }
-    return content_key(keys).substr(0, 16);
-}
-
 // Image embeddings by content key, loaded from and saved to one file.
 class ImageCache {
   public:
@@ -152,6 +131,25 @@ struct PendingImage {
 };
 
 }  // namespace
+
+Result<std::string> model_tag(const fs::path& model_dir) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.path().extension() == ".safetensors" ||
+            name.find("config") != std::string::npos) {
+            files.push_back(entry.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    std::string keys;
+    for (const fs::path& file : files) {
+        LOOKBOOK_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(file));
+        keys += file.filename().string() + "=" + content_key(mapped.view()) + ";";
+    }
+    return content_key(keys).substr(0, 16);
+}
 
 std::string content_key(std::string_view bytes) {
     uint64_t fnv = 0xcbf29ce484222325ull;

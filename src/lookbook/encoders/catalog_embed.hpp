@@ -82,6 +82,12 @@ struct CatalogEmbeddings {
 // store has none, kCorruption when the columns disagree in size.
 Result<std::unique_ptr<CatalogEmbeddings>> load_catalog_embeddings(const Store& store);
 
+// A tag that changes when the model folder's config or weights change (16 hex digits from the
+// content keys of its *.safetensors and *config* files): the image cache is keyed by it, and the
+// embeddings metadata's "model_tag" says which model made them. Fails when a file cannot be
+// read.
+Result<std::string> model_tag(const std::filesystem::path& model_dir);
+
 // A 128-bit content key of `bytes` (FNV-1a 64 and CRC-32C plus the length), as 32 hex digits;
 // what the image cache is keyed by.
 std::string content_key(std::string_view bytes);

@@ -284,6 +284,8 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     }
     report.has_content = content.defined();
     config.content_dim = report.has_content ? content.size(1) : 0;
+    // Saved with the model: `lookbook build` retrains it when the store's content changes.
+    const std::string fingerprint = content_fingerprint(content, articles.size());
     if (!report.has_content) {
         content = torch::zeros({static_cast<int64_t>(articles.size()), 0});
         log::info(
@@ -409,7 +411,8 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
                                {"test_start_day", report.test_start_day},
                                {"best_epoch", report.best_epoch},
                                {"best_validation_recall_at_12", report.best_validation_recall},
-                               {"seed", options.seed}};
+                               {"seed", options.seed},
+                               {"content_fingerprint", fingerprint}};
         LOOKBOOK_RETURN_IF_ERROR(save_two_tower(report.output, *net, info));
     }
     report.seconds = seconds_since(start);

@@ -9,6 +9,7 @@
 
 #include "lookbook/encoders/catalog_embed.hpp"
 #include "lookbook/encoders/safetensors.hpp"
+#include "lookbook/util/checksum.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 
@@ -270,6 +271,41 @@ Result<torch::Tensor> article_content(const Store& store) {
     return content;
 }
 
+std::string content_fingerprint(const torch::Tensor& content, int64_t rows) {
+    if (!content.defined()) {
+        return "none";
+    }
+    const torch::Tensor block = content.slice(0, 0, std::max<int64_t>(rows, 0)).contiguous();
+    const uint32_t crc = crc32c(block.data_ptr<float>(), block.numel() * sizeof(float));
+    return fmt::format("crc32c:{:08x}/{}x{}", crc, block.size(0), block.size(1));
+}
+
+Result<bool> two_tower_content_current(const Store& store, const fs::path& dir) {
+    const fs::path config_path = dir / kConfigFile;
+    auto text = read_file(config_path);
+    if (!text.is_ok()) {
+        return true;
+    }
+    const nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+    if (!json.is_object() || !json.contains("config") || !json["config"].is_object()) {
+        return false;
+    }
+    // A key of another type reads as absent (-1), never as an exception.
+    auto integer = [](const nlohmann::json& object, const char* key) -> int64_t {
+        const auto it = object.find(key);
+        return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+    };
+    const auto info = json.find("info");
+    LOOKBOOK_ASSIGN_OR_RETURN(torch::Tensor content, article_content(store));
+    if (info != json.end() && info->is_object() && info->contains("content_fingerprint")) {
+        return (*info)["content_fingerprint"] ==
+               content_fingerprint(content, integer(*info, "articles"));
+    }
+    // Saved before fingerprints: only the length can be compared.
+    const int64_t length = content.defined() ? content.size(1) : 0;
+    return integer(json["config"], "content_dim") == length;
+}
+
 CustomerFeatures customer_features(const Store& store,
                                    const TwoTowerConfig& config,
                                    uint32_t customer,
@@ -352,7 +388,6 @@ fs::path default_two_tower_dir(const fs::path& store_dir) {
 Status save_two_tower(const fs::path& dir, const TwoTowerNet& net, const nlohmann::json& info) {
     // Written whole into DIR.tmp, then swapped in, so a reader sees the old or the new model.
     const fs::path tmp = dir.string() + ".tmp";
-    const fs::path old = dir.string() + ".old";
     std::error_code ec;
     fs::remove_all(tmp, ec);
     fs::create_directories(tmp, ec);
@@ -363,19 +398,7 @@ Status save_two_tower(const fs::path& dir, const TwoTowerNet& net, const nlohman
     LOOKBOOK_RETURN_IF_ERROR(write_safetensors(tmp / kWeightsFile, net.state()));
     nlohmann::json json = {{"config", net.config().to_json()}, {"info", info}};
     LOOKBOOK_RETURN_IF_ERROR(write_file_synced(tmp / kConfigFile, json.dump(2)));
-    fs::remove_all(old, ec);
-    if (fs::exists(dir)) {
-        fs::rename(dir, old, ec);
-    }
-    if (!ec) {
-        fs::rename(tmp, dir, ec);
-    }
-    if (ec) {
-        return Status::io_error(fmt::format(
-            "{}: cannot move the new model into place: {}", dir.string(), ec.message()));
-    }
-    fs::remove_all(old, ec);
-    return Status::ok();
+    return replace_directory(tmp, dir);
 }
 
 Result<LoadedTwoTower> load_two_tower(const fs::path& dir) {

@@ -143,6 +143,22 @@ torch::Tensor article_codes(const ArticleTable& articles, const TwoTowerConfig& 
 // an undefined tensor when the store has none.
 Result<torch::Tensor> article_content(const Store& store);
 
+// What a two-tower model learned its content inputs from, saved in its info as
+// "content_fingerprint": "crc32c:XXXXXXXX/ROWSxCOLS", the CRC-32C of the bytes of the first
+// `rows` rows of `content` (article_content; the articles the model was trained on, fewer when
+// the tensor has fewer) and that shape; "none" for an undefined tensor (no content vectors).
+// Articles added to the catalog later do not change it; a re-embedding with another encoder
+// does.
+std::string content_fingerprint(const torch::Tensor& content, int64_t rows);
+
+// Whether the model saved in `dir` was trained on the content vectors `store` gives now: its
+// info's content_fingerprint equals content_fingerprint(article_content(store), info
+// "articles"). A model saved before fingerprints were recorded counts as current when its
+// config's content_dim equals the length of the store's content vectors (0 without them). No
+// model in `dir`: true (nothing to redo). An unreadable config.json: false (retraining
+// replaces it). Reads config.json only, not the weights; fails with article_content's errors.
+Result<bool> two_tower_content_current(const Store& store, const std::filesystem::path& dir);
+
 // The customer-side inputs of one customer as plain numbers, before batching.
 struct CustomerFeatures {
     int64_t age = 0;

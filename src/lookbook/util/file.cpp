@@ -142,6 +142,32 @@ Status sync_directory(const std::filesystem::path& dir) {
     return Status::ok();
 }
 
+Status replace_directory(const std::filesystem::path& fresh, const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    const fs::path old = dir.string() + ".old";
+    std::error_code ec;
+    fs::remove_all(old, ec);
+    const bool had_dir = fs::exists(dir, ec);
+    if (had_dir) {
+        fs::rename(dir, old, ec);
+        if (ec) {
+            return Status::io_error(dir.string() + ": cannot move the old folder aside to " +
+                                    old.string() + ": " + ec.message());
+        }
+    }
+    fs::rename(fresh, dir, ec);
+    if (ec) {
+        const std::string reason = ec.message();
+        if (had_dir) {
+            fs::rename(old, dir, ec);
+        }
+        return Status::io_error(dir.string() + ": cannot move " + fresh.string() +
+                                " into place: " + reason);
+    }
+    fs::remove_all(old, ec);
+    return Status::ok();
+}
+
 uint64_t peak_rss_bytes() { return read_status_kb("VmHWM"); }
 
 uint64_t current_rss_bytes() { return read_status_kb("VmRSS"); }

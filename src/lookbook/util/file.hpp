@@ -42,6 +42,11 @@ Result<std::string> read_file(const std::filesystem::path& path);
 // Flushes a directory entry (after a rename or create inside it) to disk.
 Status sync_directory(const std::filesystem::path& dir);
 
+// Puts the folder `fresh` in the place of `dir` (which may not exist): `dir` is renamed to
+// DIR.old, `fresh` to `dir`, then DIR.old is removed, so a reader sees the old folder or the new
+// one whole. When the second rename fails the old folder is put back. kIOError naming `dir`.
+Status replace_directory(const std::filesystem::path& fresh, const std::filesystem::path& dir);
+
 // Peak resident memory of this process so far (VmHWM), in bytes; 0 when unknown.
 uint64_t peak_rss_bytes();
 
