@@ -89,13 +89,6 @@ Result<bool> embeddings_up_to_date(const fs::path& store_dir) {
     return true;
 }
 
-// What train_clip_encoder leaves in its output folder until the model is written (see
-// catalog_train.cpp's CheckpointPaths): with no finished model, an interrupted training.
-bool has_checkpoint(const fs::path& dir) {
-    return fs::exists(dir / "checkpoint" / "state.json") ||
-           fs::exists(dir / "checkpoint.old" / "state.json");
-}
-
 // Trains the default encoder. An interrupted training (a checkpoint, no model) is resumed, its
 // time counting towards the limit, unless `force`. A folder that holds a model (or, with
 // `force`, an interrupted training) is retrained from scratch in the sibling ENCODER.tmp and
@@ -108,7 +101,7 @@ Status train_encoder(const fs::path& store_dir, double minutes, bool force) {
     options.train.model_set = true;
     const fs::path dir = encoder_dir(store_dir);
     const bool model = has_encoder(store_dir);
-    const bool checkpoint = has_checkpoint(dir);
+    const bool checkpoint = has_training_checkpoint(dir);
     if (!model && checkpoint && !force) {
         log::info("encoder: {} holds an interrupted training; resuming it", dir.string());
         options.train.resume = true;

@@ -655,6 +655,11 @@ std::vector<std::vector<int64_t>> epoch_batches(const std::vector<std::string>& 
     return batches;
 }
 
+bool has_training_checkpoint(const fs::path& output) {
+    const CheckpointPaths paths(output);
+    return fs::exists(paths.dir / "state.json") || fs::exists(paths.old / "state.json");
+}
+
 Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examples,
                                        const fs::path& output,
                                        const TrainOptions& options) {
@@ -692,8 +697,7 @@ Result<TrainReport> train_clip_encoder(const std::vector<TrainingExample>& examp
             options.crop_max));
     }
     const CheckpointPaths paths(output);
-    const bool has_checkpoint =
-        fs::exists(paths.dir / "state.json") || fs::exists(paths.old / "state.json");
+    const bool has_checkpoint = has_training_checkpoint(output);
     if (has_checkpoint && !options.resume) {
         return Status::invalid_argument(
             output.string() +

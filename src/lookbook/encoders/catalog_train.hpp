@@ -182,6 +182,10 @@ struct TrainReport {
     std::filesystem::path output;
 };
 
+// Whether `output` holds a training state train_clip_encoder can resume (its checkpoint, or
+// the previous one kept while a new one is swapped in).
+bool has_training_checkpoint(const std::filesystem::path& output);
+
 // Trains the dual encoder on `examples` with the symmetric InfoNCE loss and a learnable logit
 // scale, AdamW with LearningRateSchedule (warm-up, cosine decay ending at the epochs limit or
 // the time budget), batches from epoch_batches, random crop and horizontal flip. The tokenizer
