@@ -26,10 +26,10 @@
 // Without AVX2, FMA and F16C (checked once at run time), or when a value does not fit a half
 // (|x| > 65,504, or not finite), every row is scored in float.
 //
-// Several queries can share one pass (top_many): each block of half rows is read and widened
-// once for up to four queries at a time, and every (row, query) score is computed with the
-// same operations, in the same order, as top() computes it alone, so each answer is the one
-// top() gives. RowScanBatcher gathers the queries of concurrent callers into such passes.
+// Several queries can share one pass (top_many): each block of half rows is read from memory
+// once and scored for every query while it sits in the core's cache, with the kernel top() uses,
+// so each answer is the one top() gives. RowScanBatcher gathers the queries of concurrent callers
+// into such passes.
 namespace lookbook {
 
 // One query of RowScan::top_many(); the arguments of top(). `query` and `skip` are borrowed.
@@ -65,8 +65,8 @@ class RowScan {
                                                       std::span<const uint32_t> skip = {},
                                                       bool positive_only = true) const;
 
-    // top() of each query, answers in the same order, each identical to top()'s: the half rows
-    // are read once per block for every four queries instead of once per query. When
+    // top() of each query, answers in the same order, each identical to top()'s: each block of
+    // half rows is read from memory once for all the queries instead of once per query. When
     // `rescored` is not empty (one entry per query) it receives each query's rows scored in
     // float.
     std::vector<std::vector<std::pair<uint32_t, float>>> top_many(
