@@ -2,6 +2,7 @@
 // candidate source inside it, over many distinct customers of a store (issue 7).
 //
 //   recommend_cost STORE [--customers N] [--rounds R] [--exact-scan 1] [--every-source 1]
+//                  [--weight NAME=W]
 //                  [--threads T] [--batching 0] [--write-ids FILE] [--approximate 0]
 //                  [--ef N] [--graph-m M] [--ef-construction N]
 //
@@ -10,10 +11,11 @@
 // Customers are the first N (default 2000) with purchases in the store, each asked R times
 // (default 1: every call is "cold"). --exact-scan 1 scores every article in float in the
 // ALS, profile and two-tower scans (no half-precision first pass), for comparison.
-// --every-source 1 weighs every source 1 (the tuned blend may weigh some 0, and a source
-// weighing 0 is not asked), the most work an answer can take. Figures are CPU time of this thread
-// (CLOCK_THREAD_CPUTIME_ID), so other work on a shared machine inflates them less than wall time
-// would.
+// --weight NAME=W (repeatable) then sets one source's weight, e.g. profile=0 to time the answer
+// without that source. --every-source 1 weighs every source 1 (the tuned blend may weigh some 0,
+// and a source weighing 0 is not asked), the most work an answer can take. Figures are CPU time of
+// this thread (CLOCK_THREAD_CPUTIME_ID), so other work on a shared machine inflates them less than
+// wall time would.
 // --threads T (T > 1) then asks for the same answers from T threads at once, as the web
 // server's workers do, each thread starting at its own place in the customer list: the
 // exact scans of concurrent calls share passes (RowScanBatcher). It prints the process CPU
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
     int rounds = 1;
     std::string ids_file;
     bool every_source = false;
+    std::vector<std::pair<std::string, float>> set_weights;
+    bool checks = true;
     bool exact_scan = false;
     size_t threads = 1;
     bool approximate = true;
@@ -109,6 +113,18 @@ int main(int argc, char** argv) {
             threads = std::max<size_t>(1, std::strtoul(argv[i + 1], nullptr, 10));
         } else if (flag == "--every-source") {
             every_source = std::string(argv[i + 1]) == "1";
+        } else if (flag == "--checks") {
+            checks = std::string(argv[i + 1]) != "0";
+        } else if (flag == "--weight") {
+            const std::string pair = argv[i + 1];
+            const size_t eq = pair.find('=');
+            if (eq == std::string::npos) {
+                std::fprintf(
+                    stderr, "--weight wants NAME=WEIGHT, e.g. profile=0; got %s\n", pair.c_str());
+                return 2;
+            }
+            set_weights.emplace_back(pair.substr(0, eq),
+                                     std::strtof(pair.c_str() + eq + 1, nullptr));
         } else if (flag == "--exact-scan") {
             exact_scan = std::string(argv[i + 1]) == "1";
             lookbook::RowScan::set_half_pass(!exact_scan);
@@ -170,6 +186,9 @@ int main(int argc, char** argv) {
             recommender.set_weight(name, 1.0f);
         }
     }
+    for (const auto& [name, weight] : set_weights) {
+        recommender.set_weight(name, weight);
+    }
 
     // Customers with purchases: the ones every source has something to say about.
     const auto& offsets = (*store)->transactions().customer_offsets();
@@ -186,7 +205,7 @@ int main(int argc, char** argv) {
     size_t same_blend = 0;
     double blend_found = 0;
     double blend_total = 0;
-    for (uint32_t customer : customers) {
+    for (uint32_t customer : checks ? customers : std::vector<uint32_t>{}) {
         auto history = recommender.history(customer, recommender.default_today(), {});
         lookbook::CustomerContext context{customer, recommender.default_today(), history};
         for (const std::string& name : recommender.source_names()) {
@@ -234,7 +253,7 @@ int main(int argc, char** argv) {
     // and the blended answer, with it and with float-only scans, compared exactly.
     size_t differing_lists = 0;
     size_t differing_answers = 0;
-    for (uint32_t customer : customers) {
+    for (uint32_t customer : checks ? customers : std::vector<uint32_t>{}) {
         auto history = recommender.history(customer, recommender.default_today(), {});
         lookbook::CustomerContext context{customer, recommender.default_today(), history};
         lookbook::RecommendOptions check_options;
@@ -289,7 +308,7 @@ int main(int argc, char** argv) {
             auto history = recommender.history(customer, today, {});
             lookbook::CustomerContext context{customer, today, history};
             lookbook::RowScan::reset_rescored();
-            returned += source->candidates(context, options.candidates_per_source).size();
+            returned += source->ranked(context, options.candidates_per_source).size();
             rescored += lookbook::RowScan::last_rescored();
         }
         per_source[name] = (thread_cpu_us() - start) / static_cast<double>(customers.size());

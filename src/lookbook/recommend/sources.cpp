@@ -368,7 +368,7 @@ ProfileSource::ProfileSource(std::shared_ptr<const ContentVectors> vectors,
                              float half_life_days)
     : vectors_(std::move(vectors)), namer_(std::move(namer)), half_life_days_(half_life_days) {
     auto [rows, articles] = present_rows(*vectors_);
-    present_ = std::make_unique<RowSearch>(
+    present_ = std::make_unique<ProjectedRowSearch>(
         std::move(rows), static_cast<size_t>(vectors_->dim), std::move(articles));
 }
 

@@ -10,6 +10,7 @@
 #include "lookbook/recommend/als.hpp"
 #include "lookbook/recommend/candidates.hpp"
 #include "lookbook/recommend/neighbours.hpp"
+#include "lookbook/recommend/projected_search.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/row_graph.hpp"
 #include "lookbook/util/status.hpp"
@@ -156,7 +157,8 @@ struct ContentVectors {
 Result<std::shared_ptr<const ContentVectors>> load_content_vectors(const Store& store);
 
 // Profile similarity: the recency-weighted mean of the history's content vectors, compared with
-// the articles' through a RowSearch (an HNSW graph on large catalogs, else an exact scan).
+// the articles' through a ProjectedRowSearch (their main directions first on large catalogs,
+// else an exact scan).
 class ProfileSource : public CandidateSource {
   public:
     ProfileSource(std::shared_ptr<const ContentVectors> vectors,
@@ -179,7 +181,7 @@ class ProfileSource : public CandidateSource {
     // The rows that have a vector, packed and named by article: an article without one scores
     // exactly 0 and is never a candidate, so the scan skips those rows (on the H&M store
     // about half of them are articles known only from transactions).
-    std::unique_ptr<RowSearch> present_;
+    std::unique_ptr<ProjectedRowSearch> present_;
 };
 
 }  // namespace lookbook
