@@ -929,10 +929,11 @@ Status read_customers(Context& ctx) {
         flush);
 }
 
-// TODO: ingest reaches 4.9-5.4 million transaction rows/s per core on the shared machine
-// (target 5 million, met in most runs without margin; README Known limits). What is left is
-// mostly memory: id lookups waiting on cache and TLB misses (prefetched in batches) and the
-// first touch of about 250 MB of new pages (0.45 ms a megabyte on this VM).
+// TODO: ingest reaches 5.5-6.0 million transaction rows/s per core on the shared machine
+// (target 5 million; 5.46 in one run of eight at load 3, and one ad-hoc run under contention
+// 4.1; README Known limits). What is left is mostly memory: the customer lookups take about
+// 0.12 s of 0.53, half of it the read of the stored id that confirms a match, the article
+// lookups 0.07 s, and the first touch of about 250 MB of new pages 0.09 s (0.37 ms a MB here).
 // Parsing on one thread and encoding on the other would use the second core; not done yet, so
 // large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
