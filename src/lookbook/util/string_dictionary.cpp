@@ -171,7 +171,11 @@ std::pair<uint32_t, bool> StringDictionary::insert(std::string_view text, uint64
     return {code, true};
 }
 
-void StringDictionary::grow() { rebuild(slots_.size() * 2); }
+// Four times the slots, not two: every rebuild hashes and places every string again, and a
+// table that grows from nothing (the postal codes of ingest_bench's 312,500 customers) spent
+// 0.014 s of the customers step's 0.100 in rebuilds at each doubling. The cost is memory: a
+// table that was not reserved holds 2 to 8 slots per string instead of 2 to 4.
+void StringDictionary::grow() { rebuild(slots_.size() * 4); }
 
 void StringDictionary::rebuild(size_t slot_count) {
     std::vector<Slot> slots(slot_count);
