@@ -83,7 +83,15 @@ struct CategoricalBuilder {
     StringDictionary dictionary;
     std::vector<uint32_t> codes;
 
-    void push(std::string_view value) { codes.push_back(dictionary.intern(value)); }
+    // Rows often repeat the previous row's value (a column the file lacks is "" on every row,
+    // and catalogs come grouped by product): that value's code is reused without hashing it.
+    void push(std::string_view value) {
+        if (!codes.empty() && value == dictionary.at(codes.back())) {
+            codes.push_back(codes.back());
+            return;
+        }
+        codes.push_back(dictionary.intern(value));
+    }
     void add_to(ColumnFileWriter& writer, const std::string& name) const {
         writer.add(name, codes);
         writer.add_strings(name + ".dict", dictionary.offsets(), dictionary.arena());
