@@ -939,11 +939,12 @@ Status read_customers(Context& ctx) {
 
 // TODO: ingest reaches 6.0-6.3 million transaction rows/s per core on the shared machine at
 // load 3 (target 5 million; one ad-hoc run under heavier contention 4.1; README Known limits).
-// What is left is mostly memory: the customer lookups take about 0.12 s of 0.52, half of it the
-// read of the stored id that confirms a match, the article lookups 0.07 s, and the first touch of
-// about 250 MB of new pages 0.09 s (0.37 ms a MB here). Parsing on one thread and encoding on the
-// other would use the second core; not done yet, so large files take about twice as long as they
-// could. Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
+// What is left is mostly memory: the customer lookups take about 0.12 s of 0.52, half of it
+// the read of the stored id that confirms a match, the article lookups 0.07 s, and the first
+// touch of about 250 MB of new pages 0.09 s (0.37 ms a MB here).
+// Parsing on one thread and encoding on the other would use the second core; not done yet, so
+// large files take about twice as long as they could.
+// Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
 // of the cost of ingesting a large file with many articles and customers.
 class PendingTransactions {
