@@ -204,6 +204,36 @@ TEST_F(ColumnFileTest, EveryWriteModeWritesTheSameBytes) {
     }
 }
 
+// The header is written last, over the file's first block, once every column's checksum and
+// the directory are known: also when the directory alone fills the direct write's stage
+// (hundreds of small columns) and the first block left the stage long before.
+TEST_F(ColumnFileTest, HeaderWrittenLastMatchesInEveryWriteMode) {
+    std::vector<std::vector<uint32_t>> columns(300);
+    for (size_t c = 0; c < columns.size(); ++c) {
+        columns[c].assign(c % 7 + 1, static_cast<uint32_t>(c * 1000));
+    }
+    ColumnFileWriter w;
+    for (size_t c = 0; c < columns.size(); ++c) {
+        w.add("column_with_a_long_name_" + std::to_string(c), columns[c]);
+    }
+    std::string first;
+    for (ColumnWriteMode mode :
+         {ColumnWriteMode::kBuffered, ColumnWriteMode::kDirect, ColumnWriteMode::kAuto}) {
+        ASSERT_TRUE(w.write(path_, mode).is_ok());
+        std::ifstream in(path_, std::ios::binary);
+        std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        ASSERT_GT(written.size(), 3 * 4096u);  // the directory alone is past two blocks
+        if (mode == ColumnWriteMode::kBuffered) {
+            first = written;
+        } else {
+            EXPECT_TRUE(written == first) << "mode " << static_cast<int>(mode);
+        }
+        for (size_t c : {size_t{0}, size_t{151}, columns.size() - 1}) {
+            expect_reads_back(path_, "column_with_a_long_name_" + std::to_string(c), columns[c]);
+        }
+    }
+}
+
 // Pages of `path` in the page cache (mincore on a mapping of it).
 size_t cached_pages(const fs::path& path) {
     int fd = ::open(path.c_str(), O_RDONLY);

@@ -35,6 +35,33 @@ TEST(StringDictionary, TellsApartKeysThatShareTheInlinePrefix) {
     EXPECT_EQ(d.find(std::string("ab\0", 3)), 3u);
 }
 
+// Short keys are read into the slot with overlapping loads (load_partial), not copied byte by
+// byte: a key of each length up to 16 with one byte changed at each place, to 0x00 or 0xFF,
+// must be a key of its own, and the hash of each must differ from the unchanged key's.
+TEST(StringDictionary, TellsApartShortKeysThatDifferInOneByteAtAnyPlace) {
+    StringDictionary d;
+    std::vector<std::string> keys;
+    for (size_t len = 0; len <= 16; ++len) {
+        std::string base(len, 'x');
+        keys.push_back(base);
+        for (size_t at = 0; at < len; ++at) {
+            for (char c : {'\0', '\xFF', 'y'}) {
+                std::string changed = base;
+                changed[at] = c;
+                keys.push_back(changed);
+                EXPECT_NE(hash_bytes(changed), hash_bytes(base)) << len << " " << at;
+            }
+        }
+    }
+    for (size_t i = 0; i < keys.size(); ++i) {
+        ASSERT_EQ(d.intern(keys[i]), i) << "key " << i << " of length " << keys[i].size();
+    }
+    for (size_t i = 0; i < keys.size(); ++i) {
+        ASSERT_EQ(d.find(keys[i]), i);
+        ASSERT_EQ(d.at(static_cast<uint32_t>(i)), keys[i]);
+    }
+}
+
 TEST(StringDictionary, AgreesWithStdMapOnManyRandomKeys) {
     std::mt19937 rng(7);
     StringDictionary d;

@@ -355,8 +355,7 @@ bool CsvReader::parse_quoted_record(size_t start) {
                         need_more = true;
                         break;
                     }
-                    char c = data_[i];
-                    if (c == quote) {
+                    if (data_[i] == quote) {
                         if (i + 1 >= end_ && !eof_) {
                             need_more = true;
                             break;
@@ -369,11 +368,15 @@ bool CsvReader::parse_quoted_record(size_t start) {
                         ++i;  // closing quote
                         break;
                     }
-                    if (c == '\n') {
-                        ++newlines;
-                    }
-                    scratch_.push_back(c);
-                    ++i;
+                    // The text up to the next quote (or the end of the buffer) in one copy:
+                    // byte by byte it took a fifth of ingest_bench's articles step.
+                    const char* next_quote =
+                        static_cast<const char*>(std::memchr(data_ + i, quote, end_ - i));
+                    const size_t run_end =
+                        next_quote != nullptr ? static_cast<size_t>(next_quote - data_) : end_;
+                    newlines += static_cast<uint64_t>(std::count(data_ + i, data_ + run_end, '\n'));
+                    scratch_.append(data_ + i, run_end - i);
+                    i = run_end;
                 }
                 if (need_more) {
                     break;
@@ -395,10 +398,11 @@ bool CsvReader::parse_quoted_record(size_t start) {
                     return false;
                 }
             } else {
+                const size_t run_start = i;
                 while (i < end_ && data_[i] != delim && data_[i] != '\n') {
-                    scratch_.push_back(data_[i]);
                     ++i;
                 }
+                scratch_.append(data_ + run_start, i - run_start);
                 if (i >= end_ && !eof_) {
                     need_more = true;
                     break;

@@ -83,7 +83,15 @@ struct CategoricalBuilder {
     StringDictionary dictionary;
     std::vector<uint32_t> codes;
 
-    void push(std::string_view value) { codes.push_back(dictionary.intern(value)); }
+    // Rows often repeat the previous row's value (a column the file lacks is "" on every row,
+    // and catalogs come grouped by product): that value's code is reused without hashing it.
+    void push(std::string_view value) {
+        if (!codes.empty() && value == dictionary.at(codes.back())) {
+            codes.push_back(codes.back());
+            return;
+        }
+        codes.push_back(dictionary.intern(value));
+    }
     void add_to(ColumnFileWriter& writer, const std::string& name) const {
         writer.add(name, codes);
         writer.add_strings(name + ".dict", dictionary.offsets(), dictionary.arena());
@@ -929,10 +937,11 @@ Status read_customers(Context& ctx) {
         flush);
 }
 
-// TODO: ingest reaches 4.9-5.4 million transaction rows/s per core on the shared machine
-// (target 5 million, met in most runs without margin; README Known limits). What is left is
-// mostly memory: id lookups waiting on cache and TLB misses (prefetched in batches) and the
-// first touch of about 250 MB of new pages (0.45 ms a megabyte on this VM).
+// TODO: ingest reaches 6.0-6.3 million transaction rows/s per core on the shared machine at
+// load 3 (target 5 million; one ad-hoc run under heavier contention 4.1; README Known limits).
+// What is left is mostly memory: the customer lookups take about 0.12 s of 0.52, half of it
+// the read of the stored id that confirms a match, the article lookups 0.07 s, and the first
+// touch of about 250 MB of new pages 0.09 s (0.37 ms a MB here).
 // Parsing on one thread and encoding on the other would use the second core; not done yet, so
 // large files take about twice as long as they could.
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
@@ -1027,6 +1036,31 @@ struct LastCustomer {
     std::string id;
 };
 
+// Whether two ids hold the same bytes, without a branch on where they first differ: a batch
+// compares each row's customer id with the previous row's, and which rows start a new basket
+// follows no pattern a branch predictor could learn.
+bool same_bytes(std::string_view a, std::string_view b) {
+    const size_t n = a.size();
+    if (n != b.size()) {
+        return false;
+    }
+    if (n < 8) {
+        return n == 0 || std::memcmp(a.data(), b.data(), n) == 0;
+    }
+    uint64_t x;
+    uint64_t y;
+    uint64_t differ = 0;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        differ |= x ^ y;
+    }
+    // The last 8 bytes, overlapping words already compared when n is not a multiple of 8.
+    std::memcpy(&x, a.data() + n - 8, 8);
+    std::memcpy(&y, b.data() + n - 8, 8);
+    return (differ | (x ^ y)) == 0;
+}
+
 // Looks up (or adds) the ids of a batch of valid transactions and appends them to the table.
 Status resolve_transactions(Context& ctx,
                             const std::string& file,
@@ -1036,43 +1070,56 @@ Status resolve_transactions(Context& ctx,
     auto& report = ctx.report;
     const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
     const auto& rows = pending.rows();
-    std::array<uint64_t, PendingTransactions::kBatchSize> article_hash;
-    std::array<uint64_t, PendingTransactions::kBatchSize> customer_hash;
-    // Rows of one basket are usually adjacent: only a change of customer needs a lookup. The
-    // comparison (64 bytes for an H&M id) is made once here and its answer reused below.
-    std::array<bool, PendingTransactions::kBatchSize> new_customer;
-    for (size_t i = 0; i < rows.size(); ++i) {
-        article_hash[i] = hash_bytes(rows[i].article_id);
-        ctx.articles.ids.prefetch(article_hash[i]);
-        new_customer[i] = i == 0 || rows[i].customer_id != rows[i - 1].customer_id;
-        if (new_customer[i]) {
-            customer_hash[i] = hash_bytes(rows[i].customer_id);
-            ctx.customers.ids.prefetch(customer_hash[i]);
-        }
-    }
-    for (size_t i = 0; i < rows.size(); ++i) {
-        if (new_customer[i]) {
-            ctx.customers.ids.prefetch_text(rows[i].customer_id, customer_hash[i]);
-        }
-    }
-    // The previous row's customer as found (or added), rejected rows included: a row naming
-    // the same id gets the same answer without a lookup.
+    constexpr size_t kBatch = PendingTransactions::kBatchSize;
     // Codes are plain integers with kNoCode for "not found" here: std::optional<uint32_t>
     // copied from row to row was stored as a value and a flag and reloaded as one word, a
     // store-forwarding stall that took a quarter of this function's time.
     constexpr uint32_t kNoCode = std::numeric_limits<uint32_t>::max();
-    uint32_t previous_customer = kNoCode;
+    // Rows of one basket are usually adjacent: the batch is cut into runs of rows naming the
+    // same customer, and only each run's first row needs a lookup. Runs are counted without
+    // branches (`run_of_row`, `run_start`), and the loops below go over runs, not over rows
+    // asking "is this a new customer?": the answer follows no pattern, and each wrong guess
+    // of the branch predictor cost about as much as a cache miss.
+    std::array<uint64_t, kBatch> article_hash;
+    std::array<uint32_t, kBatch> run_of_row;
+    std::array<uint32_t, kBatch> run_start;
+    uint32_t runs = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        article_hash[i] = hash_bytes(rows[i].article_id);
+        ctx.articles.ids.prefetch(article_hash[i]);
+        const bool starts = i == 0 || !same_bytes(rows[i].customer_id, rows[i - 1].customer_id);
+        run_start[runs] = static_cast<uint32_t>(i);
+        runs += starts ? 1 : 0;
+        run_of_row[i] = runs - 1;
+    }
+    std::array<uint64_t, kBatch> customer_hash;
+    for (uint32_t r = 0; r < runs; ++r) {
+        customer_hash[r] = hash_bytes(rows[run_start[r]].customer_id);
+        ctx.customers.ids.prefetch(customer_hash[r]);
+    }
+    for (uint32_t r = 0; r < runs; ++r) {
+        ctx.customers.ids.prefetch_text(rows[run_start[r]].customer_id, customer_hash[r]);
+    }
+    // Each run's customer as found (kNoCode when unknown); the previous batch's last customer
+    // answers for a first run that continues it.
+    std::array<uint32_t, kBatch> run_customer;
+    for (uint32_t r = 0; r < runs; ++r) {
+        const std::string_view id = rows[run_start[r]].customer_id;
+        if (r == 0 && last_customer->code && id == last_customer->id) {
+            run_customer[r] = *last_customer->code;
+        } else {
+            run_customer[r] = ctx.customers.ids.find(id, customer_hash[r]).value_or(kNoCode);
+        }
+    }
     for (size_t i = 0; i < rows.size(); ++i) {
         const auto& row = rows[i];
-        uint32_t customer;
-        if (!new_customer[i]) {
-            customer = previous_customer;
-        } else if (i == 0 && last_customer->code && row.customer_id == last_customer->id) {
-            customer = *last_customer->code;
-        } else {
-            customer = ctx.customers.ids.find(row.customer_id, customer_hash[i]).value_or(kNoCode);
+        const uint32_t run = run_of_row[i];
+        uint32_t customer = run_customer[run];
+        if (customer == kNoCode && keep_unknown) {
+            // An earlier run of this batch may have added the same id as a stub since.
+            customer =
+                ctx.customers.ids.find(row.customer_id, customer_hash[run]).value_or(kNoCode);
         }
-        previous_customer = customer;
         uint32_t article = ctx.articles.ids.find(row.article_id, article_hash[i]).value_or(kNoCode);
         if ((customer == kNoCode || article == kNoCode) && !keep_unknown) {
             bool no_article = article == kNoCode;
@@ -1090,9 +1137,10 @@ Status resolve_transactions(Context& ctx,
         }
         if (customer == kNoCode) {
             customer = ctx.customers.add_stub(row.customer_id);
-            previous_customer = customer;
             ++report.unknown_customers;
         }
+        // The run's other rows take the customer as found or added here.
+        run_customer[run] = customer;
         if (customer >= ctx.customers_described && !ctx.customers.has_metadata[customer]) {
             ++report.unknown_customer_rows;
         }
@@ -1112,7 +1160,8 @@ Status resolve_transactions(Context& ctx,
         t.prices.push_back(row.price);
         t.channels.push_back(row.channel);
     }
-    if (!rows.empty() && previous_customer != kNoCode && last_customer->code != previous_customer) {
+    const uint32_t previous_customer = runs > 0 ? run_customer[runs - 1] : kNoCode;
+    if (previous_customer != kNoCode && last_customer->code != previous_customer) {
         last_customer->code = previous_customer;
         last_customer->id.assign(rows.back().customer_id);
     }

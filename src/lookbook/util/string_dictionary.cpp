@@ -4,6 +4,32 @@
 
 namespace lookbook {
 
+namespace {
+
+// The `n` (at most 8) bytes at `p` as a word, zero-padded above them, read with at most three
+// loads straight into registers. Copying them into a word on the stack and loading that word
+// back waits for the copy's byte stores to retire (a store-forwarding stall of about 15
+// cycles): it was half of hashing a 10-byte article id and two thirds of looking one up.
+inline uint64_t load_partial(const char* p, size_t n) {
+    if (n >= 4) {
+        // Two loads that overlap when n < 8; the overlapping bytes are equal, so OR keeps them.
+        uint32_t low;
+        uint32_t high;
+        std::memcpy(&low, p, 4);
+        std::memcpy(&high, p + n - 4, 4);
+        return low | static_cast<uint64_t>(high) << (8 * (n - 4));
+    }
+    if (n == 0) {
+        return 0;
+    }
+    // 1 to 3 bytes: the first, the middle and the last byte cover them all.
+    return static_cast<uint64_t>(static_cast<uint8_t>(p[0])) |
+           static_cast<uint64_t>(static_cast<uint8_t>(p[n / 2])) << (8 * (n / 2)) |
+           static_cast<uint64_t>(static_cast<uint8_t>(p[n - 1])) << (8 * (n - 1));
+}
+
+}  // namespace
+
 uint64_t hash_bytes(std::string_view text) {
     constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
     const char* p = text.data();
@@ -18,8 +44,7 @@ uint64_t hash_bytes(std::string_view text) {
         n -= 8;
     }
     if (n > 0) {
-        uint64_t word = 0;
-        std::memcpy(&word, p, n);
+        uint64_t word = load_partial(p, n);
         h = (h ^ word) * kMul;
         h ^= h >> 29;
     }
@@ -45,13 +70,17 @@ StringDictionary::Slot StringDictionary::make_key(std::string_view text,
                                                   uint64_t offset) {
     Slot slot;
     if (text.size() <= kInlineBytes) {
-        char bytes[12] = {};
-        if (!text.empty()) {
-            std::memcpy(bytes, text.data(), text.size());
+        // Bytes 0-7 in key_lo, 8-10 and the length in key_hi (little-endian, as if copied).
+        const char* p = text.data();
+        const size_t n = text.size();
+        if (n <= 8) {
+            slot.key_lo = load_partial(p, n);
+            slot.key_hi = 0;
+        } else {
+            std::memcpy(&slot.key_lo, p, 8);
+            slot.key_hi = static_cast<uint32_t>(load_partial(p + 8, n - 8));
         }
-        bytes[11] = static_cast<char>(text.size());
-        std::memcpy(&slot.key_lo, bytes, 8);
-        std::memcpy(&slot.key_hi, bytes + 8, 4);
+        slot.key_hi |= static_cast<uint32_t>(n) << 24;
     } else {
         slot.key_lo = offset << 16 | std::min<uint64_t>(text.size(), kLengthUnknown);
         slot.key_hi = long_key_tag(hash);
@@ -142,7 +171,11 @@ std::pair<uint32_t, bool> StringDictionary::insert(std::string_view text, uint64
     return {code, true};
 }
 
-void StringDictionary::grow() { rebuild(slots_.size() * 2); }
+// Four times the slots, not two: every rebuild hashes and places every string again, and a
+// table that grows from nothing (the postal codes of ingest_bench's 312,500 customers) spent
+// 0.014 s of the customers step's 0.100 in rebuilds at each doubling. The cost is memory: a
+// table that was not reserved holds 2 to 8 slots per string instead of 2 to 4.
+void StringDictionary::grow() { rebuild(slots_.size() * 4); }
 
 void StringDictionary::rebuild(size_t slot_count) {
     std::vector<Slot> slots(slot_count);

@@ -75,7 +75,7 @@ class StringDictionary {
     static Slot make_key(std::string_view text, uint64_t hash, uint64_t offset);
     // The slot holding `text`'s code, or the empty slot where it would go.
     size_t probe(std::string_view text, uint64_t hash) const;
-    // Rebuilds the table at twice the size, reading the arena in order (no random reads).
+    // Rebuilds the table at four times the size, reading the arena in order (no random reads).
     void grow();
     // Moves every string to a table of `slot_count` slots (a power of two, at least twice the
     // strings held).
