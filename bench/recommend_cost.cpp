@@ -2,7 +2,7 @@
 // candidate source inside it, over many distinct customers of a store (issue 7).
 //
 //   recommend_cost STORE [--customers N] [--rounds R] [--exact-scan 1] [--every-source 1]
-//                  [--weight NAME=W]
+//                  [--weight NAME=W] [--checks 0]
 //                  [--threads T] [--batching 0] [--write-ids FILE] [--approximate 0]
 //                  [--ef N] [--graph-m M] [--ef-construction N]
 //
@@ -22,13 +22,17 @@
 // time per answer and answers/s of wall time, and checks every answer against the one-thread
 // answer of the same customer, bit for bit. --batching 0 makes each call scan alone (the
 // path before RowScanBatcher), for comparison.
-// The ALS, profile and two-tower sources search HNSW graphs (RowSearch) on catalogs of 4,096
-// articles or more; the graphs are always built, and --approximate 0 times the exact scans
-// instead (the path before the graphs). --ef N sets the graph searches' candidate list, --graph-m
-// and --ef-construction the graphs' links per node and build candidate list. Before
+// On catalogs of 4,096 articles or more the two-tower source searches an HNSW graph (RowSearch)
+// and profile similarity the content vectors' main directions (ProjectedRowSearch); ALS scans
+// exactly. --approximate 0 times the exact scans instead. --ef N sets the graph searches' candidate
+// list, --graph-m and --ef-construction the graphs' links per node and build candidate list. Before
 // timing, every source's list (100 candidates) and the blended answer (k 12) of every customer
 // are compared between the graph and the exact scan: recall of the exact list and how many
 // answers are identical.
+// --checks 0 skips those comparisons (for profiling the timed part alone). The per-source
+// figures time each source's ranked list alone (no reasons); recommend() asks reasons of the
+// shown articles only.
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>

@@ -15,9 +15,10 @@ template <typename T>
 class HierarchicalNSW;
 }
 
-// Approximate top-k rows by dot product for the recommenders' candidate scans (ALS, profile
-// similarity, two-tower), issue 7: an exact scan reads every article's vector per request,
-// which on 2 cores caps the cold recommendations API well below 5,000 requests/s.
+// Approximate top-k rows by dot product for the recommenders' candidate scans (the two-tower
+// source's; ALS scans exactly, profile similarity uses recommend/projected_search.hpp), issue 7: an
+// exact scan reads every article's vector per request, which on 2 cores caps the cold
+// recommendations API well below 5,000 requests/s.
 //
 // RowGraph puts the rows in an HNSW graph (hnswlib, as index/hnsw_index does) and answers a
 // query from the graph's candidates only, scored in float with lookbook::dot, so a score it
@@ -42,13 +43,15 @@ namespace lookbook {
 // Measured on the H&M store (see docs/measurements.md, "Approximate candidate search"); the seed
 // fixes the level draws, and the rows are inserted in order on one thread, so a build is
 // reproducible.
-// TODO: the graph is built every time a source opens (1.3 s of CPU for the H&M store's
-// two-tower and profile graphs, about 16 s for 105,000 articles of 64 floats, ad-hoc): saving
-// it with the models (hnswlib serialises itself, as index/hnsw_index does) would make server
-// start and every CLI recommendation command that much faster.
-// TODO: issue 7 (5,000 cold recommendations/s on 2 cores) is not shown met: 330-340 us of server
-// CPU per request with these graphs; the graph search itself is a fifth of it and the ALS exact
-// scan a sixth (README "Known limits").
+// TODO: the graph is built every time a source opens (about 1 s of CPU for the H&M store's
+// two-tower graph, about 16 s for 105,000 articles of 64 floats, ad-hoc): saving it with the
+// models (hnswlib serialises itself, as index/hnsw_index does) would make server start and
+// every CLI recommendation command that much faster. Profile similarity left the graphs in
+// stop 19 (ProjectedRowSearch: 320-value rows made its graph the dearest source).
+// TODO: issue 7 (5,000 cold recommendations/s at p99 under 20 ms on 2 cores) is not shown met:
+// 329-349 us of server CPU per request on a store whose blend has no profile similarity (p99
+// 21-22 ms), 464-468 us on the demo's (README "Known limits"); the two-tower graph search is
+// about 15% of it.
 struct RowGraphParams {
     size_t m = 16;                 // links per node (32 on the bottom layer)
     size_t ef_construction = 100;  // candidate list while inserting
