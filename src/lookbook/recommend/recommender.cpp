@@ -130,16 +130,13 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
     });
 
     std::vector<Recommendation> out;
-    // Shown articles per product type: a dozen or so types, counted in a flat list.
-    std::vector<std::pair<uint32_t, uint32_t>> per_type;
+    // Shown articles per product type, indexed by the type's code (a few hundred at most).
+    std::vector<uint32_t> per_type;
     auto shown_of_type = [&](uint32_t type) -> uint32_t& {
-        for (auto& [known, shown] : per_type) {
-            if (known == type) {
-                return shown;
-            }
+        if (type >= per_type.size()) {
+            per_type.resize(static_cast<size_t>(type) + 1, 0);
         }
-        per_type.emplace_back(type, 0);
-        return per_type.back().second;
+        return per_type[type];
     };
     for (const auto& [article, entry] : ranked) {
         if (out.size() >= options.k) {
