@@ -119,6 +119,31 @@ TEST(ProjectedRowSearchTest, ExactWhenApproximateSearchIsOff) {
     EXPECT_EQ(differing, 0u);
 }
 
+// Break-it review of stop 19: projected values beyond half precision's 65,504 would have become
+// infinities (and NaN scores); such rows are kept in float.
+TEST(ProjectedRowSearchTest, ValuesTooLargeForAHalfAreKeptInFloat) {
+    const size_t count = 5000, dim = 64;
+    auto rows = low_rank_rows(count, dim, 16, 17);
+    for (float& v : rows) {
+        v *= 1e6f;
+    }
+    std::vector<uint32_t> identity(count);
+    for (size_t r = 0; r < count; ++r) {
+        identity[r] = static_cast<uint32_t>(r);
+    }
+    ProjectedRowSearch search(rows, dim);
+    ASSERT_GT(search.directions(), 0u);
+    for (size_t q = 0; q < 10; ++q) {
+        const float* query = rows.data() + q * 401 * dim;
+        const Answer got = search.top(query, 20);
+        ASSERT_EQ(got.size(), 20u);
+        for (const auto& [id, score] : got) {
+            EXPECT_TRUE(std::isfinite(score));
+        }
+        EXPECT_EQ(got.front(), brute_force(rows, dim, identity, query, 20, {}, true).front());
+    }
+}
+
 TEST(ProjectedRowSearchTest, OddQueriesAndSizes) {
     const size_t count = 5000, dim = 64;
     const auto rows = low_rank_rows(count, dim, 8, 13);

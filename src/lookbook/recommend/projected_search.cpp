@@ -202,7 +202,11 @@ ProjectedRowSearch::ProjectedRowSearch(std::vector<float> rows,
         basis_ * Eigen::Map<const Eigen::MatrixXf>(rows_.data(),
                                                    static_cast<Eigen::Index>(dim_),
                                                    static_cast<Eigen::Index>(count));
-    if (has_half_kernel()) {
+    // Half precision holds magnitudes up to 65,504 (unit content vectors project to at most 1);
+    // larger values stay in float, as RowScan does.
+    const bool fits_half = std::all_of(
+        projected.begin(), projected.end(), [](float v) { return std::fabs(v) <= 65504.0f; });
+    if (has_half_kernel() && fits_half) {
         projected_half_ = to_half(projected);  // half the bytes to read per query
     } else {
         projected_ = std::move(projected);

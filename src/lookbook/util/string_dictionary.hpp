@@ -57,6 +57,13 @@ class StringDictionary {
     // once instead of being rebuilt at every doubling.
     void reserve(size_t strings, size_t bytes = 0);
 
+    // Slots in the table (16 bytes each).
+    size_t slot_count() const { return slots_.size(); }
+    // The slots a full table of `slot_count` grows to: four times as many below
+    // kFastGrowthSlots, twice as many from there.
+    static constexpr size_t kFastGrowthSlots = size_t{1} << 20;
+    static size_t grown_slot_count(size_t slot_count);
+
   private:
     // 16 bytes. Short key: bytes 0-10 hold the key zero-padded, byte 11 its length. Long key:
     // key_lo holds (arena offset << 16 | length, or 0xFFFF when the length does not fit) and
@@ -75,7 +82,7 @@ class StringDictionary {
     static Slot make_key(std::string_view text, uint64_t hash, uint64_t offset);
     // The slot holding `text`'s code, or the empty slot where it would go.
     size_t probe(std::string_view text, uint64_t hash) const;
-    // Rebuilds the table at four times the size, reading the arena in order (no random reads).
+    // Rebuilds the table at grown_slot_count(), reading the arena in order (no random reads).
     void grow();
     // Moves every string to a table of `slot_count` slots (a power of two, at least twice the
     // strings held).
