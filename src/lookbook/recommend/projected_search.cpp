@@ -7,6 +7,7 @@
 
 #include "lookbook/util/assert.hpp"
 #include "lookbook/util/dot.hpp"
+#include "lookbook/util/half.hpp"
 #include "lookbook/util/log.hpp"
 #include "lookbook/util/row_graph.hpp"
 
@@ -45,27 +46,6 @@ void projected_scores_float(
 }
 
 #ifdef LOOKBOOK_PROJECTED_X86
-bool has_half_kernel() {
-    static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                                  __builtin_cpu_supports("f16c");
-    return supported;
-}
-
-__attribute__((target("avx2,fma,f16c"))) std::vector<uint16_t> to_half(
-    const std::vector<float>& in) {
-    std::vector<uint16_t> out(in.size());
-    size_t i = 0;
-    for (; i + 8 <= in.size(); i += 8) {
-        _mm_storeu_si128(
-            reinterpret_cast<__m128i*>(out.data() + i),
-            _mm256_cvtps_ph(_mm256_loadu_ps(in.data() + i), _MM_FROUND_TO_NEAREST_INT));
-    }
-    for (; i < in.size(); ++i) {
-        out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
-    }
-    return out;
-}
-
 // projected_scores_float() from half-precision values; `stride` is a multiple of 8.
 __attribute__((target("avx2,fma,f16c"))) void projected_scores_half(
     const uint16_t* values, size_t directions, size_t stride, const float* query, float* out) {
@@ -86,8 +66,6 @@ __attribute__((target("avx2,fma,f16c"))) void projected_scores_half(
     }
 }
 #else
-bool has_half_kernel() { return false; }
-std::vector<uint16_t> to_half(const std::vector<float>&) { return {}; }
 void projected_scores_half(const uint16_t*, size_t, size_t, const float*, float*) {}
 #endif
 
@@ -206,8 +184,9 @@ ProjectedRowSearch::ProjectedRowSearch(std::vector<float> rows,
     // larger values stay in float, as RowScan does.
     const bool fits_half = std::all_of(
         projected.begin(), projected.end(), [](float v) { return std::fabs(v) <= 65504.0f; });
-    if (has_half_kernel() && fits_half) {
-        projected_half_ = to_half(projected);  // half the bytes to read per query
+    if (has_half_kernels() && fits_half) {
+        projected_half_.resize(projected.size());  // half the bytes to read per query
+        to_half(projected.data(), projected.size(), projected_half_.data());
     } else {
         projected_ = std::move(projected);
     }

@@ -12,6 +12,7 @@
 #include "lookbook/util/assert.hpp"
 #include "lookbook/util/dot.hpp"
 #include "lookbook/util/fifo_gate.hpp"
+#include "lookbook/util/half.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -47,23 +48,6 @@ void keep_best(std::vector<std::pair<uint32_t, float>>* entries, size_t k) {
 }
 
 #ifdef LOOKBOOK_ROW_SCAN_X86
-bool has_half_kernels() {
-    static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                                  __builtin_cpu_supports("f16c");
-    return supported;
-}
-
-__attribute__((target("avx2,fma,f16c"))) void to_half(const float* in, size_t n, uint16_t* out) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
-    }
-    for (; i < n; ++i) {
-        out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
-    }
-}
-
 // Eight halves from `at`, widened to floats.
 __attribute__((target("avx2,fma,f16c"), always_inline)) inline __m256 half8(const uint16_t* at) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
@@ -139,11 +123,9 @@ __attribute__((target("avx2,fma,f16c"))) size_t rows_reaching(const float* appro
     return found;
 }
 #else
-bool has_half_kernels() { return false; }
 size_t rows_reaching(const float*, const float*, size_t, float, float, float, uint16_t*) {
     return 0;
 }
-void to_half(const float*, size_t, uint16_t*) {}
 void half_dot_rows(const uint16_t*, size_t, size_t, const float*, float*) {}
 #endif
 
