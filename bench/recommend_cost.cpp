@@ -2,7 +2,7 @@
 // candidate source inside it, over many distinct customers of a store (issue 7).
 //
 //   recommend_cost STORE [--customers N] [--rounds R] [--exact-scan 1] [--every-source 1]
-//                  [--weight NAME=W] [--checks 0]
+//                  [--weight NAME=W] [--checks 0] [--settle 0]
 //                  [--threads T] [--batching 0] [--write-ids FILE] [--approximate 0]
 //                  [--ef N] [--graph-m M] [--ef-construction N]
 //
@@ -29,6 +29,10 @@
 // timing, every source's list (100 candidates) and the blended answer (k 12) of every customer
 // are compared between the graph and the exact scan: recall of the exact list and how many
 // answers are identical.
+// recommend() is timed as the server asks it (k 12, catalog articles only); answers whose
+// history's sources settle them (RecommendOptions::settle_from_history) skip the other sources,
+// and the checks compare every such answer with the one of every source; --settle 0 asks every
+// source always.
 // --checks 0 skips those comparisons (for profiling the timed part alone). The per-source
 // figures time each source's ranked list alone (no reasons); recommend() asks reasons of the
 // shown articles only.
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
     bool exact_scan = false;
     size_t threads = 1;
     bool approximate = true;
+    bool settle = true;
     for (int i = 2; i + 1 < argc; i += 2) {
         std::string flag = argv[i];
         if (flag == "--customers") {
@@ -117,6 +122,8 @@ int main(int argc, char** argv) {
             threads = std::max<size_t>(1, std::strtoul(argv[i + 1], nullptr, 10));
         } else if (flag == "--every-source") {
             every_source = std::string(argv[i + 1]) == "1";
+        } else if (flag == "--settle") {
+            settle = std::string(argv[i + 1]) != "0";
         } else if (flag == "--checks") {
             checks = std::string(argv[i + 1]) != "0";
         } else if (flag == "--weight") {
@@ -257,6 +264,7 @@ int main(int argc, char** argv) {
     // and the blended answer, with it and with float-only scans, compared exactly.
     size_t differing_lists = 0;
     size_t differing_answers = 0;
+    size_t differing_settled = 0;
     for (uint32_t customer : checks ? customers : std::vector<uint32_t>{}) {
         auto history = recommender.history(customer, recommender.default_today(), {});
         lookbook::CustomerContext context{customer, recommender.default_today(), history};
@@ -289,6 +297,15 @@ int main(int argc, char** argv) {
                    with_half[i].score == float_only[i].score;
         }
         differing_answers += same ? 0 : 1;
+        // Settled from the history or not, the server's answer is the one of every source.
+        lookbook::RecommendOptions served;
+        served.catalog_only = true;
+        lookbook::RecommendOptions every_source_asked = served;
+        every_source_asked.settle_from_history = false;
+        const bool same_settled =
+            same_answer(recommender.recommend(customer, {}, served),
+                        recommender.recommend(customer, {}, every_source_asked));
+        differing_settled += same_settled ? 0 : 1;
     }
     lookbook::RowScan::set_half_pass(!exact_scan);
     lookbook::RowSearch::set_approximate(approximate);
@@ -297,6 +314,11 @@ int main(int argc, char** argv) {
         "between the half pass and float-only scans\n",
         differing_lists,
         differing_answers,
+        customers.size());
+    std::printf(
+        "settling from the history: %zu answers (k 12, catalog only) of %zu customers differ "
+        "from asking every source\n",
+        differing_settled,
         customers.size());
 
     // Each source alone, on the same context recommend() builds.
@@ -331,6 +353,9 @@ int main(int argc, char** argv) {
     std::printf(" (a source weighing 0 is not asked)\n");
 
     // The whole answer, as the server asks for it.
+    options.catalog_only = true;
+    options.settle_from_history = settle;
+    const uint64_t settled_before = recommender.answers_settled_from_history();
     std::vector<double> samples;
     double start = thread_cpu_us();
     for (int round = 0; round < rounds; ++round) {
@@ -351,6 +376,10 @@ int main(int argc, char** argv) {
                 total / static_cast<double>(samples.size()),
                 percentile(samples, 0.5),
                 percentile(samples, 0.99));
+    std::printf("answers settled from the history alone: %llu of %zu\n",
+                static_cast<unsigned long long>(recommender.answers_settled_from_history() -
+                                                settled_before),
+                samples.size());
     std::printf("=> at most %.0f answers/s per core from recommend() alone\n",
                 1e6 * static_cast<double>(samples.size()) / total);
     if (threads <= 1) {

@@ -215,5 +215,63 @@ TEST_F(ReasonsOnDemand, LiveEventsFiltersAndTheTrendingFillGiveTheOldAnswer) {
     EXPECT_EQ(fill[0].reason, "popular this week");
 }
 
+// Issue 7: when repurchase outweighs every other source, the history's own sources can settle
+// the answer before the dearer ones are asked. The answer must be the one of every source.
+TEST_F(ReasonsOnDemand, AnswersSettledFromTheHistoryAreTheAnswersOfEverySource) {
+    Recommender recommender(*store_, models_, vectors_);
+    for (const std::string& name : recommender.source_names()) {
+        recommender.set_weight(name, name == "repurchase" ? 4.0f : 0.5f);
+    }
+    recommender.set_weight("profile", 0.1f);
+    RecommendOptions diverse;
+    diverse.max_per_product_type = 1;
+    RecommendOptions upper;
+    upper.product_groups = {"Garment Upper body"};
+    uint64_t compared = 0;
+    for (float trending : {0.0f, 0.3f}) {
+        recommender.set_weight("trending", trending);
+        for (size_t k : {1u, 3u, 5u, 12u}) {
+            for (RecommendOptions options : {RecommendOptions{}, diverse, upper}) {
+                options.k = k;
+                RecommendOptions every_source = options;
+                every_source.settle_from_history = false;
+                for (uint32_t customer = 0; customer < store_->customers().size(); ++customer) {
+                    const std::string what = fmt::format("c{} k {} trending {} types {} groups {}",
+                                                         customer,
+                                                         k,
+                                                         trending,
+                                                         options.max_per_product_type,
+                                                         options.product_groups.size());
+                    auto got = recommender.recommend(customer, {}, options);
+                    expect_same(got, recommender.recommend(customer, {}, every_source), what);
+                    expect_same(got, old_answer(recommender, customer, {}, options), what);
+                    ++compared;
+                }
+            }
+        }
+    }
+    // Both paths were taken (1,364 of the 1,920 answers settled from the history when written).
+    const uint64_t settled = recommender.answers_settled_from_history();
+    EXPECT_GT(settled, compared / 10) << "of " << compared;
+    EXPECT_LT(settled, compared - compared / 10) << "of " << compared;
+    // A live purchase is history too: bought today, it can be shown again at once.
+    const int32_t today = recommender.default_today();
+    std::vector<Interaction> live = {{9, today, Interaction::Kind::kPurchase}};
+    RecommendOptions one;
+    one.k = 1;
+    RecommendOptions one_every = one;
+    one_every.settle_from_history = false;
+    expect_same(recommender.recommend(kNoRow, live, one),
+                recommender.recommend(kNoRow, live, one_every),
+                "new customer with a live purchase");
+    // With repurchase weighing no more than the others together nothing is settled early.
+    recommender.set_weight("repurchase", 1.0f);
+    const uint64_t before = recommender.answers_settled_from_history();
+    for (uint32_t customer = 0; customer < store_->customers().size(); ++customer) {
+        recommender.recommend(customer, {}, one);
+    }
+    EXPECT_EQ(recommender.answers_settled_from_history(), before);
+}
+
 }  // namespace
 }  // namespace lookbook

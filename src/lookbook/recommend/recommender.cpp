@@ -285,21 +285,67 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     int32_t today = options.today != 0 ? options.today : default_today();
     std::vector<Interaction> events = history(customer, today, live_events);
     CustomerContext context{customer, today, events};
-    std::vector<std::vector<Candidate>> per_source;
+    const size_t n = sources_.size();
+    std::vector<std::vector<Candidate>> per_source(n);
     std::vector<std::string> names;
-    for (const auto& source : sources_) {
-        names.emplace_back(source->name());
+    std::vector<bool> used(n);
+    // A list longer than the usual candidate count asks each source for as many.
+    const size_t asked = std::max(options.candidates_per_source, options.k);
+    // The most an article not bought before can score: every weighted source but repurchase at
+    // its full weight (blend_candidates divides a list by its best score, so a contribution is
+    // at most the weight), summed in float in the blend's order so no rounding can exceed it.
+    float unbought_bound = 0.0f;
+    float repurchase_weight = 0.0f;
+    size_t repurchase_at = n;
+    bool later_sources = false;
+    for (size_t s = 0; s < n; ++s) {
+        names.emplace_back(sources_[s]->name());
         auto weight = weights_.find(names.back());
+        const bool weighted = weight != weights_.end() && weight->second > 0.0f;
         // Trending is always asked: it fills short lists.
-        bool used = (weight != weights_.end() && weight->second > 0.0f) ||
-                    (options.fill_with_trending && names.back() == "trending");
-        // A list longer than the usual candidate count asks each source for as many.
-        size_t asked = std::max(options.candidates_per_source, options.k);
-        per_source.push_back(used ? source->ranked(context, asked) : std::vector<Candidate>());
+        used[s] = weighted || (options.fill_with_trending && names.back() == "trending");
+        if (weighted && names.back() != "repurchase") {
+            unbought_bound += weight->second;
+        } else if (weighted) {
+            repurchase_weight = weight->second;
+            repurchase_at = s;
+        }
+        const bool from_history = names.back() == "repurchase" || names.back() == "trending";
+        if (used[s] && from_history) {
+            per_source[s] = sources_[s]->ranked(context, asked);
+        } else if (used[s]) {
+            later_sources = true;
+        }
     }
     std::vector<uint32_t> bought = history_articles(context, true);
-    std::vector<Recommendation> out =
-        blend_candidates(per_source, names, weights_, bought, catalog_, options);
+    std::vector<Recommendation> out;
+    bool settled = !later_sources;
+    // Worth a try only with k repurchase candidates that could each outscore the bound.
+    const bool may_settle = options.settle_from_history && repurchase_at < n &&
+                            repurchase_weight > unbought_bound &&
+                            per_source[repurchase_at].size() >= options.k;
+    if (may_settle || settled) {
+        out = blend_candidates(per_source, names, weights_, bought, catalog_, options);
+        // Settled when the k-th article (so every one before it, and every article skipped on
+        // the way for the diversity limit) scores above the bound. Those are all bought
+        // articles (anything else scores at most the bound), whose scores the other sources do
+        // not change: asking them adds only articles ranked below, and the same k are shown.
+        // A fill from trending scores 0, so a list that needed one is never settled here.
+        settled = settled ||
+                  (out.size() == options.k && !out.empty() && out.back().score > unbought_bound);
+        if (settled && later_sources) {
+            settled_from_history_.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    if (!settled) {
+        for (size_t s = 0; s < n; ++s) {
+            if (used[s] && per_source[s].empty() && names[s] != "repurchase" &&
+                names[s] != "trending") {
+                per_source[s] = sources_[s]->ranked(context, asked);
+            }
+        }
+        out = blend_candidates(per_source, names, weights_, bought, catalog_, options);
+    }
     // Reasons only for the k shown: the same text candidates() would have given every one,
     // asked of each source once for all of its items.
     for (const Recommendation& item : out) {

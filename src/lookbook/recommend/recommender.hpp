@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -41,6 +42,11 @@ struct RecommendOptions {
     // catalog lacks (a third of the H&M sample's lists otherwise) are left out of what a shop
     // shows, but counted by evaluations, which score what customers really bought.
     bool catalog_only = false;
+    // Ask the history's sources (repurchase, and trending for the fill) first and stop there when
+    // their list is already the answer: when the k-th article scores more than any article not
+    // bought before could reach with every other source's full weight. The answer is the one
+    // asking every source gives (tests compare both); false asks every source (for comparisons).
+    bool settle_from_history = true;
 };
 
 struct Recommendation {
@@ -109,6 +115,11 @@ class Recommender {
                                      std::span<const Interaction> live_events) const;
     int32_t default_today() const { return models_->trained_until; }
     const BlendCatalog& catalog() const { return catalog_; }
+    // Answers so far that the history's sources settled alone (RecommendOptions::
+    // settle_from_history), for the benchmarks.
+    uint64_t answers_settled_from_history() const {
+        return settled_from_history_.load(std::memory_order_relaxed);
+    }
 
   private:
     const Store& store_;
@@ -118,6 +129,7 @@ class Recommender {
     BlendCatalog catalog_;
     std::vector<uint32_t> product_type_codes_;
     std::vector<uint32_t> product_group_codes_;
+    mutable std::atomic<uint64_t> settled_from_history_{0};
 };
 
 }  // namespace lookbook
