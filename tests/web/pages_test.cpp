@@ -64,6 +64,14 @@ TEST_F(WebServerTest, ArticlePageShowsCompleteTheLookAndNotBuiltSimilar) {
     auto missing = get("/articles/nope");
     EXPECT_EQ(missing->status, 404);
     EXPECT_TRUE(contains(missing->body, "This article is not in the catalog."));
+    EXPECT_FALSE(contains(missing->body, "Did you mean"));
+    // Found by a fresh-user trial: a spreadsheet drops the leading zero; the page now says which
+    // article was meant, as the API does.
+    auto unpadded = get("/articles/108775015");
+    EXPECT_EQ(unpadded->status, 404);
+    EXPECT_TRUE(
+        contains(unpadded->body, "Did you mean <a href=\"/articles/0108775015\">0108775015</a>?"))
+        << unpadded->body;
 }
 
 // Found by the break-it review: on the H&M sample most of "Frequently bought together" were
@@ -135,6 +143,11 @@ TEST_F(WebServerTest, CustomerPageShowsDemographicsHistoryAndRecommendations) {
     EXPECT_TRUE(contains(res->body, "people like you bought it"));
     EXPECT_TRUE(contains(res->body, "bought on 2020-09-04"));
     EXPECT_EQ(get("/customers/nobody")->status, 404);
+    EXPECT_FALSE(contains(get("/customers/nobody")->body, "Did you mean"));
+    auto upper = get("/customers/C1");
+    EXPECT_EQ(upper->status, 404);
+    EXPECT_TRUE(contains(upper->body, "Did you mean <a href=\"/customers/c1\">c1</a>?"))
+        << upper->body;
 }
 
 TEST_F(WebServerTest, CustomerListPageLinksCustomersAndOpensAnId) {

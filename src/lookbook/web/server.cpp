@@ -177,6 +177,17 @@ std::optional<uint32_t> find_article(const Snapshot& snapshot,
     return article;
 }
 
+// "Did you mean <link>?" for a page of an unknown id, empty without a likely id.
+std::string did_you_mean(std::string_view path, const std::optional<std::string>& meant) {
+    if (!meant) {
+        return "";
+    }
+    return fmt::format("Did you mean <a href=\"{}{}\">{}</a>? ",
+                       path,
+                       html_escape(url_encode(*meant)),
+                       html_escape(*meant));
+}
+
 ArticleCard card_for(const ArticleTable& articles, uint32_t article) {
     ArticleCard card;
     card.article_id = articles.id(article);
@@ -1345,11 +1356,15 @@ void WebServer::register_routes() {
             const ArticleTable& articles = s.store->articles();
             auto article = find_article(s, req.matches[1].str(), res, false);
             if (!article) {
+                // Found by a fresh-user trial: the API and the CLI suggested the id with its
+                // leading zero back, the page did not.
+                const auto meant = repaired_article_id(articles, req.matches[1].str());
                 send_page(res,
                           Page{"Article not found",
                                "",
-                               "<p class=\"empty-state\">This article is not in the catalog. <a "
-                               "href=\"/catalog\">Back to the catalog</a>.</p>"},
+                               "<p class=\"empty-state\">This article is not in the catalog. " +
+                                   did_you_mean("/articles/", meant) +
+                                   "<a href=\"/catalog\">Back to the catalog</a>.</p>"},
                           404);
                 return;
             }
@@ -1523,10 +1538,17 @@ void WebServer::register_routes() {
             std::string id = req.matches[1].str();
             auto customer = customers.find(id);
             if (!customer) {
+                const auto meant = repaired_id(
+                    id,
+                    [&](std::string_view candidate) {
+                        return customers.find(candidate).has_value();
+                    },
+                    customers.size() > 0 ? customers.id(0) : std::string_view());
                 send_page(res,
                           Page{"Customer not found",
                                "",
-                               "<p class=\"empty-state\">No customer has this id.</p>"},
+                               "<p class=\"empty-state\">No customer has this id. " +
+                                   did_you_mean("/customers/", meant) + "</p>"},
                           404);
                 return;
             }
