@@ -1,6 +1,8 @@
 #include "similar_output.hpp"
 
 #include <iostream>
+#include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -126,12 +128,20 @@ void print_similar_hits(const Store& store, const std::vector<SimilarHit>& hits,
         const auto part = [](const std::optional<float>& score) {
             return score ? fmt::format("{:.3f}", *score) : std::string("-");
         };
-        std::cout << fmt::format("{:2}. {} {} ({}, {})  score {:.3f}  image {}  text {}\n",
+        // Type and colour, whichever the catalog has (a fresh-user trial saw "(Socks, )").
+        std::string details;
+        for (std::string_view field :
+             {articles.product_type(hit.article), articles.colour(hit.article)}) {
+            if (!field.empty()) {
+                details += details.empty() ? "" : ", ";
+                details += field;
+            }
+        }
+        std::cout << fmt::format("{:2}. {} {}{}  score {:.3f}  image {}  text {}\n",
                                  rank + 1,
                                  articles.id(hit.article),
                                  articles.name(hit.article),
-                                 articles.product_type(hit.article),
-                                 articles.colour(hit.article),
+                                 details.empty() ? "" : " (" + details + ")",
                                  hit.score,
                                  part(hit.image_score),
                                  part(hit.text_score));
