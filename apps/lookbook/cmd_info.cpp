@@ -1,5 +1,8 @@
 // `lookbook info`: prints what a store holds.
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -7,6 +10,8 @@
 #include "commands.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/store/summary.hpp"
+#include "lookbook/util/log.hpp"
+#include "lookbook/web/event_log.hpp"
 
 namespace lookbook::cli {
 namespace {
@@ -19,6 +24,27 @@ struct InfoArgs {
 
 std::string percent(uint64_t part, uint64_t whole) {
     return whole == 0 ? "-" : fmt::format("{:.1f}%", 100.0 * part / whole);
+}
+
+// Events recorded through the API (`serve`) and how many `build` has not folded in yet;
+// nullopt when the store has no events file (nothing is created here) or it cannot be read.
+std::optional<std::pair<int64_t, int64_t>> event_counts(const std::string& store_dir) {
+    const std::filesystem::path path = web::event_log_path(store_dir);
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) {
+        return std::nullopt;
+    }
+    auto opened = web::EventLog::open(path);
+    if (!opened.is_ok()) {
+        log::warn("{}", opened.status().message());
+        return std::nullopt;
+    }
+    auto counts = (*opened)->counts();
+    if (!counts.is_ok()) {
+        log::warn("{}", counts.status().message());
+        return std::nullopt;
+    }
+    return *counts;
 }
 
 int run_info(const InfoArgs& args) {
@@ -35,6 +61,9 @@ int run_info(const InfoArgs& args) {
         }
     }
     StoreSummary s = summarize_store(**store);
+    // Found by a fresh-user trial: events recorded by the server were nowhere to be seen until
+    // the next build.
+    const auto events = event_counts(args.store);
     if (args.json) {
         nlohmann::json out;
         out["store"] = args.store;
@@ -58,6 +87,9 @@ int run_info(const InfoArgs& args) {
             out["top_product_types"].push_back({{"product_type", type}, {"transactions", rows}});
         }
         out["extra_files"] = s.extra_files;
+        out["events"] =
+            events ? nlohmann::json{{"recorded", events->first}, {"not_folded", events->second}}
+                   : nlohmann::json{{"recorded", 0}, {"not_folded", 0}};
         out["verified"] = args.verify;
         // Catalog text is the retailer's bytes; invalid UTF-8 is shown as U+FFFD.
         std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -102,6 +134,14 @@ int run_info(const InfoArgs& args) {
     }
     if (!s.extra_files.empty()) {
         std::cout << "  also holds: " << fmt::format("{}", fmt::join(s.extra_files, ", ")) << "\n";
+    }
+    if (events && events->first > 0) {
+        std::cout << fmt::format(
+            "  events:       {} recorded through the API, {} not yet in the transactions{}\n",
+            events->first,
+            events->second,
+            events->second > 0 ? fmt::format(" (`lookbook build {}` folds them in)", args.store)
+                               : "");
     }
     return kExitOk;
 }

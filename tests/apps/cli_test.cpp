@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lookbook/web/event_log.hpp"
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -60,6 +62,34 @@ TEST_F(CliTest, IngestThenInfoAsJson) {
     ASSERT_EQ(info.exit_code, 0) << info.out;
     EXPECT_NE(info.out.find("\"total\": 2"), std::string::npos) << info.out;
     EXPECT_NE(info.out.find("\"product_type\": \"T-shirt\""), std::string::npos) << info.out;
+    EXPECT_NE(info.out.find("\"recorded\": 0"), std::string::npos) << info.out;
+    EXPECT_FALSE(fs::exists(lookbook::web::event_log_path(path("store"))))
+        << "info created the events file";
+    CommandResult text = run("--log-level off info " + path("store"));
+    EXPECT_EQ(text.out.find("events:"), std::string::npos) << text.out;
+    // Found by a fresh-user trial: events recorded through the API did not show before a build.
+    {
+        auto log = lookbook::web::EventLog::open(lookbook::web::event_log_path(path("store")));
+        ASSERT_TRUE(log.is_ok()) << log.status().message();
+        for (const char* article : {"0001", "0002", "0001"}) {
+            lookbook::web::CustomerEvent event;
+            event.customer_id = "c1";
+            event.article_id = article;
+            event.kind = lookbook::web::EventKind::kPurchase;
+            event.unix_ms = 1600000000000;
+            ASSERT_TRUE((*log)->record(event).is_ok());
+        }
+        ASSERT_TRUE((*log)->mark_folded(1, "gen-000001").is_ok());
+    }
+    text = run("--log-level off info " + path("store"));
+    EXPECT_NE(text.out.find("  events:       3 recorded through the API, 2 not yet in the "
+                            "transactions (`lookbook build " +
+                            path("store") + "` folds them in)\n"),
+              std::string::npos)
+        << text.out;
+    info = run("--log-level off info " + path("store") + " --json");
+    EXPECT_NE(info.out.find("\"not_folded\": 2"), std::string::npos) << info.out;
+    EXPECT_NE(info.out.find("\"recorded\": 3"), std::string::npos) << info.out;
 }
 
 TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
