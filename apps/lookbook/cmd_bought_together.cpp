@@ -1,5 +1,6 @@
 // `lookbook bought-together`: "complete the look" suggestions for a cart of articles, from the
 // rules `lookbook mine STORE` saved.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -29,6 +30,42 @@ struct BoughtTogetherArgs {
 int fail(const std::string& message, int code = kExitFailure) {
     std::cerr << "lookbook bought-together: " << message << "\n";
     return code;
+}
+
+// Why a cart got no suggestion (a fresh-user trial was told "the filters" when no rule fired,
+// and when the catalog had no product groups for --other-groups to tell apart).
+std::string no_suggestion_message(const ArticleTable& articles,
+                                  const rules::CompleteTheLookModel& model,
+                                  const std::vector<uint32_t>& cart,
+                                  const rules::RecommendOptions& options) {
+    rules::RecommendOptions unfiltered;
+    unfiltered.k = options.k;
+    auto any = rules::complete_the_look(model, cart, unfiltered);
+    if (any.is_ok() && any->empty()) {
+        return "No suggestions: even without filters nothing comes up but the cart's own articles "
+               "and their colour variants.";
+    }
+    std::vector<std::string> filters;
+    if (options.other_groups_only) {
+        const bool grouped = std::any_of(cart.begin(), cart.end(), [&](uint32_t article) {
+            return !articles.attribute(ArticleAttribute::kProductGroup).value(article).empty();
+        });
+        filters.push_back(grouped ? "--other-groups (only product groups the cart does not hold)"
+                                  : "--other-groups, and the cart's articles have no product "
+                                    "group in the catalog (map a product_group column at ingest)");
+    }
+    if (options.catalog_only) {
+        filters.push_back("catalog articles only (--any-article shows the others)");
+    }
+    if (options.allow) {
+        filters.push_back("--allow");
+    }
+    return fmt::format(
+        "No suggestions: without filters there would be {} article{}, but the filters "
+        "leave none: {}.",
+        any.is_ok() ? any->size() : 0,
+        any.is_ok() && any->size() == 1 ? "" : "s",
+        fmt::join(filters, "; "));
 }
 
 int run_bought_together(const BoughtTogetherArgs& args) {
@@ -85,8 +122,7 @@ int run_bought_together(const BoughtTogetherArgs& args) {
         return kExitOk;
     }
     if (suggestions->empty()) {
-        std::cout << "No suggestions: the filters (--allow, --other-groups, catalog articles "
-                     "only unless --any-article) leave no article.\n";
+        std::cout << no_suggestion_message(articles, *model, *cart, options) << "\n";
     }
     for (size_t rank = 0; rank < suggestions->size(); ++rank) {
         const auto& s = (*suggestions)[rank];

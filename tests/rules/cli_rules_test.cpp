@@ -120,6 +120,16 @@ TEST_F(RulesCliTest, MineStoreThenBoughtTogether) {
     EXPECT_EQ(json[1]["article_id"], "0003001");
     EXPECT_EQ(json[1]["source"], "popular");
 
+    // Found by a fresh-user trial: an empty answer blamed "the filters" whatever the cause.
+    std::string allow = write("allow.txt", "0001001\n");
+    CommandResult none = run("bought-together " + store + " 0001001 --allow " + allow);
+    ASSERT_EQ(none.exit_code, 0) << none.out;
+    EXPECT_NE(none.out.find("No suggestions: without filters there would be 2 articles, but the "
+                            "filters leave none: catalog articles only (--any-article shows the "
+                            "others); --allow."),
+              std::string::npos)
+        << none.out;
+
     CommandResult unknown = run("bought-together " + store + " 1001", true);
     EXPECT_EQ(unknown.exit_code, 2);
     // The id lost its leading zeros (as in a spreadsheet); the message names the stored one.
@@ -127,6 +137,56 @@ TEST_F(RulesCliTest, MineStoreThenBoughtTogether) {
                                "\"0001001\"?"),
               std::string::npos)
         << unknown.out;
+}
+
+TEST_F(RulesCliTest, CompleteTheLookWithoutProductGroupsSaysSo) {
+    std::string articles = write("a.csv",
+                                 "article_id,prod_name\n"
+                                 "0001001,Tee\n"
+                                 "0002001,Jeans\n");
+    std::string transactions = write("t.csv",
+                                     "t_dat,customer_id,article_id\n"
+                                     "2020-01-01,c1,0001001\n"
+                                     "2020-01-01,c1,0002001\n"
+                                     "2020-01-02,c2,0001001\n"
+                                     "2020-01-02,c2,0002001\n");
+    std::string store = (dir_ / "store").string();
+    ASSERT_EQ(run("ingest --articles " + articles + " --transactions " + transactions +
+                  " --store " + store)
+                  .exit_code,
+              0);
+    ASSERT_EQ(run("mine " + store).exit_code, 0);
+    CommandResult look = run("bought-together " + store + " 0001001 --other-groups");
+    ASSERT_EQ(look.exit_code, 0) << look.out;
+    EXPECT_NE(look.out.find("No suggestions: without filters there would be 1 article, but the "
+                            "filters leave none: --other-groups, and the cart's articles have no "
+                            "product group in the catalog (map a product_group column at "
+                            "ingest); catalog articles only (--any-article shows the others)."),
+              std::string::npos)
+        << look.out;
+    // A colour variant (same product code) is never suggested: nothing else is left.
+    articles = write("b.csv",
+                     "article_id,product_code,prod_name\n"
+                     "0001001,1,Tee\n"
+                     "0001002,1,Tee\n");
+    transactions = write("u.csv",
+                         "t_dat,customer_id,article_id\n"
+                         "2020-01-01,c1,0001001\n"
+                         "2020-01-01,c1,0001002\n"
+                         "2020-01-02,c2,0001001\n"
+                         "2020-01-02,c2,0001002\n");
+    std::string variants = (dir_ / "variants").string();
+    ASSERT_EQ(run("ingest --articles " + articles + " --transactions " + transactions +
+                  " --store " + variants)
+                  .exit_code,
+              0);
+    ASSERT_EQ(run("mine " + variants).exit_code, 0);
+    CommandResult only_variant = run("bought-together " + variants + " 0001001");
+    ASSERT_EQ(only_variant.exit_code, 0) << only_variant.out;
+    EXPECT_NE(only_variant.out.find("No suggestions: even without filters nothing comes up but "
+                                    "the cart's own articles and their colour variants."),
+              std::string::npos)
+        << only_variant.out;
 }
 
 TEST_F(RulesCliTest, RefusesOptionsThatWouldBeIgnored) {

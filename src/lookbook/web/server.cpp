@@ -1419,14 +1419,17 @@ void WebServer::register_routes() {
                         cards.push_back(std::move(card));
                     }
                 }
-                content += render_card_section(
-                    title,
-                    anchor,
-                    cards,
-                    other_groups
-                        ? "No suggestions yet: no article of another product group goes with this "
-                          "one."
-                        : "No suggestions yet: nobody has bought this article with others.");
+                // Found by a fresh-user trial: a catalog without product groups always showed
+                // the look empty, for another reason than the one given.
+                const char* empty_text =
+                    !other_groups
+                        ? "No suggestions yet: nobody has bought this article with others."
+                    : articles.attribute(ArticleAttribute::kProductGroup).value(*article).empty()
+                        ? "No suggestions: this article has no product group in the catalog, so "
+                          "no article can be told to belong to another one."
+                        : "No suggestions yet: no article of another product group goes with "
+                          "this one.";
+                content += render_card_section(title, anchor, cards, empty_text);
             }
             if (!s.services.similar) {
                 content += render_unavailable_section(
