@@ -140,22 +140,26 @@ TEST_F(RulesCliTest, MineStoreThenBoughtTogether) {
 }
 
 TEST_F(RulesCliTest, CompleteTheLookWithoutProductGroupsSaysSo) {
-    std::string articles = write("a.csv",
-                                 "article_id,prod_name\n"
-                                 "0001001,Tee\n"
-                                 "0002001,Jeans\n");
-    std::string transactions = write("t.csv",
-                                     "t_dat,customer_id,article_id\n"
-                                     "2020-01-01,c1,0001001\n"
-                                     "2020-01-01,c1,0002001\n"
-                                     "2020-01-02,c2,0001001\n"
-                                     "2020-01-02,c2,0002001\n");
-    std::string store = (dir_ / "store").string();
-    ASSERT_EQ(run("ingest --articles " + articles + " --transactions " + transactions +
-                  " --store " + store)
-                  .exit_code,
-              0);
-    ASSERT_EQ(run("mine " + store).exit_code, 0);
+    // Two customers buy articles `a` and `b` together, once each; the store is mined.
+    auto mined_store = [&](const std::string& name,
+                           const std::string& articles_csv,
+                           const std::string& a,
+                           const std::string& b) {
+        std::string transactions = "t_dat,customer_id,article_id\n";
+        for (const std::string day : {"2020-01-01,c1,", "2020-01-02,c2,"}) {
+            transactions += day + a + "\n" + day + b + "\n";
+        }
+        const std::string store = (dir_ / name).string();
+        EXPECT_EQ(
+            run("ingest --articles " + write(name + ".csv", articles_csv) + " --transactions " +
+                write(name + "-t.csv", transactions) + " --store " + store)
+                .exit_code,
+            0);
+        EXPECT_EQ(run("mine " + store).exit_code, 0);
+        return store;
+    };
+    const std::string store = mined_store(
+        "groupless", "article_id,prod_name\n0001001,Tee\n0002001,Jeans\n", "0001001", "0002001");
     CommandResult look = run("bought-together " + store + " 0001001 --other-groups");
     ASSERT_EQ(look.exit_code, 0) << look.out;
     EXPECT_NE(look.out.find("No suggestions: without filters there would be 1 article, but the "
@@ -165,22 +169,11 @@ TEST_F(RulesCliTest, CompleteTheLookWithoutProductGroupsSaysSo) {
               std::string::npos)
         << look.out;
     // A colour variant (same product code) is never suggested: nothing else is left.
-    articles = write("b.csv",
-                     "article_id,product_code,prod_name\n"
-                     "0001001,1,Tee\n"
-                     "0001002,1,Tee\n");
-    transactions = write("u.csv",
-                         "t_dat,customer_id,article_id\n"
-                         "2020-01-01,c1,0001001\n"
-                         "2020-01-01,c1,0001002\n"
-                         "2020-01-02,c2,0001001\n"
-                         "2020-01-02,c2,0001002\n");
-    std::string variants = (dir_ / "variants").string();
-    ASSERT_EQ(run("ingest --articles " + articles + " --transactions " + transactions +
-                  " --store " + variants)
-                  .exit_code,
-              0);
-    ASSERT_EQ(run("mine " + variants).exit_code, 0);
+    const std::string variants =
+        mined_store("variants",
+                    "article_id,product_code,prod_name\n0001001,1,Tee\n0001002,1,Tee\n",
+                    "0001001",
+                    "0001002");
     CommandResult only_variant = run("bought-together " + variants + " 0001001");
     ASSERT_EQ(only_variant.exit_code, 0) << only_variant.out;
     EXPECT_NE(only_variant.out.find("No suggestions: even without filters nothing comes up but "
