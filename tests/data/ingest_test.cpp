@@ -315,7 +315,9 @@ TEST_F(IngestTest, SkipPolicyWritesRejectsWithReasons) {
                   "\"" +
                   t +
                   "\",9,\"column \"\"t_dat\"\" is \"\"03/09/2020\"\"; expected a date as "
-                  "YYYY-MM-DD. If your dates use another layout, declare it, for example "
+                  "YYYY-MM-DD, which a time may follow (2024-01-03 10:22:00, "
+                  "2024-01-03T10:22:00Z). If your dates use another layout, declare it, for "
+                  "example "
                   "--date-format \"\"%d/%m/%Y\"\".\",\"03/09/2020,c1,0108775015,0.1,2\"\n"
                   "\"" +
                   t +
@@ -959,6 +961,83 @@ TEST_F(IngestTest, BasketsAcrossLookupBatchesResolveAsRowByRow) {
         ASSERT_TRUE(code) << stub;
         EXPECT_FALSE(store->customers().has_metadata(*code));
     }
+}
+
+// Found by the fresh-user trial: "2024-01-03 10:22:00" and the like were refused, and
+// --date-format "%Y-%m-%d %H:%M:%S" too ("only %Y, %m and %d are supported").
+TEST_F(IngestTest, TimestampsAreReadAsTheirDate) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2020-09-01 10:22:00,c1,0108775015\n"
+                                  "2020-09-01T23:59:59.123+02:00,c1,0108775044\n"
+                                  "2020-09-02T00:10:00Z,c1,0110065001\n");
+    ASSERT_TRUE(ingest(options_).is_ok());
+    {
+        auto store = open_store();
+        auto dates = store->transactions().date();
+        EXPECT_EQ(std::vector<int32_t>(dates.begin(), dates.end()),
+                  (std::vector<int32_t>{18506, 18506, 18507}));
+    }
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "01/09/2020 10:22 PM,c1,0108775015\n"
+                                  "02/09/2020 1:05 AM,c1,0108775044\n"
+                                  "02/09/2020 1:05,c1,0108775044\n");
+    options_.mapping.date_format = "%d/%m/%Y %I:%M %p";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":4: column \"t_dat\" is \"02/09/2020 1:05\"; expected a date and time in the "
+                  "declared layout \"%d/%m/%Y %I:%M %p\". Fix the row, or rerun with "
+                  "--on-bad-row skip to set it aside.");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    auto dates = store->transactions().date();
+    EXPECT_EQ(std::vector<int32_t>(dates.begin(), dates.end()),
+              (std::vector<int32_t>{18506, 18507}));
+}
+
+TEST_F(IngestTest, DateWithGarbageAfterItIsStillRefused) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2020-09-01,c1,0108775015\n"
+                                  "2020-09-01x,c1,0108775015\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find(":3: column \"t_dat\" is \"2020-09-01x\"; expected a "
+                                             "date as YYYY-MM-DD, which a time may follow"),
+              std::string::npos)
+        << report.status().message();
+}
+
+// Found by the fresh-user trial: 2021-02-30 got the advice to declare another layout.
+TEST_F(IngestTest, ImpossibleDaySaysItDoesNotExist) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2021-02-28,c1,0108775015\n"
+                                  "2021-02-30,c1,0108775015\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":3: column \"t_dat\" is \"2021-02-30\", a day that does not exist: February "
+                  "2021 has 28 days. Fix the row, or rerun with --on-bad-row skip to set it "
+                  "aside.");
+    // A month past 12 in a declared layout is more likely the layout's fault.
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "13/01/2021,c1,0108775015\n");
+    options_.mapping.date_format = "%m/%d/%Y";
+    report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":2: column \"t_dat\" is \"13/01/2021\", a day that does not exist: there is no "
+                  "month 13 (months are 1 to 12); check that the layout \"%m/%d/%Y\" is the "
+                  "file's (--date-format). Fix the row, or rerun with --on-bad-row skip to set it "
+                  "aside.");
 }
 
 }  // namespace

@@ -543,6 +543,23 @@ std::string value_message(const HeaderBinding& b,
         "column \"{}\" is \"{}\"; expected {}.", shorten(b.name(field)), shorten(value), expected);
 }
 
+// The message for a date in the right layout that names no day (2021-02-30).
+std::string impossible_date_message(const HeaderBinding& b,
+                                    std::string_view text,
+                                    const DateReading& reading,
+                                    const DateFormat& format) {
+    // A month past 12 more often means day and month are swapped than a typo.
+    const bool month_wrong = reading.year >= 1 && (reading.month < 1 || reading.month > 12);
+    return fmt::format("column \"{}\" is \"{}\", a day that does not exist: {}{}.",
+                       shorten(b.name(kDate)),
+                       shorten(text),
+                       impossible_date_reason(reading),
+                       month_wrong ? fmt::format("; check that the layout \"{}\" is the file's "
+                                                 "(--date-format)",
+                                                 format.layout())
+                                   : "");
+}
+
 // The rows a catalog file probably holds, judged from the `rows` kept in the bytes read so
 // far, with a tenth more for rows a little shorter; 0 when the size is unknown. Dictionaries
 // sized from this are not rebuilt at every doubling as they grow. Bytes, not line ends, so that
@@ -1180,9 +1197,15 @@ Status read_transactions(Context& ctx) {
     const std::string date_hint =
         ctx.date_format.layout() == "%Y-%m-%d"
             ? std::string(
-                  "a date as YYYY-MM-DD. If your dates use another layout, declare it, "
+                  "a date as YYYY-MM-DD, which a time may follow (2024-01-03 10:22:00, "
+                  "2024-01-03T10:22:00Z). If your dates use another layout, declare it, "
                   "for example --date-format \"%d/%m/%Y\"")
-            : fmt::format("a date in the declared layout \"{}\"", ctx.date_format.layout());
+        : ctx.date_format.has_time()
+            ? fmt::format("a date and time in the declared layout \"{}\"", ctx.date_format.layout())
+            : fmt::format(
+                  "a date in the declared layout \"{}\", which a time may follow "
+                  "(\" 10:22:00\")",
+                  ctx.date_format.layout());
     const std::string file = ctx.options.transactions.string();
     // Reserve for the most rows the file can hold (a row takes at least 16 bytes) so that the
     // columns never grow by doubling, which would leave up to half of each unused but resident.
@@ -1222,14 +1245,16 @@ Status read_transactions(Context& ctx) {
             // Rows of one day come together: reuse the last parse while the text repeats.
             std::optional<int32_t> date = last_date;
             if (date_text != last_date_text) {
-                date = ctx.date_format.to_days(date_text);
-                if (date) {
-                    last_date_text.assign(date_text);
-                    last_date = date;
+                DateReading reading = ctx.date_format.read(date_text);
+                if (reading.problem == DateProblem::kImpossible) {
+                    return reject(impossible_date_message(b, date_text, reading, ctx.date_format));
                 }
-            }
-            if (!date) {
-                return reject(value_message(b, kDate, date_text, date_hint));
+                if (reading.problem != DateProblem::kNone) {
+                    return reject(value_message(b, kDate, date_text, date_hint));
+                }
+                date = reading.days;
+                last_date_text.assign(date_text);
+                last_date = date;
             }
             // A sale cannot happen after today: a year typed wrong (2202) would otherwise move
             // every "last N weeks" window of training and evaluation years ahead.
