@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -365,8 +367,8 @@ TEST_F(IngestTest, EmptyFileSaysWhatHeaderIsExpected) {
     EXPECT_EQ(report.status().message(),
               options_.transactions.string() +
                   ": the file is empty; expected a header line naming at least the columns "
-                  "t_dat, customer_id, article_id and then one row per transaction (passed as "
-                  "--transactions).");
+                  "\"t_dat\" or \"date\", \"customer_id\", \"article_id\" and then one row per "
+                  "transaction (passed as --transactions).");
 }
 
 TEST_F(IngestTest, WrongHeaderShowsTheHeaderFound) {
@@ -375,7 +377,7 @@ TEST_F(IngestTest, WrongHeaderShowsTheHeaderFound) {
     ASSERT_FALSE(report.is_ok());
     EXPECT_EQ(report.status().message(),
               options_.transactions.string() +
-                  ":1: the header lacks the column \"t_dat\" (lookbook field date), "
+                  ":1: the header lacks the column \"t_dat\" or \"date\" (lookbook field date), "
                   "\"customer_id\" (lookbook field customer_id), \"article_id\" (lookbook field "
                   "article_id). The header found is: day,client,sku. Is this the transactions "
                   "file? If your columns have other names, map them with --mapping FILE (see "
@@ -961,6 +963,146 @@ TEST_F(IngestTest, BasketsAcrossLookupBatchesResolveAsRowByRow) {
         ASSERT_TRUE(code) << stub;
         EXPECT_FALSE(store->customers().has_metadata(*code));
     }
+}
+
+// Collects what is logged while it lives (at info level and above).
+class LogCapture {
+  public:
+    LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)) {
+        sink_->set_pattern("[%l] %v");
+        spdlog::default_logger()->sinks().push_back(sink_);
+    }
+    ~LogCapture() {
+        auto& sinks = spdlog::default_logger()->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    }
+    std::string text() const { return text_.str(); }
+
+  private:
+    std::ostringstream text_;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+// Found by the fresh-user trial: the README's table reads as if lookbook's field names were
+// column names, but a file with them failed ("the header lacks the column "article_id"") or
+// lost its columns with a warning.
+TEST_F(IngestTest, LookbookFieldNamesServeAsColumnNames) {
+    options_.articles =
+        write("articles.csv",
+              "id,name,colour,product_group,index,image\n"
+              "a1,Strap top,Black,Garment Upper body,Ladieswear,010/0108775015.jpg\n"
+              "a2,Jeans,Blue,Garment Lower body,Divided,\n");
+    options_.customers = write("customers.csv", "id,age,club_status\nc1,34,ACTIVE\nc2,,\n");
+    options_.transactions = write("transactions.csv",
+                                  "date,customer_id,article_id,price,channel,order_id\n"
+                                  "2020-09-01,c1,a1,0.5,2,r1\n"
+                                  "2020-09-01,c1,a2,0.25,2,r1\n"
+                                  "2020-09-02,c2,a2,0.25,1,r2\n");
+    LogCapture log;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find("[info] " + options_.articles.string() +
+                              ": the H&M columns being absent, read from columns named like "
+                              "the field: id, name, product_group, colour, index, image"),
+              std::string::npos)
+        << log.text();
+    EXPECT_NE(log.text().find(options_.transactions.string() +
+                              ": the H&M columns being absent, read from columns named like "
+                              "the field: date, channel, order_id\n"),
+              std::string::npos)
+        << log.text();
+    EXPECT_EQ(log.text().find("colour (\"colour_group_name\""), std::string::npos) << log.text();
+
+    auto store = open_store();
+    const ArticleTable& a = store->articles();
+    ASSERT_EQ(a.size(), 2u);
+    EXPECT_EQ(a.id(1), "a2");
+    EXPECT_EQ(a.name(0), "Strap top");
+    EXPECT_EQ(a.colour(1), "Blue");
+    EXPECT_EQ(a.product_group(1), "Garment Lower body");
+    EXPECT_EQ(a.attribute(ArticleAttribute::kIndex).value(0), "Ladieswear");
+    EXPECT_EQ(a.image_path(0),
+              (fs::absolute(dir_) / "images/010/0108775015.jpg").lexically_normal().string());
+    const CustomerTable& c = store->customers();
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c.age(0), 34.0f);
+    EXPECT_EQ(c.club_status().value(0), "ACTIVE");
+    const TransactionTable& t = store->transactions();
+    ASSERT_EQ(t.size(), 3u);
+    EXPECT_EQ(t.date()[2], 18507);  // 2020-09-02
+    EXPECT_EQ(t.channel()[2], 1);
+    ASSERT_EQ(t.order().size(), 3u);
+    EXPECT_EQ(t.order()[0], t.order()[1]);
+    EXPECT_NE(t.order()[1], t.order()[2]);
+}
+
+TEST_F(IngestTest, HmColumnComesBeforeTheFieldNameAndNoColumnFillsTwoFields) {
+    // Both names: the H&M one is read, and the log says so.
+    options_.articles = write("articles.csv",
+                              "article_id,id,colour_group_name,colour\n"
+                              "0108775015,x1,Black,Red\n");
+    LogCapture log;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find(
+                  "[info] " + options_.articles.string() +
+                  ": the columns \"colour_group_name\" and \"colour\" both exist; the field colour "
+                  "is read from \"colour_group_name\" (the H&M name comes first; map the field "
+                  "with --mapping FILE to read \"colour\")"),
+              std::string::npos)
+        << log.text();
+    {
+        auto store = open_store();
+        EXPECT_EQ(store->articles().id(0), "0108775015");
+        EXPECT_EQ(store->articles().colour(0), "Black");
+    }
+
+    // A column the mapping gives to one field is not also read as the field named like it.
+    options_.articles = write("articles.csv", "sku,colour\n0108775015,Strap top\n");
+    options_.mapping.articles["id"] = "sku";
+    options_.mapping.articles["name"] = "colour";
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find("the column \"colour\" is read as the field name, so not as the "
+                              "field colour"),
+              std::string::npos)
+        << log.text();
+    auto store = open_store();
+    EXPECT_EQ(store->articles().name(0), "Strap top");
+    EXPECT_EQ(store->articles().colour(0), "");
+}
+
+TEST_F(IngestTest, FieldMappedToNothingIgnoresTheColumnNamedLikeIt) {
+    fs::path mapping = write("mapping.json", R"({"transactions": {"order_id": ""}})");
+    auto loaded = load_column_mapping(mapping);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    options_.mapping = *loaded;
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,order_id\n"
+                                  "2020-09-01,c1,0108775015,r1\n");
+    ASSERT_TRUE(ingest(options_).is_ok());
+    EXPECT_TRUE(open_store()->transactions().order().empty());
+}
+
+TEST_F(IngestTest, AppendIgnoresAnOrderIdColumnItCannotAdd) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    IngestOptions more;
+    more.store = options_.store;
+    more.append = true;
+    more.transactions = write("more.csv",
+                              "t_dat,customer_id,article_id,order_id\n"
+                              "2020-09-10,c1,0110065001,r9\n");
+    LogCapture log;
+    auto report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find("[warning] " + more.transactions.string() +
+                              ": the column \"order_id\" is ignored: --append cannot add order "
+                              "ids yet"),
+              std::string::npos)
+        << log.text();
+    auto store = open_store();
+    EXPECT_EQ(store->transactions().size(), 6u);
+    EXPECT_TRUE(store->transactions().order().empty());
 }
 
 // Found by the fresh-user trial: "2024-01-03 10:22:00" and the like were refused, and
