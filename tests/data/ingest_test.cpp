@@ -1182,5 +1182,67 @@ TEST_F(IngestTest, ImpossibleDaySaysItDoesNotExist) {
                   "aside.");
 }
 
+// Found by the fresh-user trial: without --customers every transaction was "not in the
+// customers file", and with --on-bad-row skip the ingest kept 0 of 17.
+TEST_F(IngestTest, UnknownIdsAreCheckedOnlyAgainstTheFilesGiven) {
+    options_.customers.clear();
+    options_.unknown_ids = UnknownIdPolicy::kBadRow;
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    // Only the row naming the article missing from the articles file is set aside.
+    EXPECT_EQ(report->transactions.rows_kept, 4u);
+    EXPECT_EQ(report->transactions.rows_rejected, 1u);
+    EXPECT_EQ(report->unknown_customers, 2u);
+    std::ifstream in(report->rejects_file);
+    std::stringstream rejects;
+    rejects << in.rdbuf();
+    EXPECT_NE(rejects.str().find("article \"\"0999999999\"\" is not in the articles file"),
+              std::string::npos)
+        << rejects.str();
+    EXPECT_EQ(rejects.str().find("customer"), std::string::npos) << rejects.str();
+    EXPECT_EQ(open_store()->customers().size(), 2u);
+}
+
+TEST_F(IngestTest, AppendChecksUnknownIdsAgainstTheFilesTheStoreWasBuiltFrom) {
+    // Built with a customers file and the default policy: 0999999999 is a stub article.
+    ASSERT_TRUE(ingest(options_).is_ok());
+    IngestOptions more;
+    more.store = options_.store;
+    more.append = true;
+    more.unknown_ids = UnknownIdPolicy::kBadRow;
+    more.bad_rows = BadRowPolicy::kSkip;
+    more.rejects = dir_ / "append_rejects.csv";
+    more.transactions = write("more.csv",
+                              "t_dat,customer_id,article_id\n"
+                              "2020-09-10,c1,0110065001\n"
+                              "2020-09-10,c3,0110065001\n"
+                              "2020-09-10,c2,0999999999\n");
+    auto report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_kept, 1u);
+    std::ifstream in(report->rejects_file);
+    std::stringstream rejects;
+    rejects << in.rdbuf();
+    EXPECT_NE(rejects.str().find(",3,\"customer \"\"c3\"\" is not in the customers file the store "
+                                 "was built from (--unknown-ids bad-row).\""),
+              std::string::npos)
+        << rejects.str();
+    EXPECT_NE(rejects.str().find(",4,\"article \"\"0999999999\"\" is not in the articles file the "
+                                 "store was built from (--unknown-ids bad-row).\""),
+              std::string::npos)
+        << rejects.str();
+
+    // Built without a customers file: the appended customers are not checked.
+    options_.customers.clear();
+    options_.store = dir_ / "store2";
+    ASSERT_TRUE(ingest(options_).is_ok());
+    more.store = options_.store;
+    report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_kept, 2u);
+    EXPECT_EQ(report->unknown_customers, 1u);  // c3
+}
+
 }  // namespace
 }  // namespace lookbook

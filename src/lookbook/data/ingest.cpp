@@ -573,6 +573,11 @@ struct Context {
     // random read per row of a large table costs a cache miss.
     uint32_t articles_described = 0;
     uint32_t customers_described = 0;
+    // Under --unknown-ids bad-row, whether a transaction's article (customer) must have a row in
+    // an articles (customers) file: one given to this ingest, or, when appending, the one the
+    // store was built from. Without such a file there is nothing to check against.
+    bool check_articles = false;
+    bool check_customers = false;
 };
 
 // Applies the bad-row policy to the row at `file`:`line`: under kFail returns the error; under
@@ -1210,7 +1215,8 @@ Status resolve_transactions(Context& ctx,
                             LastCustomer* last_customer) {
     auto& t = ctx.transactions;
     auto& report = ctx.report;
-    const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
+    const bool check_customers = ctx.check_customers;
+    const bool check_articles = ctx.check_articles;
     const auto& rows = pending.rows();
     constexpr size_t kBatch = PendingTransactions::kBatchSize;
     // Codes are plain integers with kNoCode for "not found" here: std::optional<uint32_t>
@@ -1257,24 +1263,31 @@ Status resolve_transactions(Context& ctx,
         const auto& row = rows[i];
         const uint32_t run = run_of_row[i];
         uint32_t customer = run_customer[run];
-        if (customer == kNoCode && keep_unknown) {
+        if (customer == kNoCode && !check_customers) {
             // An earlier run of this batch may have added the same id as a stub since.
             customer =
                 ctx.customers.ids.find(row.customer_id, customer_hash[run]).value_or(kNoCode);
         }
         uint32_t article = ctx.articles.ids.find(row.article_id, article_hash[i]).value_or(kNoCode);
-        if ((customer == kNoCode || article == kNoCode) && !keep_unknown) {
-            bool no_article = article == kNoCode;
+        // A code without metadata is a stub an earlier ingest added (--append): not in the file.
+        const bool article_unknown =
+            check_articles && (article == kNoCode || (article >= ctx.articles_described &&
+                                                      !ctx.articles.has_metadata[article]));
+        const bool customer_unknown =
+            check_customers && (customer == kNoCode || (customer >= ctx.customers_described &&
+                                                        !ctx.customers.has_metadata[customer]));
+        if (article_unknown || customer_unknown) {
             LOOKBOOK_RETURN_IF_ERROR(
                 bad_row_at(ctx,
                            file,
                            row.line,
                            row.raw,
                            report.transactions,
-                           fmt::format("{} \"{}\" is not in the {} file (--unknown-ids bad-row).",
-                                       no_article ? "article" : "customer",
-                                       no_article ? row.article_id : row.customer_id,
-                                       no_article ? "articles" : "customers")));
+                           fmt::format("{} \"{}\" is not in the {} file{} (--unknown-ids bad-row).",
+                                       article_unknown ? "article" : "customer",
+                                       article_unknown ? row.article_id : row.customer_id,
+                                       article_unknown ? "articles" : "customers",
+                                       ctx.options.append ? " the store was built from" : "")));
             continue;
         }
         if (customer == kNoCode) {
@@ -1750,6 +1763,24 @@ Result<IngestReport> ingest(const IngestOptions& options) {
         }
     }
     size_t old_rows = ctx.transactions.dates.size();
+    if (options.unknown_ids == UnknownIdPolicy::kBadRow) {
+        // Appending, the store's rows with metadata are the files it was built from.
+        ctx.check_articles = options.append ? described_prefix(ctx.articles.has_metadata) > 0
+                                            : !options.articles.empty();
+        ctx.check_customers = options.append ? described_prefix(ctx.customers.has_metadata) > 0
+                                             : !options.customers.empty();
+        for (auto [checked, noun] : {std::pair{ctx.check_articles, "articles"},
+                                     std::pair{ctx.check_customers, "customers"}}) {
+            if (!checked && !options.transactions.empty()) {
+                log::info(
+                    "--unknown-ids bad-row: {}, so the transactions' {} are not checked; those "
+                    "they name are added without metadata",
+                    options.append ? fmt::format("the store was built without a {} file", noun)
+                                   : fmt::format("no --{} file was given", noun),
+                    noun);
+            }
+        }
+    }
     if (!options.transactions.empty()) {
         LOOKBOOK_RETURN_IF_ERROR(read_transactions(ctx));
         timer.lap("reading transactions");
