@@ -1154,6 +1154,21 @@ TEST_F(IngestTest, DateWithGarbageAfterItIsStillRefused) {
         << report.status().message();
 }
 
+// An empty first date equals the empty "last date text" the reader starts with: it must be
+// parsed (and refused), not taken for the last date read, of which there is none.
+TEST_F(IngestTest, EmptyDateOnTheFirstRowIsABadRow) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  ",c1,0108775015\n"
+                                  "2020-09-01,c1,0108775015\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find(":2: column \"t_dat\" is \"\"; expected a date as "
+                                             "YYYY-MM-DD"),
+              std::string::npos)
+        << report.status().message();
+}
+
 // Found by the fresh-user trial: 2021-02-30 got the advice to declare another layout.
 TEST_F(IngestTest, ImpossibleDaySaysItDoesNotExist) {
     options_.transactions = write("transactions.csv",

@@ -1381,8 +1381,10 @@ Status read_transactions(Context& ctx) {
             const auto& f = reader.fields();
             std::string_view date_text = b.get(f, kDate);
             // Rows of one day come together: reuse the last parse while the text repeats.
+            // (Until a first date is read there is nothing to reuse: an empty first date
+            // equals the empty last text.)
             std::optional<int32_t> date = last_date;
-            if (date_text != last_date_text) {
+            if (!date || date_text != last_date_text) {
                 DateReading reading = ctx.date_format.read(date_text);
                 if (reading.problem == DateProblem::kImpossible) {
                     return reject(impossible_date_message(b, date_text, reading, ctx.date_format));
