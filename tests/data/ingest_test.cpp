@@ -1056,6 +1056,20 @@ TEST_F(IngestTest, HmColumnComesBeforeTheFieldNameAndNoColumnFillsTwoFields) {
         EXPECT_EQ(store->articles().id(0), "0108775015");
         EXPECT_EQ(store->articles().colour(0), "Black");
     }
+    // Beside the H&M column, two columns named like the field are no ambiguity; alone, they are.
+    options_.articles = write("articles.csv",
+                              "article_id,colour_group_name,colour,colour\n"
+                              "0108775015,Black,Red,Blue\n");
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(open_store()->articles().colour(0), "Black");
+    options_.articles = write("articles.csv", "article_id,colour,colour\n0108775015,Red,Blue\n");
+    report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find(":1: the header names the column \"colour\" twice "
+                                             "(columns 2 and 3)"),
+              std::string::npos)
+        << report.status().message();
 
     // A column the mapping gives to one field is not also read as the field named like it.
     options_.articles = write("articles.csv", "sku,colour\n0108775015,Strap top\n");

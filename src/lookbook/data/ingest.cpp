@@ -455,7 +455,13 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         if (names.empty() || names.back() != f.name || mapping.is_mapped(table, f)) {
             continue;  // mapped by the user, or named the same in both
         }
-        LOOKBOOK_ASSIGN_OR_RETURN(int own, find_column(binding.column_names, f.name, f, file));
+        auto own_found = find_column(binding.column_names, f.name, f, file);
+        // Beside the H&M column, a column named like the field is only mentioned: being named
+        // twice makes nothing unclear then.
+        if (!own_found.is_ok() && binding.columns[i] < 0) {
+            return own_found.status();
+        }
+        const int own = own_found.is_ok() ? *own_found : -1;
         if (own < 0) {
             continue;
         }
