@@ -54,6 +54,10 @@ TEST(DateFormat, RejectsLayoutsWithoutEachField) {
               "date format \"%Y-%m-%d %k\" uses %k; only %Y, %m and %d are supported, followed "
               "if need be by the time directives %H, %I, %M, %S, %f, %p, %z, %Z, %T and %R (the "
               "time is checked and ignored)");
+    using namespace std::string_literals;
+    auto nul = DateFormat::parse("%Y-%m-%d %\0"s);
+    ASSERT_FALSE(nul.is_ok());
+    EXPECT_NE(nul.status().message().find("only %Y, %m and %d are supported"), std::string::npos);
     EXPECT_EQ(layout_error("%H:%M %d/%m/%Y"),
               "date format \"%H:%M %d/%m/%Y\" has %d after a time directive; the time must come "
               "after %Y, %m and %d (for example \"%d/%m/%Y %H:%M\")");

@@ -132,7 +132,10 @@ bool is_time_suffix(std::string_view rest) {
     return at == rest.size();
 }
 
-bool is_time_directive(char directive) { return std::strchr("HIMSfpzZTR", directive) != nullptr; }
+// (strchr would also find the string's terminating NUL, which a JSON layout can hold.)
+bool is_time_directive(char directive) {
+    return directive != '\0' && std::strchr("HIMSfpzZTR", directive) != nullptr;
+}
 
 // Matches the time directive `directive` at text[*at]; `dot_follows` when the layout continues
 // with a literal '.', which then belongs to the layout rather than to a fraction after %S.
