@@ -1097,10 +1097,12 @@ Status read_customers(Context& ctx) {
 // touch of about 250 MB of new pages 0.09 s (0.37 ms a MB here).
 // Parsing on one thread and encoding on the other would use the second core; not done yet, so
 // large files take about twice as long as they could.
-// Stop 20 (times after dates, field names as columns, checks per file) measured 0.861 s CPU
-// against main's 0.843 (medians of 16 alternating ingest_bench runs at load 9, 5.81 against
-// 5.93 M rows/s): 2% not traced to any changed line. Code placement alone moves more: a build
-// that only shifted the unchanged CSV reader by 32 bytes parsed 11-13% slower.
+// Stop 20 (times after dates, field names as columns, checks per file), ingest_bench CPU time,
+// medians of 16 runs alternating with main's binary: a build before the last change 0.861 s
+// against 0.843 (load 9; 5.81 against 5.93 M rows/s), the final build 1.006 against 0.996
+// (load 7-8 beside a compile; fastest runs 0.907 and 0.909). The 1-2% was not traced to any
+// changed line: code placement alone moves more (a build that only shifted the unchanged CSV
+// reader by 32 bytes parsed 11-13% slower).
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
 // of the cost of ingesting a large file with many articles and customers.
