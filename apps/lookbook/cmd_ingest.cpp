@@ -102,13 +102,19 @@ void add_ingest_command(CLI::App& app, CommandRun* selected) {
     cmd->add_option("--mapping", args->mapping, "JSON file mapping your column names");
     cmd->add_option("--date-format",
                     args->date_format,
-                    "Date layout of the transactions, e.g. \"%d/%m/%Y\" (default ISO YYYY-MM-DD)");
+                    "Date layout of the transactions, e.g. \"%d/%m/%Y\" (default ISO YYYY-MM-DD); "
+                    "overrides the mapping file's date_format. A time may follow the date "
+                    "(2024-01-03 10:22:00, 2024-01-03T10:22:00.123+02:00) or be declared at the "
+                    "end with %H, %M, %S, %z...; it is checked and ignored: the day is the date "
+                    "as written, an offset is not applied");
     cmd->add_option("--on-bad-row", args->on_bad_row, "fail (default) or skip")
         ->check(CLI::IsMember({"fail", "skip"}));
     cmd->add_option("--unknown-ids",
                     args->unknown_ids,
                     "Transactions naming articles or customers missing from their files: keep "
-                    "(default, added without metadata) or bad-row")
+                    "(default, added without metadata) or bad-row. Checked only against the files "
+                    "there are: without --customers the customers are not checked (nor, with "
+                    "--append, when the store was built without a customers file)")
         ->check(CLI::IsMember({"keep", "bad-row"}));
     cmd->add_option(
         "--rejects", args->rejects, "Where skipped rows go (default STORE/rejects.csv)");

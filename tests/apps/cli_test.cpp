@@ -234,6 +234,35 @@ TEST_F(CliTest, MissingArticlesFileSaysWhichOption) {
         << r.out;
 }
 
+// The fresh-user trial's files: lookbook's field names as column names, timestamps, and
+// --unknown-ids bad-row without --customers (which rejected every transaction).
+TEST_F(CliTest, IngestReadsFieldNamesTimestampsAndChecksOnlyTheFilesGiven) {
+    std::ofstream(dir_ / "items.csv") << "id,name,colour,product_group\n"
+                                         "0001,Tee,Black,Garment Upper body\n"
+                                         "0002,Jeans,Blue,Garment Lower body\n";
+    std::ofstream(dir_ / "sales.csv") << "date,customer_id,article_id\n"
+                                         "2024-01-03 10:22:00,c001,0001\n"
+                                         "2024-01-03T10:22:00Z,c001,0002\n"
+                                         "2024-01-04T10:22:00.123+02:00,c002,0001\n"
+                                         "2024-01-04T10:22:00.123+02:00,c002,0003\n";
+    // The command line's layout wins over the mapping file's.
+    std::ofstream(dir_ / "mapping.json") << R"({"date_format": "%d/%m/%Y"})";
+    CommandResult r = run("ingest --articles " + path("items.csv") + " --transactions " +
+                          path("sales.csv") + " --mapping " + path("mapping.json") +
+                          " --date-format %Y-%m-%d --unknown-ids bad-row --on-bad-row skip" +
+                          " --store " + path("store"));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find("transactions: 4 rows read, 3 kept, 1 rejected"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("0 articles and 2 customers added without metadata"), std::string::npos)
+        << r.out;
+    CommandResult help = run("ingest --help");
+    EXPECT_NE(help.out.find("overrides the mapping file's date_format"), std::string::npos)
+        << help.out;
+    EXPECT_NE(help.out.find("without --customers the customers are not checked"), std::string::npos)
+        << help.out;
+}
+
 #ifdef LOOKBOOK_CLI_HAS_ENCODERS
 TEST_F(CliTest, EmbedStoresTextVectorsAndSaysWhereTheCacheIs) {
     ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);

@@ -26,7 +26,7 @@ TEST(DateFormat, RejectsImpossibleAndAmbiguousDates) {
     EXPECT_FALSE(iso.to_days("2020-00-10"));
     EXPECT_FALSE(iso.to_days("04/05/2020"));
     EXPECT_FALSE(iso.to_days("2020-9-22"));
-    EXPECT_FALSE(iso.to_days("2020-09-22T10:00"));
+    EXPECT_FALSE(iso.to_days("2020-09-22x"));
     EXPECT_FALSE(iso.to_days(""));
 }
 
@@ -39,16 +39,146 @@ TEST(DateFormat, DeclaredLayoutReadsDayFirstDates) {
     EXPECT_FALSE(format->to_days("31/04/2020"));
 }
 
+// The message DateFormat::parse gives for a layout it refuses.
+std::string layout_error(const char* layout) {
+    auto format = DateFormat::parse(layout);
+    EXPECT_FALSE(format.is_ok()) << layout;
+    return format.is_ok() ? std::string() : format.status().message();
+}
+
 TEST(DateFormat, RejectsLayoutsWithoutEachField) {
-    auto missing = DateFormat::parse("%d/%m");
-    ASSERT_FALSE(missing.is_ok());
-    EXPECT_EQ(missing.status().message(),
+    EXPECT_EQ(layout_error("%d/%m"),
               "date format \"%d/%m\" must contain each of %Y, %m and %d exactly once (for example "
               "\"%d/%m/%Y\")");
-    auto other = DateFormat::parse("%Y-%m-%d %H");
-    ASSERT_FALSE(other.is_ok());
-    EXPECT_EQ(other.status().message(),
-              "date format \"%Y-%m-%d %H\" uses %H; only %Y, %m and %d are supported");
+    EXPECT_EQ(layout_error("%Y-%m-%d %k"),
+              "date format \"%Y-%m-%d %k\" uses %k; only %Y, %m and %d are supported, followed "
+              "if need be by the time directives %H, %I, %M, %S, %f, %p, %z, %Z, %T and %R (the "
+              "time is checked and ignored)");
+    using namespace std::string_literals;
+    auto nul = DateFormat::parse("%Y-%m-%d %\0"s);
+    ASSERT_FALSE(nul.is_ok());
+    EXPECT_NE(nul.status().message().find("only %Y, %m and %d are supported"), std::string::npos);
+    EXPECT_EQ(layout_error("%H:%M %d/%m/%Y"),
+              "date format \"%H:%M %d/%m/%Y\" has %d after a time directive; the time must come "
+              "after %Y, %m and %d (for example \"%d/%m/%Y %H:%M\")");
+}
+
+// Found by the fresh-user trial: timestamps, which most retail exports have, could not be read
+// at all ("%H" was refused too).
+TEST(DateFormat, DateFollowedByATimeIsTheDateAsWritten) {
+    DateFormat iso;
+    const int32_t jan3 = 19725;  // 2024-01-03
+    ASSERT_EQ(iso.to_days("2024-01-03"), jan3);
+    for (const char* text : {"2024-01-03 10:22:00",
+                             "2024-01-03T10:22:00Z",
+                             "2024-01-03T10:22:00.123+02:00",
+                             "2024-01-03 10:22",
+                             "2024-01-03 9:05",
+                             "2024-01-03t10:22:00z",
+                             "2024-01-03T10:22:00.123456789",
+                             "2024-01-03T10:22:60",
+                             "2024-01-03T10:22+0530",
+                             "2024-01-03T10:22:00-05",
+                             // The offset is not applied: this is January 4 in UTC.
+                             "2024-01-03T23:30:00-05:00"}) {
+        DateReading reading = iso.read(text);
+        EXPECT_EQ(reading.problem, DateProblem::kNone) << text;
+        EXPECT_EQ(reading.days, jan3) << text;
+    }
+    for (const char* text : {"2024-01-03x",
+                             "2024-01-03 ",
+                             "2024-01-03T",
+                             "2024-01-03 10",
+                             "2024-01-03 24:00",
+                             "2024-01-03 10:60",
+                             "2024-01-03 10:2",
+                             "2024-01-03 10:22:61",
+                             "2024-01-03 10:22:00.",
+                             "2024-01-03 10:22:00.1234567890",
+                             "2024-01-03 10:22:00+2",
+                             "2024-01-03 10:22:00+02:0",
+                             "2024-01-03 10:22:00 UTC",
+                             "2024-01-03 10:22:00Zx",
+                             "2024-01-03 10:22 10:22",
+                             "2024-01-03x10:22"}) {
+        EXPECT_EQ(iso.read(text).problem, DateProblem::kLayout) << text;
+    }
+    // A declared layout without time directives takes the same times after its date.
+    auto day_first = DateFormat::parse("%d/%m/%Y");
+    ASSERT_TRUE(day_first.is_ok());
+    EXPECT_EQ(day_first->to_days("3/1/2024 10:22"), jan3);
+    EXPECT_EQ(day_first->to_days("03/01/2024T10:22:00Z"), jan3);
+    EXPECT_FALSE(day_first->to_days("03/01/2024 10:22 PM"));
+    EXPECT_FALSE(day_first->to_days("03/01/2024x"));
+}
+
+TEST(DateFormat, TimeDirectivesAtTheEndOfALayoutAreCheckedAndIgnored) {
+    const int32_t jan3 = 19725;  // 2024-01-03
+    struct Case {
+        const char* layout;
+        const char* text;
+        bool ok;
+    };
+    const Case cases[] = {
+        {"%Y-%m-%d %H:%M:%S", "2024-01-03 10:22:00", true},
+        {"%Y-%m-%d %H:%M:%S", "2024-01-03 10:22:00.5", true},  // %S takes a fraction
+        {"%Y-%m-%d %H:%M:%S", "2024-01-03 10:22", false},      // declared, so required
+        {"%Y-%m-%d %H:%M:%S", "2024-01-03", false},
+        {"%Y-%m-%d %H:%M:%S", "2024-01-03 10:22:00Z", false},
+        {"%Y-%m-%d %H:%M:%S", "2024-01-03 25:22:00", false},
+        {"%Y-%m-%d %H:%M:%S.%f", "2024-01-03 10:22:00.123", true},
+        {"%Y-%m-%d %H:%M:%S.%f", "2024-01-03 10:22:00", false},
+        {"%Y-%m-%dT%H:%M:%S%z", "2024-01-03T10:22:00+0200", true},
+        {"%Y-%m-%dT%H:%M:%S%z", "2024-01-03T10:22:00Z", true},
+        {"%Y-%m-%dT%H:%M:%S%z", "2024-01-03T10:22:00", false},
+        {"%Y-%m-%dT%H:%M:%SZ", "2024-01-03T10:22:00Z", true},
+        {"%m/%d/%Y %I:%M %p", "1/3/2024 9:05 PM", true},
+        {"%m/%d/%Y %I:%M %p", "1/3/2024 9:05 pm", true},
+        {"%m/%d/%Y %I:%M %p", "1/3/2024 13:05 PM", false},
+        {"%m/%d/%Y %I:%M %p", "1/3/2024 9:05 XM", false},
+        {"%d.%m.%Y %T", "03.01.2024 10:22:00", true},
+        {"%d.%m.%Y %R", "03.01.2024 10:22", true},
+        {"%d.%m.%Y %R", "03.01.2024 10:22:00", false},
+        {"%Y-%m-%d %H:%M:%S %Z", "2024-01-03 10:22:00 UTC", true},
+        {"%Y-%m-%d %H:%M:%S %Z", "2024-01-03 10:22:00 ", false},
+    };
+    for (const Case& c : cases) {
+        auto format = DateFormat::parse(c.layout);
+        ASSERT_TRUE(format.is_ok()) << c.layout << ": " << format.status().to_string();
+        EXPECT_TRUE(format->has_time()) << c.layout;
+        auto days = format->to_days(c.text);
+        if (c.ok) {
+            EXPECT_EQ(days, jan3) << c.layout << " " << c.text;
+        } else {
+            EXPECT_FALSE(days) << c.layout << " " << c.text;
+        }
+    }
+}
+
+// Found by the fresh-user trial: 2021-02-30 was answered with advice to declare another layout.
+TEST(DateFormat, ImpossibleDayInTheRightLayoutSaysWhy) {
+    DateFormat iso;
+    DateReading feb30 = iso.read("2021-02-30");
+    EXPECT_EQ(feb30.problem, DateProblem::kImpossible);
+    EXPECT_EQ(impossible_date_reason(feb30), "February 2021 has 28 days");
+    EXPECT_EQ(impossible_date_reason(iso.read("2020-02-30 10:00")), "February 2020 has 29 days");
+    EXPECT_EQ(impossible_date_reason(iso.read("2021-04-31")), "April 2021 has 30 days");
+    EXPECT_EQ(impossible_date_reason(iso.read("2021-13-01")),
+              "there is no month 13 (months are 1 "
+              "to 12)");
+    EXPECT_EQ(impossible_date_reason(iso.read("2021-00-01")),
+              "there is no month 0 (months are 1 "
+              "to 12)");
+    EXPECT_EQ(impossible_date_reason(iso.read("2021-01-00")), "there is no day 0");
+    EXPECT_EQ(impossible_date_reason(iso.read("0000-01-01")),
+              "there is no year 0 (years start "
+              "at 1)");
+    auto day_first = DateFormat::parse("%d/%m/%Y");
+    ASSERT_TRUE(day_first.is_ok());
+    EXPECT_EQ(day_first->read("31/06/2021").problem, DateProblem::kImpossible);
+    // Not the layout at all stays a layout problem.
+    EXPECT_EQ(iso.read("2021-2-30").problem, DateProblem::kLayout);
+    EXPECT_EQ(day_first->read("2021-02-30").problem, DateProblem::kLayout);
 }
 
 TEST(DateFormat, AgreesWithStdChronoOverFourCenturies) {

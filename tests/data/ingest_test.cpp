@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,7 +317,9 @@ TEST_F(IngestTest, SkipPolicyWritesRejectsWithReasons) {
                   "\"" +
                   t +
                   "\",9,\"column \"\"t_dat\"\" is \"\"03/09/2020\"\"; expected a date as "
-                  "YYYY-MM-DD. If your dates use another layout, declare it, for example "
+                  "YYYY-MM-DD, which a time may follow (2024-01-03 10:22:00, "
+                  "2024-01-03T10:22:00Z). If your dates use another layout, declare it, for "
+                  "example "
                   "--date-format \"\"%d/%m/%Y\"\".\",\"03/09/2020,c1,0108775015,0.1,2\"\n"
                   "\"" +
                   t +
@@ -363,8 +367,8 @@ TEST_F(IngestTest, EmptyFileSaysWhatHeaderIsExpected) {
     EXPECT_EQ(report.status().message(),
               options_.transactions.string() +
                   ": the file is empty; expected a header line naming at least the columns "
-                  "t_dat, customer_id, article_id and then one row per transaction (passed as "
-                  "--transactions).");
+                  "\"t_dat\" or \"date\", \"customer_id\", \"article_id\" and then one row per "
+                  "transaction (passed as --transactions).");
 }
 
 TEST_F(IngestTest, WrongHeaderShowsTheHeaderFound) {
@@ -373,7 +377,7 @@ TEST_F(IngestTest, WrongHeaderShowsTheHeaderFound) {
     ASSERT_FALSE(report.is_ok());
     EXPECT_EQ(report.status().message(),
               options_.transactions.string() +
-                  ":1: the header lacks the column \"t_dat\" (lookbook field date), "
+                  ":1: the header lacks the column \"t_dat\" or \"date\" (lookbook field date), "
                   "\"customer_id\" (lookbook field customer_id), \"article_id\" (lookbook field "
                   "article_id). The header found is: day,client,sku. Is this the transactions "
                   "file? If your columns have other names, map them with --mapping FILE (see "
@@ -959,6 +963,314 @@ TEST_F(IngestTest, BasketsAcrossLookupBatchesResolveAsRowByRow) {
         ASSERT_TRUE(code) << stub;
         EXPECT_FALSE(store->customers().has_metadata(*code));
     }
+}
+
+// Collects what is logged while it lives (at info level and above).
+class LogCapture {
+  public:
+    LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)) {
+        sink_->set_pattern("[%l] %v");
+        spdlog::default_logger()->sinks().push_back(sink_);
+    }
+    ~LogCapture() {
+        auto& sinks = spdlog::default_logger()->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    }
+    std::string text() const { return text_.str(); }
+
+  private:
+    std::ostringstream text_;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+// Found by the fresh-user trial: the README's table reads as if lookbook's field names were
+// column names, but a file with them failed ("the header lacks the column "article_id"") or
+// lost its columns with a warning.
+TEST_F(IngestTest, LookbookFieldNamesServeAsColumnNames) {
+    options_.articles =
+        write("articles.csv",
+              "id,name,colour,product_group,index,image\n"
+              "a1,Strap top,Black,Garment Upper body,Ladieswear,010/0108775015.jpg\n"
+              "a2,Jeans,Blue,Garment Lower body,Divided,\n");
+    options_.customers = write("customers.csv", "id,age,club_status\nc1,34,ACTIVE\nc2,,\n");
+    options_.transactions = write("transactions.csv",
+                                  "date,customer_id,article_id,price,channel,order_id\n"
+                                  "2020-09-01,c1,a1,0.5,2,r1\n"
+                                  "2020-09-01,c1,a2,0.25,2,r1\n"
+                                  "2020-09-02,c2,a2,0.25,1,r2\n");
+    LogCapture log;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find("[info] " + options_.articles.string() +
+                              ": the H&M columns being absent, read from columns named like "
+                              "the field: id, name, product_group, colour, index, image"),
+              std::string::npos)
+        << log.text();
+    EXPECT_NE(log.text().find(options_.transactions.string() +
+                              ": the H&M columns being absent, read from columns named like "
+                              "the field: date, channel, order_id\n"),
+              std::string::npos)
+        << log.text();
+    EXPECT_EQ(log.text().find("colour (\"colour_group_name\""), std::string::npos) << log.text();
+
+    auto store = open_store();
+    const ArticleTable& a = store->articles();
+    ASSERT_EQ(a.size(), 2u);
+    EXPECT_EQ(a.id(1), "a2");
+    EXPECT_EQ(a.name(0), "Strap top");
+    EXPECT_EQ(a.colour(1), "Blue");
+    EXPECT_EQ(a.product_group(1), "Garment Lower body");
+    EXPECT_EQ(a.attribute(ArticleAttribute::kIndex).value(0), "Ladieswear");
+    EXPECT_EQ(a.image_path(0),
+              (fs::absolute(dir_) / "images/010/0108775015.jpg").lexically_normal().string());
+    const CustomerTable& c = store->customers();
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c.age(0), 34.0f);
+    EXPECT_EQ(c.club_status().value(0), "ACTIVE");
+    const TransactionTable& t = store->transactions();
+    ASSERT_EQ(t.size(), 3u);
+    EXPECT_EQ(t.date()[2], 18507);  // 2020-09-02
+    EXPECT_EQ(t.channel()[2], 1);
+    ASSERT_EQ(t.order().size(), 3u);
+    EXPECT_EQ(t.order()[0], t.order()[1]);
+    EXPECT_NE(t.order()[1], t.order()[2]);
+}
+
+TEST_F(IngestTest, HmColumnComesBeforeTheFieldNameAndNoColumnFillsTwoFields) {
+    // Both names: the H&M one is read, and the log says so.
+    options_.articles = write("articles.csv",
+                              "article_id,id,colour_group_name,colour\n"
+                              "0108775015,x1,Black,Red\n");
+    LogCapture log;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find(
+                  "[info] " + options_.articles.string() +
+                  ": the columns \"colour_group_name\" and \"colour\" both exist; the field colour "
+                  "is read from \"colour_group_name\" (the H&M name comes first; map the field "
+                  "with --mapping FILE to read \"colour\")"),
+              std::string::npos)
+        << log.text();
+    {
+        auto store = open_store();
+        EXPECT_EQ(store->articles().id(0), "0108775015");
+        EXPECT_EQ(store->articles().colour(0), "Black");
+    }
+    // Beside the H&M column, two columns named like the field are no ambiguity; alone, they are.
+    options_.articles = write("articles.csv",
+                              "article_id,colour_group_name,colour,colour\n"
+                              "0108775015,Black,Red,Blue\n");
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(open_store()->articles().colour(0), "Black");
+    options_.articles = write("articles.csv", "article_id,colour,colour\n0108775015,Red,Blue\n");
+    report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find(":1: the header names the column \"colour\" twice "
+                                             "(columns 2 and 3)"),
+              std::string::npos)
+        << report.status().message();
+
+    // A column the mapping gives to one field is not also read as the field named like it.
+    options_.articles = write("articles.csv", "sku,colour\n0108775015,Strap top\n");
+    options_.mapping.articles["id"] = "sku";
+    options_.mapping.articles["name"] = "colour";
+    report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find("the column \"colour\" is read as the field name, so not as the "
+                              "field colour"),
+              std::string::npos)
+        << log.text();
+    auto store = open_store();
+    EXPECT_EQ(store->articles().name(0), "Strap top");
+    EXPECT_EQ(store->articles().colour(0), "");
+}
+
+TEST_F(IngestTest, FieldMappedToNothingIgnoresTheColumnNamedLikeIt) {
+    fs::path mapping = write("mapping.json", R"({"transactions": {"order_id": ""}})");
+    auto loaded = load_column_mapping(mapping);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    options_.mapping = *loaded;
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id,order_id\n"
+                                  "2020-09-01,c1,0108775015,r1\n");
+    ASSERT_TRUE(ingest(options_).is_ok());
+    EXPECT_TRUE(open_store()->transactions().order().empty());
+}
+
+TEST_F(IngestTest, AppendIgnoresAnOrderIdColumnItCannotAdd) {
+    ASSERT_TRUE(ingest(options_).is_ok());
+    IngestOptions more;
+    more.store = options_.store;
+    more.append = true;
+    more.transactions = write("more.csv",
+                              "t_dat,customer_id,article_id,order_id\n"
+                              "2020-09-10,c1,0110065001,r9\n");
+    LogCapture log;
+    auto report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_NE(log.text().find("[warning] " + more.transactions.string() +
+                              ": the column \"order_id\" is ignored: --append cannot add order "
+                              "ids yet"),
+              std::string::npos)
+        << log.text();
+    auto store = open_store();
+    EXPECT_EQ(store->transactions().size(), 6u);
+    EXPECT_TRUE(store->transactions().order().empty());
+}
+
+// Found by the fresh-user trial: "2024-01-03 10:22:00" and the like were refused, and
+// --date-format "%Y-%m-%d %H:%M:%S" too ("only %Y, %m and %d are supported").
+TEST_F(IngestTest, TimestampsAreReadAsTheirDate) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2020-09-01 10:22:00,c1,0108775015\n"
+                                  "2020-09-01T23:59:59.123+02:00,c1,0108775044\n"
+                                  "2020-09-02T00:10:00Z,c1,0110065001\n");
+    ASSERT_TRUE(ingest(options_).is_ok());
+    {
+        auto store = open_store();
+        auto dates = store->transactions().date();
+        EXPECT_EQ(std::vector<int32_t>(dates.begin(), dates.end()),
+                  (std::vector<int32_t>{18506, 18506, 18507}));
+    }
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "01/09/2020 10:22 PM,c1,0108775015\n"
+                                  "02/09/2020 1:05 AM,c1,0108775044\n"
+                                  "02/09/2020 1:05,c1,0108775044\n");
+    options_.mapping.date_format = "%d/%m/%Y %I:%M %p";
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":4: column \"t_dat\" is \"02/09/2020 1:05\"; expected a date and time in the "
+                  "declared layout \"%d/%m/%Y %I:%M %p\". Fix the row, or rerun with "
+                  "--on-bad-row skip to set it aside.");
+    options_.bad_rows = BadRowPolicy::kSkip;
+    ASSERT_TRUE(ingest(options_).is_ok());
+    auto store = open_store();
+    auto dates = store->transactions().date();
+    EXPECT_EQ(std::vector<int32_t>(dates.begin(), dates.end()),
+              (std::vector<int32_t>{18506, 18507}));
+}
+
+TEST_F(IngestTest, DateWithGarbageAfterItIsStillRefused) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2020-09-01,c1,0108775015\n"
+                                  "2020-09-01x,c1,0108775015\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find(":3: column \"t_dat\" is \"2020-09-01x\"; expected a "
+                                             "date as YYYY-MM-DD, which a time may follow"),
+              std::string::npos)
+        << report.status().message();
+}
+
+// An empty first date equals the empty "last date text" the reader starts with: it must be
+// parsed (and refused), not taken for the last date read, of which there is none.
+TEST_F(IngestTest, EmptyDateOnTheFirstRowIsABadRow) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  ",c1,0108775015\n"
+                                  "2020-09-01,c1,0108775015\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_NE(report.status().message().find(":2: column \"t_dat\" is \"\"; expected a date as "
+                                             "YYYY-MM-DD"),
+              std::string::npos)
+        << report.status().message();
+}
+
+// Found by the fresh-user trial: 2021-02-30 got the advice to declare another layout.
+TEST_F(IngestTest, ImpossibleDaySaysItDoesNotExist) {
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "2021-02-28,c1,0108775015\n"
+                                  "2021-02-30,c1,0108775015\n");
+    auto report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":3: column \"t_dat\" is \"2021-02-30\", a day that does not exist: February "
+                  "2021 has 28 days. Fix the row, or rerun with --on-bad-row skip to set it "
+                  "aside.");
+    // A month past 12 in a declared layout is more likely the layout's fault.
+    options_.transactions = write("transactions.csv",
+                                  "t_dat,customer_id,article_id\n"
+                                  "13/01/2021,c1,0108775015\n");
+    options_.mapping.date_format = "%m/%d/%Y";
+    report = ingest(options_);
+    ASSERT_FALSE(report.is_ok());
+    EXPECT_EQ(report.status().message(),
+              options_.transactions.string() +
+                  ":2: column \"t_dat\" is \"13/01/2021\", a day that does not exist: there is no "
+                  "month 13 (months are 1 to 12); check that the layout \"%m/%d/%Y\" is the "
+                  "file's (--date-format). Fix the row, or rerun with --on-bad-row skip to set it "
+                  "aside.");
+}
+
+// Found by the fresh-user trial: without --customers every transaction was "not in the
+// customers file", and with --on-bad-row skip the ingest kept 0 of 17.
+TEST_F(IngestTest, UnknownIdsAreCheckedOnlyAgainstTheFilesGiven) {
+    options_.customers.clear();
+    options_.unknown_ids = UnknownIdPolicy::kBadRow;
+    options_.bad_rows = BadRowPolicy::kSkip;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    // Only the row naming the article missing from the articles file is set aside.
+    EXPECT_EQ(report->transactions.rows_kept, 4u);
+    EXPECT_EQ(report->transactions.rows_rejected, 1u);
+    EXPECT_EQ(report->unknown_customers, 2u);
+    std::ifstream in(report->rejects_file);
+    std::stringstream rejects;
+    rejects << in.rdbuf();
+    EXPECT_NE(rejects.str().find("article \"\"0999999999\"\" is not in the articles file"),
+              std::string::npos)
+        << rejects.str();
+    EXPECT_EQ(rejects.str().find("customer"), std::string::npos) << rejects.str();
+    EXPECT_EQ(open_store()->customers().size(), 2u);
+}
+
+TEST_F(IngestTest, AppendChecksUnknownIdsAgainstTheFilesTheStoreWasBuiltFrom) {
+    // Built with a customers file and the default policy: 0999999999 is a stub article.
+    ASSERT_TRUE(ingest(options_).is_ok());
+    IngestOptions more;
+    more.store = options_.store;
+    more.append = true;
+    more.unknown_ids = UnknownIdPolicy::kBadRow;
+    more.bad_rows = BadRowPolicy::kSkip;
+    more.rejects = dir_ / "append_rejects.csv";
+    more.transactions = write("more.csv",
+                              "t_dat,customer_id,article_id\n"
+                              "2020-09-10,c1,0110065001\n"
+                              "2020-09-10,c3,0110065001\n"
+                              "2020-09-10,c2,0999999999\n");
+    auto report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_kept, 1u);
+    std::ifstream in(report->rejects_file);
+    std::stringstream rejects;
+    rejects << in.rdbuf();
+    EXPECT_NE(rejects.str().find(",3,\"customer \"\"c3\"\" is not in the customers file the store "
+                                 "was built from (--unknown-ids bad-row).\""),
+              std::string::npos)
+        << rejects.str();
+    EXPECT_NE(rejects.str().find(",4,\"article \"\"0999999999\"\" is not in the articles file the "
+                                 "store was built from (--unknown-ids bad-row).\""),
+              std::string::npos)
+        << rejects.str();
+
+    // Built without a customers file: the appended customers are not checked.
+    options_.customers.clear();
+    options_.store = dir_ / "store2";
+    ASSERT_TRUE(ingest(options_).is_ok());
+    more.store = options_.store;
+    report = ingest(more);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->transactions.rows_kept, 2u);
+    EXPECT_EQ(report->unknown_customers, 1u);  // c3
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "lookbook/data/fields.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -18,19 +20,214 @@ unsigned days_in_month(int year, unsigned month) {
 
 inline bool digit(char c) { return c >= '0' && c <= '9'; }
 
-std::optional<int32_t> checked_days(int year, unsigned month, unsigned day) {
+// The date as written, checked: kNone with its day number, or kImpossible.
+DateReading checked_date(int year, unsigned month, unsigned day) {
+    DateReading reading;
+    reading.year = year;
+    reading.month = static_cast<uint8_t>(std::min(month, 255u));
+    reading.day = static_cast<uint8_t>(std::min(day, 255u));
     if (year < 1 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) {
-        return std::nullopt;
+        reading.problem = DateProblem::kImpossible;
+        return reading;
     }
-    return days_from_civil(year, month, day);
+    reading.days = days_from_civil(year, month, day);
+    reading.problem = DateProblem::kNone;
+    return reading;
 }
 
+// Reads 1 to `max_digits` digits at text[*at] as a number no larger than `max_value`; advances
+// *at past them. False when there is no digit or the number is too large.
+bool read_number(std::string_view text, size_t* at, size_t max_digits, int max_value, int* out) {
+    size_t n = 0;
+    int value = 0;
+    while (*at + n < text.size() && n < max_digits && digit(text[*at + n])) {
+        value = value * 10 + (text[*at + n] - '0');
+        ++n;
+    }
+    if (n == 0 || value > max_value) {
+        return false;
+    }
+    *at += n;
+    *out = value;
+    return true;
+}
+
+bool read_fixed_number(std::string_view text, size_t* at, size_t digits, int max_value) {
+    int value = 0;
+    size_t start = *at;
+    return read_number(text, at, digits, max_value, &value) && *at - start == digits;
+}
+
+// A fraction of a second after its '.': 1 to 9 digits.
+bool read_fraction_digits(std::string_view text, size_t* at) {
+    size_t n = 0;
+    while (*at + n < text.size() && digit(text[*at + n])) {
+        ++n;
+    }
+    *at += n;
+    return n >= 1 && n <= 9;
+}
+
+// "Z" or a UTC offset +HH, +HH:MM or +HHMM (or -) at text[*at].
+bool read_zone_offset(std::string_view text, size_t* at) {
+    if (*at >= text.size()) {
+        return false;
+    }
+    if (text[*at] == 'Z' || text[*at] == 'z') {
+        ++*at;
+        return true;
+    }
+    if (text[*at] != '+' && text[*at] != '-') {
+        return false;
+    }
+    ++*at;
+    if (!read_fixed_number(text, at, 2, 23)) {
+        return false;
+    }
+    if (*at < text.size() && text[*at] == ':') {
+        ++*at;
+        return read_fixed_number(text, at, 2, 59);
+    }
+    if (*at < text.size() && digit(text[*at])) {
+        return read_fixed_number(text, at, 2, 59);
+    }
+    return true;
+}
+
+// Whether `rest`, what follows a date in a layout without time directives, is empty or a time:
+// 'T' or ' ', H:MM or HH:MM, optionally :SS and .fff, then optionally Z or an offset. Checked
+// so that "2024-01-03x" or "2024-01-03 25:00" stay errors; the values are not used (the day is
+// the date as written).
+bool is_time_suffix(std::string_view rest) {
+    if (rest.empty()) {
+        return true;
+    }
+    if (rest[0] != 'T' && rest[0] != 't' && rest[0] != ' ') {
+        return false;
+    }
+    size_t at = 1;
+    int value = 0;
+    if (!read_number(rest, &at, 2, 23, &value) || at >= rest.size() || rest[at] != ':') {
+        return false;
+    }
+    ++at;
+    if (!read_fixed_number(rest, &at, 2, 59)) {
+        return false;
+    }
+    if (at < rest.size() && rest[at] == ':') {
+        ++at;
+        if (!read_fixed_number(rest, &at, 2, 60)) {  // 60: a leap second
+            return false;
+        }
+        if (at < rest.size() && rest[at] == '.') {
+            ++at;
+            if (!read_fraction_digits(rest, &at)) {
+                return false;
+            }
+        }
+    }
+    if (at < rest.size() && !read_zone_offset(rest, &at)) {
+        return false;
+    }
+    return at == rest.size();
+}
+
+// (strchr would also find the string's terminating NUL, which a JSON layout can hold.)
+bool is_time_directive(char directive) {
+    return directive != '\0' && std::strchr("HIMSfpzZTR", directive) != nullptr;
+}
+
+// Matches the time directive `directive` at text[*at]; `dot_follows` when the layout continues
+// with a literal '.', which then belongs to the layout rather than to a fraction after %S.
+bool read_time_directive(char directive, bool dot_follows, std::string_view text, size_t* at) {
+    int value = 0;
+    switch (directive) {
+        case 'H':
+            return read_number(text, at, 2, 23, &value);
+        case 'I':
+            return read_number(text, at, 2, 12, &value) && value >= 1;
+        case 'M':
+            return read_number(text, at, 2, 59, &value);
+        case 'S':
+            if (!read_number(text, at, 2, 60, &value)) {
+                return false;
+            }
+            if (!dot_follows && *at < text.size() && text[*at] == '.') {
+                ++*at;
+                return read_fraction_digits(text, at);
+            }
+            return true;
+        case 'f':
+            return read_fraction_digits(text, at);
+        case 'p': {
+            if (*at + 2 > text.size()) {
+                return false;
+            }
+            char first = static_cast<char>(std::toupper(static_cast<unsigned char>(text[*at])));
+            char second =
+                static_cast<char>(std::toupper(static_cast<unsigned char>(text[*at + 1])));
+            *at += 2;
+            return (first == 'A' || first == 'P') && second == 'M';
+        }
+        case 'z':
+            return read_zone_offset(text, at);
+        case 'Z': {
+            size_t n = 0;
+            while (*at + n < text.size() &&
+                   std::isalpha(static_cast<unsigned char>(text[*at + n]))) {
+                ++n;
+            }
+            *at += n;
+            return n > 0;
+        }
+        case 'T':
+            return read_time_directive('H', false, text, at) && *at < text.size() &&
+                   text[(*at)++] == ':' && read_time_directive('M', false, text, at) &&
+                   *at < text.size() && text[(*at)++] == ':' &&
+                   read_time_directive('S', dot_follows, text, at);
+        case 'R':
+            return read_time_directive('H', false, text, at) && *at < text.size() &&
+                   text[(*at)++] == ':' && read_time_directive('M', false, text, at);
+    }
+    return false;
+}
+
+const char* kMonthNames[] = {"January",
+                             "February",
+                             "March",
+                             "April",
+                             "May",
+                             "June",
+                             "July",
+                             "August",
+                             "September",
+                             "October",
+                             "November",
+                             "December"};
+
 }  // namespace
+
+std::string impossible_date_reason(const DateReading& reading) {
+    if (reading.year < 1) {
+        return fmt::format("there is no year {} (years start at 1)", reading.year);
+    }
+    if (reading.month < 1 || reading.month > 12) {
+        return fmt::format("there is no month {} (months are 1 to 12)", reading.month);
+    }
+    if (reading.day < 1) {
+        return "there is no day 0";
+    }
+    return fmt::format("{} {} has {} days",
+                       kMonthNames[reading.month - 1],
+                       reading.year,
+                       days_in_month(reading.year, reading.month));
+}
 
 Result<DateFormat> DateFormat::parse(std::string_view layout) {
     int seen_y = 0;
     int seen_m = 0;
     int seen_d = 0;
+    bool seen_time = false;
     for (size_t i = 0; i < layout.size(); ++i) {
         if (layout[i] != '%') {
             continue;
@@ -40,17 +237,24 @@ Result<DateFormat> DateFormat::parse(std::string_view layout) {
                 fmt::format("date format \"{}\" ends with a lone '%'; use %Y, %m and %d", layout));
         }
         char directive = layout[++i];
-        if (directive == 'Y') {
-            ++seen_y;
-        } else if (directive == 'm') {
-            ++seen_m;
-        } else if (directive == 'd') {
-            ++seen_d;
+        if (directive == 'Y' || directive == 'm' || directive == 'd') {
+            if (seen_time) {
+                return Status::invalid_argument(fmt::format(
+                    "date format \"{}\" has %{} after a time directive; the time must come after "
+                    "%Y, %m and %d (for example \"%d/%m/%Y %H:%M\")",
+                    layout,
+                    directive));
+            }
+            ++(directive == 'Y' ? seen_y : directive == 'm' ? seen_m : seen_d);
+        } else if (is_time_directive(directive)) {
+            seen_time = true;
         } else {
-            return Status::invalid_argument(
-                fmt::format("date format \"{}\" uses %{}; only %Y, %m and %d are supported",
-                            layout,
-                            directive));
+            return Status::invalid_argument(fmt::format(
+                "date format \"{}\" uses %{}; only %Y, %m and %d are supported, followed if "
+                "need be by the time directives %H, %I, %M, %S, %f, %p, %z, %Z, %T and %R "
+                "(the time is checked and ignored)",
+                layout,
+                directive));
         }
     }
     if (seen_y != 1 || seen_m != 1 || seen_d != 1) {
@@ -62,25 +266,30 @@ Result<DateFormat> DateFormat::parse(std::string_view layout) {
     DateFormat format;
     format.layout_ = std::string(layout);
     format.iso_ = layout == "%Y-%m-%d";
+    format.has_time_ = seen_time;
     return format;
 }
 
-std::optional<int32_t> DateFormat::to_days(std::string_view text) const {
+DateReading DateFormat::read(std::string_view text) const {
+    DateReading layout_mismatch;  // problem kLayout
     if (iso_) {
-        // Fast path for the common case: exactly YYYY-MM-DD.
-        if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
-            return std::nullopt;
+        // Fast path for the common case: YYYY-MM-DD, perhaps with a time after it.
+        if (text.size() < 10 || text[4] != '-' || text[7] != '-') {
+            return layout_mismatch;
         }
         for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
             if (!digit(text[i])) {
-                return std::nullopt;
+                return layout_mismatch;
             }
+        }
+        if (text.size() > 10 && !is_time_suffix(text.substr(10))) {
+            return layout_mismatch;
         }
         int year =
             (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
         unsigned month = static_cast<unsigned>((text[5] - '0') * 10 + (text[6] - '0'));
         unsigned day = static_cast<unsigned>((text[8] - '0') * 10 + (text[9] - '0'));
-        return checked_days(year, month, day);
+        return checked_date(year, month, day);
     }
     int year = -1;
     int month = -1;
@@ -89,12 +298,19 @@ std::optional<int32_t> DateFormat::to_days(std::string_view text) const {
     for (size_t i = 0; i < layout_.size(); ++i) {
         if (layout_[i] != '%') {
             if (t >= text.size() || text[t] != layout_[i]) {
-                return std::nullopt;
+                return layout_mismatch;
             }
             ++t;
             continue;
         }
         char directive = layout_[++i];
+        if (is_time_directive(directive)) {
+            bool dot_follows = i + 1 < layout_.size() && layout_[i + 1] == '.';
+            if (!read_time_directive(directive, dot_follows, text, &t)) {
+                return layout_mismatch;
+            }
+            continue;
+        }
         size_t max_digits = directive == 'Y' ? 4 : 2;
         size_t min_digits = directive == 'Y' ? 4 : 1;
         size_t n = 0;
@@ -104,15 +320,24 @@ std::optional<int32_t> DateFormat::to_days(std::string_view text) const {
             ++n;
         }
         if (n < min_digits) {
-            return std::nullopt;
+            return layout_mismatch;
         }
         t += n;
         (directive == 'Y' ? year : directive == 'm' ? month : day) = value;
     }
-    if (t != text.size()) {
+    // A layout without time directives takes a time after the date; one with them, nothing.
+    if (has_time_ ? t != text.size() : !is_time_suffix(text.substr(t))) {
+        return layout_mismatch;
+    }
+    return checked_date(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+}
+
+std::optional<int32_t> DateFormat::to_days(std::string_view text) const {
+    DateReading reading = read(text);
+    if (reading.problem != DateProblem::kNone) {
         return std::nullopt;
     }
-    return checked_days(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    return reading.days;
 }
 
 namespace {

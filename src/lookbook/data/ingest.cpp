@@ -302,17 +302,78 @@ std::string lower(std::string_view text) {
     return out;
 }
 
-// Reads the header line and finds each mapped column (ignoring case and surrounding spaces).
+// The column names that may fill field `f` of `table`, in order of preference: the mapped
+// column, or when the mapping does not name the field, its H&M column (if H&M has one) and then
+// lookbook's own field name ("colour_group_name", then "colour"). Empty when the mapping maps
+// the field to "" (absent).
+std::vector<std::string> accepted_columns(TableKind table,
+                                          const ColumnMapping& mapping,
+                                          const FieldSpec& f) {
+    const std::string& wanted = mapping.columns(table).at(f.name);
+    std::vector<std::string> names;
+    if (!wanted.empty()) {
+        names.push_back(wanted);
+    }
+    if (!mapping.is_mapped(table, f) && lower(wanted) != lower(f.name)) {
+        names.emplace_back(f.name);
+    }
+    return names;
+}
+
+// `names` quoted and joined with "or": "t_dat" or "date".
+std::string quoted_alternatives(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) {
+        out += fmt::format("{}\"{}\"", out.empty() ? "" : " or ", name);
+    }
+    return out;
+}
+
+// The index of the column called `name` in `header` (ignoring case), or -1. A name found twice
+// is an error: taking the first silently could read, say, a net price where the gross one was
+// meant.
+Result<int> find_column(const std::vector<std::string>& header,
+                        const std::string& name,
+                        const FieldSpec& f,
+                        const std::string& file) {
+    int found = -1;
+    for (size_t c = 0; c < header.size(); ++c) {
+        if (lower(header[c]) != lower(name)) {
+            continue;
+        }
+        if (found >= 0) {
+            return Status::invalid_data(fmt::format(
+                "{}:1: the header names the column \"{}\" twice (columns {} and {}), so it "
+                "is unclear which one holds the {}. Rename or remove one of them, or map the "
+                "field {} to another column with --mapping FILE (see README).",
+                file,
+                name,
+                found + 1,
+                c + 1,
+                f.meaning,
+                f.name));
+        }
+        found = static_cast<int>(c);
+    }
+    return found;
+}
+
+// Reads the header line and finds each field's column (ignoring case and surrounding spaces):
+// the mapped column, else for a field the mapping leaves at its H&M name, a column named like
+// the lookbook field (see accepted_columns). No column fills two fields. `appending`: the
+// order_id field is not looked for under its own name, as --append cannot add order ids.
 Result<HeaderBinding> bind_header(CsvReader& reader,
                                   TableKind table,
                                   const ColumnMapping& mapping,
-                                  const std::string& option) {
+                                  const std::string& option,
+                                  bool appending) {
+    const auto fields = table_fields(table);
     if (!reader.next()) {
         LOOKBOOK_RETURN_IF_ERROR(reader.status());
         std::vector<std::string> expected;
-        for (const auto& f : table_fields(table)) {
+        for (const auto& f : fields) {
             if (f.required) {
-                expected.push_back(mapping.columns(table).at(f.name));
+                expected.push_back(quoted_alternatives(accepted_columns(table, mapping, f)));
             }
         }
         std::string row_kind = table_name(table);
@@ -338,67 +399,130 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         }
         binding.column_names.emplace_back(trim(f));
     }
+    const std::string& file = reader.name();
     // A transactions file passed as the articles or customers file binds (it has an article
     // and a customer id column) and then fails on its second row as a "duplicate id": say
     // what it is instead (fresh-user trial).
     if (table != TableKind::kTransactions) {
-        const auto& sales = mapping.columns(TableKind::kTransactions);
-        auto has = [&](const std::string& column) {
-            return !column.empty() &&
-                   std::any_of(binding.column_names.begin(),
-                               binding.column_names.end(),
-                               [&](const std::string& c) { return lower(c) == lower(column); });
-        };
-        if (has(sales.at("date")) && has(sales.at("customer_id")) && has(sales.at("article_id"))) {
+        std::vector<std::string> sales_columns;
+        for (const auto& f : table_fields(TableKind::kTransactions)) {
+            if (!f.required) {
+                continue;
+            }
+            for (const auto& name : accepted_columns(TableKind::kTransactions, mapping, f)) {
+                auto at =
+                    std::find_if(binding.column_names.begin(),
+                                 binding.column_names.end(),
+                                 [&](const std::string& c) { return lower(c) == lower(name); });
+                if (at != binding.column_names.end()) {
+                    sales_columns.push_back(fmt::format("\"{}\"", *at));
+                    break;
+                }
+            }
+        }
+        if (sales_columns.size() == 3) {
             return Status::invalid_data(fmt::format(
                 "{}:1: the header has the date, customer and article columns of a transactions "
-                "file (\"{}\", \"{}\", \"{}\"). Is this the transactions file? Pass it as "
-                "--transactions and the {} file as {}.",
-                reader.name(),
-                sales.at("date"),
-                sales.at("customer_id"),
-                sales.at("article_id"),
+                "file ({}). Is this the transactions file? Pass it as --transactions and the {} "
+                "file as {}.",
+                file,
+                fmt::join(sales_columns, ", "),
                 table_name(table),
                 option));
         }
     }
-    const auto& names = mapping.columns(table);
-    const ColumnMapping defaults = default_column_mapping();
+
+    // The mapped (or H&M) columns first, then lookbook's field names for the fields still
+    // without one, so that a field's own name never takes a column another field was given.
+    binding.columns.assign(fields.size(), -1);
+    std::vector<int> field_of_column(binding.column_names.size(), -1);
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const std::string& wanted = mapping.columns(table).at(fields[i].name);
+        if (wanted.empty()) {
+            continue;
+        }
+        LOOKBOOK_ASSIGN_OR_RETURN(int found,
+                                  find_column(binding.column_names, wanted, fields[i], file));
+        binding.columns[i] = found;
+        if (found >= 0) {
+            field_of_column[static_cast<size_t>(found)] = static_cast<int>(i);
+        }
+    }
+    std::vector<std::string> read_by_own_name;
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const FieldSpec& f = fields[i];
+        const auto names = accepted_columns(table, mapping, f);
+        if (names.empty() || names.back() != f.name || mapping.is_mapped(table, f)) {
+            continue;  // mapped by the user, or named the same in both
+        }
+        auto own_found = find_column(binding.column_names, f.name, f, file);
+        // Beside the H&M column, a column named like the field is only mentioned: being named
+        // twice makes nothing unclear then.
+        if (!own_found.is_ok() && binding.columns[i] < 0) {
+            return own_found.status();
+        }
+        const int own = own_found.is_ok() ? *own_found : -1;
+        if (own < 0) {
+            continue;
+        }
+        const int holder = field_of_column[static_cast<size_t>(own)];
+        if (binding.columns[i] >= 0) {
+            if (holder < 0) {
+                log::info(
+                    "{}: the columns \"{}\" and \"{}\" both exist; the field {} is read from "
+                    "\"{}\" (the H&M name comes first; map the field with --mapping FILE to read "
+                    "\"{}\")",
+                    file,
+                    binding.name(static_cast<int>(i)),
+                    binding.column_names[static_cast<size_t>(own)],
+                    f.name,
+                    binding.name(static_cast<int>(i)),
+                    binding.column_names[static_cast<size_t>(own)]);
+            }
+            continue;
+        }
+        if (holder >= 0) {
+            log::info("{}: the column \"{}\" is read as the field {}, so not as the field {}",
+                      file,
+                      binding.column_names[static_cast<size_t>(own)],
+                      fields[static_cast<size_t>(holder)].name,
+                      f.name);
+            continue;
+        }
+        if (appending && table == TableKind::kTransactions &&
+            std::string_view(f.name) == "order_id") {
+            log::warn(
+                "{}: the column \"{}\" is ignored: --append cannot add order ids yet (run a full "
+                "ingest to keep them)",
+                file,
+                binding.column_names[static_cast<size_t>(own)]);
+            continue;
+        }
+        binding.columns[i] = own;
+        field_of_column[static_cast<size_t>(own)] = static_cast<int>(i);
+        read_by_own_name.emplace_back(f.name);
+    }
+    if (!read_by_own_name.empty()) {
+        log::info("{}: the H&M columns being absent, read from columns named like the field: {}",
+                  file,
+                  fmt::join(read_by_own_name, ", "));
+    }
+
     std::string missing;
     std::vector<std::string> absent_optional;
-    for (const auto& f : table_fields(table)) {
-        const std::string& wanted = names.at(f.name);
-        int found = -1;
-        for (size_t c = 0; c < binding.column_names.size() && !wanted.empty(); ++c) {
-            if (lower(binding.column_names[c]) == lower(wanted)) {
-                found = static_cast<int>(c);
-                break;
-            }
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const FieldSpec& f = fields[i];
+        if (binding.columns[i] >= 0) {
+            continue;
         }
-        // A mapped column named twice is ambiguous: taking the first silently could read, say,
-        // a net price where the gross one was meant.
-        for (size_t c = static_cast<size_t>(found) + 1;
-             found >= 0 && c < binding.column_names.size();
-             ++c) {
-            if (lower(binding.column_names[c]) == lower(wanted)) {
-                return Status::invalid_data(fmt::format(
-                    "{}:1: the header names the column \"{}\" twice (columns {} and {}), so it "
-                    "is unclear which one holds the {}. Rename or remove one of them, or map the "
-                    "field {} to another column with --mapping FILE (see README).",
-                    reader.name(),
-                    wanted,
-                    found + 1,
-                    c + 1,
-                    f.meaning,
-                    f.name));
-            }
-        }
-        binding.columns.push_back(found);
-        const bool mapped_by_user = wanted != defaults.columns(table).at(f.name);
-        if (found < 0 && f.required) {
-            missing += fmt::format(
-                "{}\"{}\" (lookbook field {})", missing.empty() ? "" : ", ", wanted, f.name);
-        } else if (found < 0 && mapped_by_user && !wanted.empty()) {
+        const std::string& wanted = mapping.columns(table).at(f.name);
+        const bool mapped_by_user = mapping.is_mapped(table, f);
+        if (f.required) {
+            missing += fmt::format("{}{} (lookbook field {})",
+                                   missing.empty() ? "" : ", ",
+                                   quoted_alternatives(accepted_columns(table, mapping, f)),
+                                   f.name);
+        } else if (mapped_by_user && !wanted.empty()) {
             // The mapping file asked for this column: a typo there must not leave a field
             // empty with only a warning among the optional ones (fresh-user trial).
             std::string header = fmt::format("{}", fmt::join(binding.column_names, ","));
@@ -406,20 +530,21 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
                 "{}:1: the mapping maps the field {} ({}) to the column \"{}\", which the "
                 "header lacks. The header found is: {}. Correct the column name in the "
                 "mapping file, or remove the field from it to leave the field empty.",
-                reader.name(),
+                file,
                 f.name,
                 f.meaning,
                 wanted,
                 shorten(header, 300)));
-        } else if (found < 0 && !wanted.empty()) {
-            absent_optional.push_back(fmt::format("{} (\"{}\")", f.name, wanted));
+        } else if (!wanted.empty()) {
+            absent_optional.push_back(fmt::format(
+                "{} ({})", f.name, quoted_alternatives(accepted_columns(table, mapping, f))));
         }
     }
     if (!absent_optional.empty()) {
         log::warn(
             "{}: no column for the optional field{} {}; {} empty (map other column names "
             "with --mapping FILE)",
-            reader.name(),
+            file,
             absent_optional.size() == 1 ? "" : "s",
             fmt::join(absent_optional, ", "),
             absent_optional.size() == 1 ? "it stays" : "they stay");
@@ -429,7 +554,7 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         return Status::invalid_data(fmt::format(
             "{}:1: the header lacks the column {}. The header found is: {}. Is this the {} file? "
             "If your columns have other names, map them with --mapping FILE (see README).",
-            reader.name(),
+            file,
             missing,
             shorten(header, 300),
             table_name(table)));
@@ -454,6 +579,11 @@ struct Context {
     // random read per row of a large table costs a cache miss.
     uint32_t articles_described = 0;
     uint32_t customers_described = 0;
+    // Under --unknown-ids bad-row, whether a transaction's article (customer) must have a row in
+    // an articles (customers) file: one given to this ingest, or, when appending, the one the
+    // store was built from. Without such a file there is nothing to check against.
+    bool check_articles = false;
+    bool check_customers = false;
 };
 
 // Applies the bad-row policy to the row at `file`:`line`: under kFail returns the error; under
@@ -488,16 +618,18 @@ std::optional<std::string> width_problem(const CsvReader& reader, const HeaderBi
 }
 
 // Walks a CSV file row by row with progress; `row` returns a Status that aborts the walk.
+// `on_header` sees the header's binding before the first row.
 // `flush` finishes the rows a caller holds back for batched work: it runs before a row of the
 // wrong width is reported (so that errors and rejects keep file order) and at the end.
-template <typename RowFn, typename FlushFn>
+template <typename RowFn, typename FlushFn, typename HeaderFn>
 Status for_each_row(Context& ctx,
                     const fs::path& path,
                     TableKind table,
                     const std::string& option,
                     TableCounts& counts,
                     RowFn&& row,
-                    FlushFn&& flush) {
+                    FlushFn&& flush,
+                    HeaderFn&& on_header) {
     CsvOptions csv;
     csv.buffer_size = ctx.options.csv_buffer_size;
     auto opened = CsvReader::open(path, csv);
@@ -505,8 +637,10 @@ Status for_each_row(Context& ctx,
         return opened.status().with_context(option);
     }
     CsvReader& reader = **opened;
-    LOOKBOOK_ASSIGN_OR_RETURN(HeaderBinding binding,
-                              bind_header(reader, table, ctx.options.mapping, option));
+    LOOKBOOK_ASSIGN_OR_RETURN(
+        HeaderBinding binding,
+        bind_header(reader, table, ctx.options.mapping, option, ctx.options.append));
+    on_header(binding);
     Progress progress(
         fmt::format("read {}", path.filename().string()), reader.input_size(), "bytes");
     while (reader.next()) {
@@ -541,6 +675,23 @@ std::string value_message(const HeaderBinding& b,
                           const std::string& expected) {
     return fmt::format(
         "column \"{}\" is \"{}\"; expected {}.", shorten(b.name(field)), shorten(value), expected);
+}
+
+// The message for a date in the right layout that names no day (2021-02-30).
+std::string impossible_date_message(const HeaderBinding& b,
+                                    std::string_view text,
+                                    const DateReading& reading,
+                                    const DateFormat& format) {
+    // A month past 12 more often means day and month are swapped than a typo.
+    const bool month_wrong = reading.year >= 1 && (reading.month < 1 || reading.month > 12);
+    return fmt::format("column \"{}\" is \"{}\", a day that does not exist: {}{}.",
+                       shorten(b.name(kDate)),
+                       shorten(text),
+                       impossible_date_reason(reading),
+                       month_wrong ? fmt::format("; check that the layout \"{}\" is the file's "
+                                                 "(--date-format)",
+                                                 format.layout())
+                                   : "");
 }
 
 // The rows a catalog file probably holds, judged from the `rows` kept in the bytes read so
@@ -824,7 +975,8 @@ Status read_articles(Context& ctx) {
                                  &estimate,
                                  flush);
         },
-        flush);
+        flush,
+        [](const HeaderBinding&) {});
 }
 
 // Customer fields held in a PendingRows batch, in this order; the age travels beside it.
@@ -934,7 +1086,8 @@ Status read_customers(Context& ctx) {
                 &estimate,
                 flush);
         },
-        flush);
+        flush,
+        [](const HeaderBinding&) {});
 }
 
 // TODO: ingest reaches 6.0-6.3 million transaction rows/s per core on the shared machine at
@@ -944,6 +1097,12 @@ Status read_customers(Context& ctx) {
 // touch of about 250 MB of new pages 0.09 s (0.37 ms a MB here).
 // Parsing on one thread and encoding on the other would use the second core; not done yet, so
 // large files take about twice as long as they could.
+// Stop 20 (times after dates, field names as columns, checks per file), ingest_bench CPU time,
+// medians of 16 runs alternating with main's binary: a build before the last change 0.861 s
+// against 0.843 (load 9; 5.81 against 5.93 M rows/s), the final build 1.006 against 0.996
+// (load 7-8 beside a compile; fastest runs 0.907 and 0.909). The 1-2% was not traced to any
+// changed line: code placement alone moves more (a build that only shifted the unchanged CSV
+// reader by 32 bytes parsed 11-13% slower).
 // Transactions whose fields are valid, waiting for their ids to be looked up. Looking ids up
 // in batches lets the dictionary lookups overlap their cache misses (prefetch), which is most
 // of the cost of ingesting a large file with many articles and customers.
@@ -1068,7 +1227,9 @@ Status resolve_transactions(Context& ctx,
                             LastCustomer* last_customer) {
     auto& t = ctx.transactions;
     auto& report = ctx.report;
-    const bool keep_unknown = ctx.options.unknown_ids == UnknownIdPolicy::kKeep;
+    const bool check_customers = ctx.check_customers;
+    const bool check_articles = ctx.check_articles;
+    const bool check_any = check_customers || check_articles;
     const auto& rows = pending.rows();
     constexpr size_t kBatch = PendingTransactions::kBatchSize;
     // Codes are plain integers with kNoCode for "not found" here: std::optional<uint32_t>
@@ -1115,25 +1276,35 @@ Status resolve_transactions(Context& ctx,
         const auto& row = rows[i];
         const uint32_t run = run_of_row[i];
         uint32_t customer = run_customer[run];
-        if (customer == kNoCode && keep_unknown) {
+        if (customer == kNoCode && !check_customers) {
             // An earlier run of this batch may have added the same id as a stub since.
             customer =
                 ctx.customers.ids.find(row.customer_id, customer_hash[run]).value_or(kNoCode);
         }
         uint32_t article = ctx.articles.ids.find(row.article_id, article_hash[i]).value_or(kNoCode);
-        if ((customer == kNoCode || article == kNoCode) && !keep_unknown) {
-            bool no_article = article == kNoCode;
-            LOOKBOOK_RETURN_IF_ERROR(
-                bad_row_at(ctx,
-                           file,
-                           row.line,
-                           row.raw,
-                           report.transactions,
-                           fmt::format("{} \"{}\" is not in the {} file (--unknown-ids bad-row).",
-                                       no_article ? "article" : "customer",
-                                       no_article ? row.article_id : row.customer_id,
-                                       no_article ? "articles" : "customers")));
-            continue;
+        // A code without metadata is a stub an earlier ingest added (--append): not in the file.
+        // Behind one test, so that the default (nothing checked) costs a single branch.
+        if (check_any) {
+            const bool article_unknown =
+                check_articles && (article == kNoCode || (article >= ctx.articles_described &&
+                                                          !ctx.articles.has_metadata[article]));
+            const bool customer_unknown =
+                check_customers && (customer == kNoCode || (customer >= ctx.customers_described &&
+                                                            !ctx.customers.has_metadata[customer]));
+            if (article_unknown || customer_unknown) {
+                LOOKBOOK_RETURN_IF_ERROR(bad_row_at(
+                    ctx,
+                    file,
+                    row.line,
+                    row.raw,
+                    report.transactions,
+                    fmt::format("{} \"{}\" is not in the {} file{} (--unknown-ids bad-row).",
+                                article_unknown ? "article" : "customer",
+                                article_unknown ? row.article_id : row.customer_id,
+                                article_unknown ? "articles" : "customers",
+                                ctx.options.append ? " the store was built from" : "")));
+                continue;
+            }
         }
         if (customer == kNoCode) {
             customer = ctx.customers.add_stub(row.customer_id);
@@ -1180,9 +1351,15 @@ Status read_transactions(Context& ctx) {
     const std::string date_hint =
         ctx.date_format.layout() == "%Y-%m-%d"
             ? std::string(
-                  "a date as YYYY-MM-DD. If your dates use another layout, declare it, "
+                  "a date as YYYY-MM-DD, which a time may follow (2024-01-03 10:22:00, "
+                  "2024-01-03T10:22:00Z). If your dates use another layout, declare it, "
                   "for example --date-format \"%d/%m/%Y\"")
-            : fmt::format("a date in the declared layout \"{}\"", ctx.date_format.layout());
+        : ctx.date_format.has_time()
+            ? fmt::format("a date and time in the declared layout \"{}\"", ctx.date_format.layout())
+            : fmt::format(
+                  "a date in the declared layout \"{}\", which a time may follow "
+                  "(\" 10:22:00\")",
+                  ctx.date_format.layout());
     const std::string file = ctx.options.transactions.string();
     // Reserve for the most rows the file can hold (a row takes at least 16 bytes) so that the
     // columns never grow by doubling, which would leave up to half of each unused but resident.
@@ -1222,12 +1399,18 @@ Status read_transactions(Context& ctx) {
             // Rows of one day come together: reuse the last parse while the text repeats.
             std::optional<int32_t> date = last_date;
             if (date_text != last_date_text) {
-                date = ctx.date_format.to_days(date_text);
+                DateReading reading = ctx.date_format.read(date_text);
+                if (reading.problem == DateProblem::kImpossible) {
+                    return reject(impossible_date_message(b, date_text, reading, ctx.date_format));
+                }
+                date = reading.problem == DateProblem::kNone ? std::optional<int32_t>(reading.days)
+                                                             : std::nullopt;
                 if (date) {
                     last_date_text.assign(date_text);
                     last_date = date;
                 }
             }
+            // Also an empty first date, which equals the empty last text before any date.
             if (!date) {
                 return reject(value_message(b, kDate, date_text, date_hint));
             }
@@ -1289,7 +1472,8 @@ Status read_transactions(Context& ctx) {
             }
             return Status::ok();
         },
-        [&] { return resolve_transactions(ctx, file, pending, &last_customer); }));
+        [&] { return resolve_transactions(ctx, file, pending, &last_customer); },
+        [&](const HeaderBinding& b) { ctx.transactions.has_orders = b.has(kOrder); }));
     report.transactions.rows_kept =
         report.transactions.rows_read - report.transactions.rows_rejected;
     return Status::ok();
@@ -1577,7 +1761,7 @@ Result<IngestReport> ingest(const IngestOptions& options) {
         fs::create_directories(
             rejects.parent_path().empty() ? fs::path(".") : rejects.parent_path(), ec);
     }
-    ctx.transactions.has_orders = !options.mapping.transactions.at("order_id").empty();
+    // ctx.transactions.has_orders is set once the transactions header is read.
 
     int32_t old_last_date = std::numeric_limits<int32_t>::min();
     if (options.append) {
@@ -1599,6 +1783,24 @@ Result<IngestReport> ingest(const IngestOptions& options) {
         }
     }
     size_t old_rows = ctx.transactions.dates.size();
+    if (options.unknown_ids == UnknownIdPolicy::kBadRow) {
+        // Appending, the store's rows with metadata are the files it was built from.
+        ctx.check_articles = options.append ? described_prefix(ctx.articles.has_metadata) > 0
+                                            : !options.articles.empty();
+        ctx.check_customers = options.append ? described_prefix(ctx.customers.has_metadata) > 0
+                                             : !options.customers.empty();
+        for (auto [checked, noun] : {std::pair{ctx.check_articles, "articles"},
+                                     std::pair{ctx.check_customers, "customers"}}) {
+            if (!checked && !options.transactions.empty()) {
+                log::info(
+                    "--unknown-ids bad-row: {}, so the transactions' {} are not checked; those "
+                    "they name are added without metadata",
+                    options.append ? fmt::format("the store was built without a {} file", noun)
+                                   : fmt::format("no --{} file was given", noun),
+                    noun);
+            }
+        }
+    }
     if (!options.transactions.empty()) {
         LOOKBOOK_RETURN_IF_ERROR(read_transactions(ctx));
         timer.lap("reading transactions");

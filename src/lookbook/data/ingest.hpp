@@ -20,7 +20,10 @@ enum class BadRowPolicy {
 enum class UnknownIdPolicy {
     kKeep,    // keep it; the article or customer is added without metadata (default: the H&M
               // sample references many articles its catalog file lacks)
-    kBadRow,  // treat the row as bad (then --on-bad-row decides)
+    kBadRow,  // treat the row as bad (then --on-bad-row decides); checked only against the files
+              // there are: the customers only when a customers file is given (appending: when
+              // the store was built with one), and a stub an earlier ingest added counts as
+              // missing
 };
 
 // Ages outside this range are bad values (a typo such as 420, or a birth year in the age column).

@@ -92,6 +92,11 @@ std::map<std::string, std::string>& ColumnMapping::columns(TableKind table) {
                                             : transactions;
 }
 
+bool ColumnMapping::is_mapped(TableKind table, const FieldSpec& field) const {
+    return columns(table).at(field.name) != field.default_column ||
+           mapped_fields.count(fmt::format("{}.{}", table_name(table), field.name)) > 0;
+}
+
 ColumnMapping default_column_mapping() {
     ColumnMapping mapping;
     for (TableKind table :
@@ -184,6 +189,7 @@ Result<ColumnMapping> load_column_mapping(const std::filesystem::path& path) {
                     "{}: {}.{} must be a column name (a string)", path.string(), key, field));
             }
             columns[field] = column.get<std::string>();
+            mapping.mapped_fields.insert(fmt::format("{}.{}", key, field));
         }
         for (const auto& f : table_fields(table)) {
             if (f.required && columns[f.name].empty()) {

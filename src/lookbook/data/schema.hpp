@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,7 +27,9 @@ struct FieldSpec {
 std::span<const FieldSpec> table_fields(TableKind table);
 
 // Which column of the retailer's file fills each field, the date layout and where photos are.
-// The defaults read the H&M files unchanged. A JSON mapping file overrides any part:
+// The defaults read the H&M files unchanged; a field the mapping does not name is also read
+// from a column named like the field when its H&M column is absent (ingest's bind_header).
+// A JSON mapping file overrides any part:
 //
 //   {
 //     "articles":     {"id": "sku", "name": "title", "product_code": "style"},
@@ -46,8 +49,14 @@ struct ColumnMapping {
     // {id:START:LENGTH} a slice of it, {product_code} the product code.
     std::vector<std::string> image_patterns = {"{id:0:3}/{id}.jpg", "{id}.jpg", "{id}.png"};
 
+    // The fields a mapping file names, as "table.field" ("transactions.order_id"): their
+    // column is the one given, never guessed from lookbook's field name (see ingest).
+    std::set<std::string> mapped_fields;
+
     const std::map<std::string, std::string>& columns(TableKind table) const;
     std::map<std::string, std::string>& columns(TableKind table);
+    // Whether the mapping file names the field, or gives it a column other than the H&M one.
+    bool is_mapped(TableKind table, const FieldSpec& field) const;
 };
 
 // The H&M mapping.
