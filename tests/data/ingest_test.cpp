@@ -726,11 +726,37 @@ TEST_F(IngestTest, ImageColumnCannotPointOutsideTheImagesFolder) {
     options_.mapping.articles["image"] = "photo";
     auto report = ingest(options_);
     ASSERT_TRUE(report.is_ok()) << report.status().to_string();
-    EXPECT_EQ(report->images_found, 1u);
-    EXPECT_EQ(report->images_missing, 2u);
+    // The paths outside are ignored; the first article still finds its photo by the patterns
+    // (images/010/0108775015.jpg), the second has none.
+    EXPECT_EQ(report->images_found, 2u);
+    EXPECT_EQ(report->images_missing, 1u);
     auto store = open_store();
-    EXPECT_EQ(store->articles().image_path(0), "");
+    EXPECT_EQ(
+        store->articles().image_path(0),
+        (fs::absolute(dir_ / "images") / "010" / "0108775015.jpg").lexically_normal().string());
     EXPECT_EQ(store->articles().image_path(1), "");
+}
+
+// Found by a fresh-user trial: an absolute path into --images was dropped, and a cell naming a
+// missing file left the article without the photo its id pattern finds.
+TEST_F(IngestTest, ImageColumnTakesAbsolutePathsInsideTheFolderAndFallsBackToThePatterns) {
+    const fs::path images = fs::absolute(dir_ / "images").lexically_normal();
+    options_.articles = write("articles.csv",
+                              "article_id,photo\n"
+                              "0108775015,gone.jpg\n"
+                              "0108775044," +
+                                  (images / "0110065001.jpg").string() +
+                                  "\n"
+                                  "0110065001," +
+                                  (images / ".." / "images" / "0110065001.jpg").string() + "\n");
+    options_.mapping.articles["image"] = "photo";
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->images_found, 3u);
+    auto store = open_store();
+    EXPECT_EQ(store->articles().image_path(0), (images / "010" / "0108775015.jpg").string());
+    EXPECT_EQ(store->articles().image_path(1), (images / "0110065001.jpg").string());
+    EXPECT_EQ(store->articles().image_path(2), (images / "0110065001.jpg").string());
 }
 
 TEST_F(IngestTest, UnknownArticlesAreEachTheirOwnProduct) {
@@ -1271,6 +1297,33 @@ TEST_F(IngestTest, AppendChecksUnknownIdsAgainstTheFilesTheStoreWasBuiltFrom) {
     ASSERT_TRUE(report.is_ok()) << report.status().to_string();
     EXPECT_EQ(report->transactions.rows_kept, 2u);
     EXPECT_EQ(report->unknown_customers, 1u);  // c3
+}
+
+// Found by a fresh-user trial: with no photo found, nothing said where ingest had looked, and a
+// cell naming a missing file passed silently.
+TEST_F(IngestTest, NoPhotoFoundSaysWhereItLookedAndAMissingNamedFileIsReported) {
+    const fs::path empty = dir_ / "no-photos";
+    fs::create_directories(empty);
+    options_.images = empty;
+    options_.articles =
+        write("articles.csv", "article_id,photo\n0108775015,gone.jpg\n0110065001,\n");
+    options_.mapping.articles["image"] = "photo";
+    LogCapture log;
+    auto report = ingest(options_);
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    EXPECT_EQ(report->images_found, 0u);
+    const std::string dir = fs::absolute(empty).lexically_normal().string();
+    EXPECT_NE(log.text().find("[warning] article 0108775015: its image \"gone.jpg\" is not under " +
+                              empty.string() + "; the photo patterns are tried instead"),
+              std::string::npos)
+        << log.text();
+    EXPECT_NE(log.text().find("[warning] no photo found under " + empty.string() +
+                              " for any of the 2 catalog articles; for article 0108775015 it "
+                              "looked for " +
+                              dir + "/010/0108775015.jpg, " + dir + "/0108775015.jpg, " + dir +
+                              "/0108775015.png."),
+              std::string::npos)
+        << log.text();
 }
 
 }  // namespace

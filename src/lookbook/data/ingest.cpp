@@ -1479,42 +1479,66 @@ Status read_transactions(Context& ctx) {
     return Status::ok();
 }
 
-// Finds each catalog article's photo: the mapped image column, else the mapping's patterns.
+// Finds each catalog article's photo: the file the mapped image column names, else (also when
+// that file is missing or outside --images) the mapping's patterns.
 void resolve_images(Context& ctx) {
     auto& a = ctx.articles;
     TextColumn resolved;
     const fs::path& dir = ctx.options.images;
-    fs::path absolute_dir = dir.empty() ? fs::path() : fs::absolute(dir);
+    fs::path absolute_dir = dir.empty() ? fs::path() : fs::absolute(dir).lexically_normal();
     std::error_code ec;
     uint64_t missing_logged = 0;
     uint64_t unsafe_logged = 0;
+    uint64_t named_missing_logged = 0;
+    auto patterns_of = [&](uint32_t i) {
+        std::vector<std::string> candidates;
+        for (const auto& pattern : ctx.options.mapping.image_patterns) {
+            candidates.push_back(expand_image_pattern(
+                pattern, a.ids.at(i), a.attributes[0].dictionary.at(a.attributes[0].codes[i])));
+        }
+        return candidates;
+    };
+    auto exists = [&](const std::string& candidate) {
+        return !candidate.empty() && fs::is_regular_file(absolute_dir / candidate, ec);
+    };
     for (uint32_t i = 0; i < a.ids.size(); ++i) {
         std::string found;
         if (a.has_metadata[i] && !dir.empty()) {
             std::string_view given = a.image_paths.at(i);
-            std::vector<std::string> candidates;
             if (!given.empty()) {
-                // The image column names a file inside --images; anything else is ignored so
-                // that a catalog cannot point the service at arbitrary files.
-                if (is_contained_relative_path(given)) {
-                    candidates.emplace_back(given);
-                } else if (unsafe_logged++ < 3) {
-                    log::warn("article {}: image \"{}\" is not a path inside --images; ignored",
-                              a.ids.at(i),
-                              shorten(given));
+                // The image column names a file inside --images (relative to it, or an absolute
+                // path below it); anything else is ignored so that a catalog cannot point the
+                // service at arbitrary files.
+                std::string relative(given);
+                if (given.front() == '/') {
+                    relative = fs::path(given).lexically_normal().lexically_relative(absolute_dir);
                 }
-            } else {
-                for (const auto& pattern : ctx.options.mapping.image_patterns) {
-                    candidates.push_back(expand_image_pattern(
-                        pattern,
+                if (is_contained_relative_path(relative)) {
+                    if (exists(relative)) {
+                        found = (absolute_dir / relative).lexically_normal().string();
+                    } else if (named_missing_logged++ < 3) {
+                        log::warn(
+                            "article {}: its image \"{}\" is not under {}; the photo "
+                            "patterns are tried instead",
+                            a.ids.at(i),
+                            shorten(given),
+                            dir.string());
+                    }
+                } else if (unsafe_logged++ < 3) {
+                    log::warn(
+                        "article {}: image \"{}\" is not a path inside --images ({}); "
+                        "ignored, the photo patterns are tried instead",
                         a.ids.at(i),
-                        a.attributes[0].dictionary.at(a.attributes[0].codes[i])));
+                        shorten(given),
+                        dir.string());
                 }
             }
-            for (const auto& candidate : candidates) {
-                if (!candidate.empty() && fs::is_regular_file(absolute_dir / candidate, ec)) {
-                    found = (absolute_dir / candidate).lexically_normal().string();
-                    break;
+            if (found.empty()) {
+                for (const auto& candidate : patterns_of(i)) {
+                    if (exists(candidate)) {
+                        found = (absolute_dir / candidate).lexically_normal().string();
+                        break;
+                    }
                 }
             }
             if (found.empty()) {
@@ -1527,6 +1551,27 @@ void resolve_images(Context& ctx) {
             }
         }
         resolved.push(found);
+    }
+    // Found by a fresh-user trial: with no photo found the summary gave no clue why.
+    if (ctx.report.images_found == 0 && ctx.report.images_missing > 0) {
+        uint32_t first = 0;
+        while (first < a.ids.size() && !a.has_metadata[first]) {
+            ++first;
+        }
+        std::vector<std::string> examples =
+            first < a.ids.size() ? patterns_of(first) : std::vector<std::string>();
+        for (std::string& example : examples) {
+            example = (absolute_dir / example).string();
+        }
+        log::warn(
+            "no photo found under {} for any of the {} catalog articles; for article {} it looked "
+            "for {}. Give the folder that holds the photos with --images, name their layout with "
+            "\"image_patterns\" in the mapping file, or map an image column.",
+            dir.string(),
+            ctx.report.images_missing,
+            first < a.ids.size() ? a.ids.at(first) : std::string_view(),
+            examples.empty() ? std::string("no pattern (the mapping has none)")
+                             : fmt::format("{}", fmt::join(examples, ", ")));
     }
     a.image_paths = std::move(resolved);
 }
