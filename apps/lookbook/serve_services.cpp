@@ -54,6 +54,9 @@ void add_recommend_hook(const web::Snapshot& snapshot,
     auto cache_key = [recommender, store](const std::string& customer_id,
                                           size_t k,
                                           const std::vector<web::CustomerEvent>& events) {
+                .because_of = item.because_of == kNoRow
+                                  ? std::string()
+                                  : std::string(store->articles().id(item.because_of)),
         auto live = live_interactions(*store, events, recommender->default_today());
         return std::make_pair(AnswerCache::key(customer_id, k, live), std::move(live));
     };

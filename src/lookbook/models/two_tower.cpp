@@ -615,10 +615,15 @@ void TwoTowerSource::explain(const CustomerContext& context, Candidate* candidat
         return;
     }
     candidate->because_of = because->article;
-    std::string_view name = articles.name(because->article);
-    candidate->reason = fmt::format("because you {} {}",
-                                    because->kind == Interaction::Kind::kView ? "viewed" : "bought",
-                                    name.empty() ? articles.id(because->article) : name);
+    const bool viewed = because->kind == Interaction::Kind::kView;
+    const std::optional<std::string> name = ArticleNamer(&articles)(because->article);
+    if (!name) {
+        // Never a bare id: the shopper cannot tell what "0841434001" was.
+        candidate->reason =
+            viewed ? "because of an article you viewed" : "because of a past purchase";
+        return;
+    }
+    candidate->reason = fmt::format("because you {} {}", viewed ? "viewed" : "bought", *name);
 }
 
 }  // namespace lookbook::models

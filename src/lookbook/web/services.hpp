@@ -21,6 +21,9 @@ struct ScoredArticle {
     // Which model or fallback produced it ("two-tower", "popular", ...); may be empty.
     std::string source;
 };
+    // The id of the history article behind the reason (personal recommendations), empty when
+    // none: reasons never show a bare id, so the API gives it here.
+    std::string because_of;
 
 // Narrows "similar items": empty fields do not filter.
 struct SimilarFilters {
