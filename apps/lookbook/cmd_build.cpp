@@ -175,6 +175,7 @@ int run_build_command(const BuildArgs& args) {
             PersonalTrainOptions options;
             options.two_tower_minutes = two_tower_minutes;
             LOOKBOOK_ASSIGN_OR_RETURN(auto trained, train_personal(store_dir, options));
+            options.weeks_option = "";  // `build` has no option for the weeks
             if (!trained.two_tower_error.empty()) {
                 log::warn("two-tower model not trained ({}); the blend uses the other sources",
                           trained.two_tower_error);

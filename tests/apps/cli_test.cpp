@@ -108,6 +108,35 @@ TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
     EXPECT_NE(missing.out.find("lookbook build: "), std::string::npos) << missing.out;
 }
 
+// Found by a fresh-user trial: `train` advised "lower --test-weeks" and `build` "lower --weeks",
+// options neither command has, and a day was printed as a raw number (18207).
+TEST_F(CliTest, TrainAndBuildAdviceNamesTheirOwnOptionsAndDates) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --transactions " + path("t.csv") +
+                  " --store " + path("store"))
+                  .exit_code,
+              0);
+    fs::copy(dir_ / "store", dir_ / "built", fs::copy_options::recursive);
+    CommandResult train = run("--log-level warn train " + path("store"));
+    ASSERT_EQ(train.exit_code, 0) << train.out;
+    EXPECT_EQ(train.out.find("--test-weeks"), std::string::npos) << train.out;
+#ifdef LOOKBOOK_CLI_HAS_ENCODERS
+    // Tuning holds out the last 8 weeks (--validation-weeks) from 2020-01-02 back: 2019-11-07.
+    EXPECT_NE(train.out.find("two-tower model for days before 2019-11-07 not trained"),
+              std::string::npos)
+        << train.out;
+    EXPECT_NE(train.out.find("Ingest more transactions or lower --validation-weeks."),
+              std::string::npos)
+        << train.out;
+#endif
+    CommandResult build = run("--log-level warn build " + path("built"));
+    ASSERT_EQ(build.exit_code, 0) << build.out;
+    EXPECT_EQ(build.out.find("--weeks"), std::string::npos) << build.out;
+    EXPECT_EQ(build.out.find("--test-weeks"), std::string::npos) << build.out;
+    EXPECT_NE(build.out.find("so nothing is left to train the models on; ingest a longer history"),
+              std::string::npos)
+        << build.out;
+}
+
 TEST_F(CliTest, ServeRefusesAMissingStoreAndABadPort) {
     CommandResult missing = run("serve " + path("nothing") + " --port 0");
     EXPECT_EQ(missing.exit_code, 1);

@@ -264,11 +264,12 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     if (examples.size() < 2) {
         return Status::invalid_argument(fmt::format(
             "{}: {} purchases before the last {} test and {} validation weeks; the two-tower "
-            "model needs at least 2. Ingest more transactions or lower --test-weeks.",
+            "model needs at least 2. Ingest more transactions{}.",
             store_dir.string(),
             examples.size(),
             options.test_weeks,
-            options.validation_weeks));
+            options.validation_weeks,
+            options.weeks_option.empty() ? "" : " or lower " + options.weeks_option));
     }
 
     // Vocabularies from the store; id rows for articles bought often enough to learn one.
