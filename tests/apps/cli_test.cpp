@@ -333,6 +333,39 @@ TEST_F(CliPhotoTest, ForcedBuildRetrainsTheEncoderBesideTheOldOne) {
     EXPECT_FALSE(fs::exists(encoder().string() + ".old"));
 }
 
+// Found by a fresh-user trial: embeddings recorded the model folder as an absolute path, so
+// after `cp -a STORE COPY` (and removing STORE) search failed with "model folder does not exist".
+TEST_F(CliTest, SearchFindsTheModelOfACopiedStore) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    const fs::path inside = dir_ / "store" / "models" / "encoder";
+    fs::create_directories(inside.parent_path());
+    fs::copy(LOOKBOOK_CLIP_FIXTURE, inside, fs::copy_options::recursive);
+    ASSERT_EQ(run("embed " + path("store") + " --model " + inside.string()).exit_code, 0);
+    fs::copy(dir_ / "store", dir_ / "copy", fs::copy_options::recursive);
+    fs::remove_all(dir_ / "store");
+    CommandResult found = run("--log-level warn search " + path("copy") + " \"blue jeans\" -k 2");
+    EXPECT_EQ(found.exit_code, 0) << found.out;
+    EXPECT_NE(found.out.find(" 1. 000"), std::string::npos) << found.out;
+}
+
+TEST_F(CliTest, SearchSaysWhatToDoWhenTheModelIsGone) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    fs::copy(LOOKBOOK_CLIP_FIXTURE, dir_ / "model", fs::copy_options::recursive);
+    ASSERT_EQ(run("embed " + path("store") + " --model " + path("model")).exit_code, 0);
+    fs::remove_all(dir_ / "model");
+    CommandResult gone = run("--log-level warn search " + path("store") + " jeans");
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_EQ(gone.out,
+              "lookbook search: the store's embeddings were made with the model in " +
+                  path("model") +
+                  ", which does not exist (was the store or the model copied or moved?); pass "
+                  "--model DIR with the folder of that model, or run `lookbook embed " +
+                  path("store") + "` again\n");
+    CommandResult other = run("--log-level warn search " + path("store") + " jeans -k 1 --model " +
+                              LOOKBOOK_CLIP_FIXTURE);
+    EXPECT_EQ(other.exit_code, 0) << other.out;
+}
+
 TEST_F(CliTest, EmbedWithMissingModelFails) {
     ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
     CommandResult r = run("embed " + path("store") + " --model " + path("nope"));
