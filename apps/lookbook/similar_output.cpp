@@ -151,7 +151,7 @@ std::string query_model_problem(const Store& store,
                   "the store's embeddings were made with the model in {}, which does not exist "
                   "(was the store or the model copied or moved?)",
                   model_dir);
-    return fmt::format("{}; {} with the folder of that model, or run `lookbook embed {}` again",
+    return fmt::format("{}; {} (the folder of that model), or run `lookbook embed {}` again",
                        what,
                        option,
                        store.dir().string());

@@ -359,7 +359,7 @@ TEST_F(CliTest, SearchSaysWhatToDoWhenTheModelIsGone) {
               "lookbook search: the store's embeddings were made with the model in " +
                   path("model") +
                   ", which does not exist (was the store or the model copied or moved?); pass "
-                  "--model DIR with the folder of that model, or run `lookbook embed " +
+                  "--model DIR (the folder of that model), or run `lookbook embed " +
                   path("store") + "` again\n");
     CommandResult other = run("--log-level warn search " + path("store") + " jeans -k 1 --model " +
                               LOOKBOOK_CLIP_FIXTURE);
