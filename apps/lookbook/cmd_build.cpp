@@ -77,7 +77,8 @@ Result<bool> embeddings_up_to_date(const fs::path& store_dir) {
     auto meta = nlohmann::json::parse(file.metadata(), nullptr, false);
     if (meta.is_discarded() || !meta.is_object() ||
         meta.value("articles", uint64_t{0}) != store->articles().size() ||
-        meta.value("model", std::string()) != fs::absolute(encoder_dir(store_dir)).string()) {
+        fs::absolute(resolve_store_path(store_dir, meta.value("model", std::string())))
+                .lexically_normal() != fs::absolute(encoder_dir(store_dir)).lexically_normal()) {
         return false;
     }
     LOOKBOOK_ASSIGN_OR_RETURN(std::string tag, model_tag(encoder_dir(store_dir)));
@@ -174,6 +175,7 @@ int run_build_command(const BuildArgs& args) {
         [two_tower_minutes](const fs::path& store_dir) -> Status {
             PersonalTrainOptions options;
             options.two_tower_minutes = two_tower_minutes;
+            options.weeks_option = "";  // `build` has no option for the weeks
             LOOKBOOK_ASSIGN_OR_RETURN(auto trained, train_personal(store_dir, options));
             if (!trained.two_tower_error.empty()) {
                 log::warn("two-tower model not trained ({}); the blend uses the other sources",

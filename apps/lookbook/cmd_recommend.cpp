@@ -98,7 +98,11 @@ int run_recommend(const RecommendArgs& args) {
                            {"colour", articles.colour(r.article)},
                            {"score", r.score},
                            {"source", r.source},
-                           {"reason", r.reason}});
+                           {"reason", r.reason},
+                           // The article behind the reason, which never shows a bare id.
+                           {"because_of",
+                            r.because_of == kNoRow ? nlohmann::json()
+                                                   : nlohmann::json(articles.id(r.because_of))}});
         }
         std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kExitOk;

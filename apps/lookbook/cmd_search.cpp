@@ -44,7 +44,11 @@ int run_search(const SearchArgs& args) {
     }
     auto encoder = QueryEncoder::load(model_dir);
     if (!encoder.is_ok()) {
-        return fail(encoder.status().message());
+        if (!args.model.empty()) {
+            return fail(encoder.status().message() + " (check --model)");
+        }
+        return fail(query_model_problem(
+            **store, model_dir, encoder.status().message(), "pass --model DIR"));
     }
     auto vector = args.image.empty() ? (*encoder)->encode_text(args.text)
                                      : (*encoder)->encode_image(args.image);

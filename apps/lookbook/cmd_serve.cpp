@@ -34,6 +34,8 @@ struct ServeArgs {
     }();
     // Whole personal-recommendation answers kept per generation (~2 KB each for k = 12).
     size_t recommend_cache = 10000;
+    // Query model for text and photo search (default: the one the embeddings name).
+    std::string model;
 };
 
 int run_serve(ServeArgs args) {
@@ -47,7 +49,7 @@ int run_serve(ServeArgs args) {
         log::warn("--host {} is not a loopback address: the service is reachable from the network",
                   args.options.host);
     }
-    args.options.services_factory = make_services_factory(args.recommend_cache);
+    args.options.services_factory = make_services_factory(args.recommend_cache, args.model);
 
     // One malloc arena per worker thread: glibc's default (8 per core) makes 64 threads on 2
     // cores share 16 arena locks, and a preempted lock holder stalled requests for up to a
@@ -125,6 +127,10 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
                     "generation makes a customer's answer be computed again (0: no cache)")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{10'000'000}));
+    cmd->add_option("--model",
+                    args->model,
+                    "Model folder for text and photo search (default: the one the store's "
+                    "embeddings were made with)");
     cmd->callback([args, selected] { *selected = [args] { return run_serve(*args); }; });
 }
 

@@ -27,6 +27,8 @@ void add_two_tower(EvaluateOptions* options, double max_minutes) {
 #if LOOKBOOK_WITH_TORCH
     models::TwoTowerOptions two_tower;
     two_tower.max_minutes = max_minutes;
+    // The model is trained with the evaluation's weeks left out: the same option sets them.
+    two_tower.weeks_option = options->weeks_option;
     options->two_tower = models::two_tower_factory(two_tower);
 #else
     (void)options;
@@ -79,6 +81,7 @@ Result<PersonalTrainResult> train_personal(const fs::path& store_dir,
     const int32_t validation_start = last_day + 1 - 7 * options.validation_weeks;
     EvaluateOptions evaluate_options;
     evaluate_options.train = options.settings;
+    evaluate_options.weeks_option = options.weeks_option;
     if (options.two_tower) {
         add_two_tower(&evaluate_options, options.two_tower_minutes);
     }
@@ -156,6 +159,7 @@ Status save_personal_evaluation(const fs::path& store_dir,
     LOOKBOOK_ASSIGN_OR_RETURN(auto store, Store::open(store_dir));
     EvaluateOptions options;
     options.test_weeks = test_weeks;
+    options.weeks_option = "";  // `build` sets no weeks
     add_two_tower(&options, two_tower_minutes);
     // A store too small or too short for the protocol still builds: the saved evaluation then
     // holds the reason, which the report shows in place of the figures.
@@ -214,6 +218,7 @@ Result<nlohmann::json> personal_evaluation_for_report(const Store& store) {
     }
     EvaluateOptions options;
     options.test_weeks = kPersonalEvaluationWeeks;
+    options.weeks_option = "";  // fixed for the report
     auto evaluated = try_evaluate_recommenders(store, options);
     if (evaluated.is_ok()) {
         (*evaluated)["source"] =

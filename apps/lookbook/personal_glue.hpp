@@ -47,6 +47,8 @@ struct PersonalTrainOptions {
     int validation_weeks = 8;  // ... this many
     bool two_tower = true;     // train the two-tower model too (builds with torch)
     double two_tower_minutes = 5;
+    // The running command's option for validation_weeks, named in advice ("" for `build`).
+    std::string weeks_option = "--validation-weeks";
 };
 
 struct PersonalTrainResult {

@@ -13,6 +13,7 @@
 #include "lookbook/recommend/answer_cache.hpp"
 #include "lookbook/util/log.hpp"
 #include "personal_glue.hpp"
+#include "similar_output.hpp"
 
 #if LOOKBOOK_WITH_TORCH
 #include "lookbook/index/query_encoder.hpp"
@@ -26,7 +27,13 @@ void add_recommend_hook(const web::Snapshot& snapshot,
                         web::Services* services) {
     auto opened = open_recommender(*snapshot.store);
     if (!opened.is_ok()) {
-        log::info("personal recommendations not served: {}", opened.status().message());
+        if (opened.status().code() == StatusCode::kNotFound) {
+            log::info("personal recommendations not served: {}", opened.status().message());
+        } else {
+            // Built but not loadable (written for another catalog): not the same as not built.
+            log::warn("personal recommendations not served: {}", opened.status().message());
+            services->unavailable["recommend"] = opened.status().message();
+        }
         return;
     }
     std::shared_ptr<const Recommender> recommender = std::move(opened).value();
@@ -47,6 +54,9 @@ void add_recommend_hook(const web::Snapshot& snapshot,
                 .score = item.score,
                 .reason = item.reason,
                 .source = item.source,
+                .because_of = item.because_of == kNoRow
+                                  ? std::string()
+                                  : std::string(store->articles().id(item.because_of)),
             });
         }
         return out;
@@ -120,10 +130,22 @@ std::vector<web::ScoredArticle> scored_hits(const Store& store,
     return out;
 }
 
-void add_similar_hooks(const web::Snapshot& snapshot, web::Services* services) {
+void add_similar_hooks(const web::Snapshot& snapshot,
+                       const std::string& model_override,
+                       web::Services* services) {
     auto opened = SimilarItems::open(*snapshot.store);
     if (!opened.is_ok()) {
-        log::info("similar items not served: {}", opened.status().message());
+        if (opened.status().code() == StatusCode::kNotFound) {
+            log::info("similar items not served: {}", opened.status().message());
+        } else {
+            log::warn("similar items not served: {}", opened.status().message());
+            services->unavailable["similar"] = opened.status().message();
+#if LOOKBOOK_WITH_TORCH
+            // Search reads the same embeddings: unavailable for the same reason.
+            services->unavailable["search_text"] = opened.status().message();
+            services->unavailable["search_image"] = opened.status().message();
+#endif
+        }
         return;
     }
     std::shared_ptr<const SimilarItems> similar = std::move(opened).value();
@@ -157,12 +179,28 @@ void add_similar_hooks(const web::Snapshot& snapshot, web::Services* services) {
         return scored_hits(*store, hits, "looks alike");
     };
 #if LOOKBOOK_WITH_TORCH
-    if (similar->model_path().empty()) {
+    const std::string model_dir = model_override.empty() ? similar->model_path() : model_override;
+    std::string search_problem;
+    if (model_dir.empty()) {
+        search_problem =
+            "the store's embeddings do not name their model; restart `lookbook serve` with "
+            "--model DIR";
+        log::warn("text and photo search not served: {}", search_problem);
+        services->unavailable["search_text"] = search_problem;
+        services->unavailable["search_image"] = search_problem;
         return;
     }
-    auto encoder = QueryEncoder::load(similar->model_path());
+    auto encoder = QueryEncoder::load(model_dir);
     if (!encoder.is_ok()) {
-        log::warn("text and photo search not served: {}", encoder.status().message());
+        search_problem = model_override.empty()
+                             ? query_model_problem(*store,
+                                                   model_dir,
+                                                   encoder.status().message(),
+                                                   "restart `lookbook serve` with --model DIR")
+                             : encoder.status().message() + " (check --model)";
+        log::warn("text and photo search not served: {}", search_problem);
+        services->unavailable["search_text"] = search_problem;
+        services->unavailable["search_image"] = search_problem;
         return;
     }
     std::shared_ptr<QueryEncoder> shared_encoder = std::move(encoder).value();
@@ -194,11 +232,12 @@ void add_similar_hooks(const web::Snapshot& snapshot, web::Services* services) {
 
 }  // namespace
 
-web::ServicesFactory make_services_factory(size_t recommend_cache_entries) {
-    return [recommend_cache_entries](const web::Snapshot& snapshot) {
+web::ServicesFactory make_services_factory(size_t recommend_cache_entries,
+                                           const std::string& model_dir) {
+    return [recommend_cache_entries, model_dir](const web::Snapshot& snapshot) {
         web::Services services;
         add_recommend_hook(snapshot, recommend_cache_entries, &services);
-        add_similar_hooks(snapshot, &services);
+        add_similar_hooks(snapshot, model_dir, &services);
         return services;
     };
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "lookbook/web/snapshot.hpp"
 
@@ -11,7 +12,10 @@ namespace lookbook::cli {
 // A factory the server calls once per store generation. A recommender the store has not built
 // yet leaves its hook empty, so its API answers 503 and its page section says "not built yet".
 // Personal recommendations keep up to `recommend_cache_entries` whole answers per generation
-// (AnswerCache; 0 = compute every request).
-web::ServicesFactory make_services_factory(size_t recommend_cache_entries);
+// (AnswerCache; 0 = compute every request). Text and photo search encode queries with the model
+// in `model_dir`, or when empty the one the store's embeddings name; when that model cannot be
+// loaded, Services::search_unavailable says why and what to do.
+web::ServicesFactory make_services_factory(size_t recommend_cache_entries,
+                                           const std::string& model_dir = "");
 
 }  // namespace lookbook::cli

@@ -1,5 +1,6 @@
 #include "similar_output.hpp"
 
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -146,6 +147,24 @@ void print_similar_hits(const Store& store, const std::vector<SimilarHit>& hits,
                                  part(hit.image_score),
                                  part(hit.text_score));
     }
+}
+
+std::string query_model_problem(const Store& store,
+                                const std::string& model_dir,
+                                const std::string& cause,
+                                const std::string& option) {
+    std::error_code ec;
+    const std::string what =
+        std::filesystem::exists(model_dir, ec)
+            ? fmt::format("the model in {} cannot encode queries ({})", model_dir, cause)
+            : fmt::format(
+                  "the store's embeddings were made with the model in {}, which does not exist "
+                  "(was the store or the model copied or moved?)",
+                  model_dir);
+    return fmt::format("{}; {} (the folder of that model), or run `lookbook embed {}` again",
+                       what,
+                       option,
+                       store.dir().string());
 }
 
 }  // namespace lookbook::cli

@@ -43,6 +43,15 @@ int print_similar_result(const Store& store,
                          bool json,
                          const char* command);
 
+// Why the model the store's embeddings were made with cannot encode queries: names `model_dir`,
+// the cause (`cause`, the loader's message, used when the folder exists) and both ways out:
+// `option` (how the running command takes another folder, e.g. "pass --model DIR") or
+// `lookbook embed STORE` again.
+std::string query_model_problem(const Store& store,
+                                const std::string& model_dir,
+                                const std::string& cause,
+                                const std::string& option);
+
 // Turns the parsed options into a query; fails when the allow file cannot be read.
 Result<SimilarQuery> similar_query_from(const Store& store,
                                         const SimilarFilterArgs& args,

@@ -138,6 +138,35 @@ TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
     EXPECT_NE(missing.out.find("lookbook build: "), std::string::npos) << missing.out;
 }
 
+// Found by a fresh-user trial: `train` advised "lower --test-weeks" and `build` "lower --weeks",
+// options neither command has, and a day was printed as a raw number (18207).
+TEST_F(CliTest, TrainAndBuildAdviceNamesTheirOwnOptionsAndDates) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --transactions " + path("t.csv") +
+                  " --store " + path("store"))
+                  .exit_code,
+              0);
+    fs::copy(dir_ / "store", dir_ / "built", fs::copy_options::recursive);
+    CommandResult train = run("--log-level warn train " + path("store"));
+    ASSERT_EQ(train.exit_code, 0) << train.out;
+    EXPECT_EQ(train.out.find("--test-weeks"), std::string::npos) << train.out;
+#ifdef LOOKBOOK_CLI_HAS_ENCODERS
+    // Tuning holds out the last 8 weeks (--validation-weeks) from 2020-01-02 back: 2019-11-07.
+    EXPECT_NE(train.out.find("two-tower model for days before 2019-11-07 not trained"),
+              std::string::npos)
+        << train.out;
+    EXPECT_NE(train.out.find("Ingest more transactions or lower --validation-weeks."),
+              std::string::npos)
+        << train.out;
+#endif
+    CommandResult build = run("--log-level warn build " + path("built"));
+    ASSERT_EQ(build.exit_code, 0) << build.out;
+    EXPECT_EQ(build.out.find("--weeks"), std::string::npos) << build.out;
+    EXPECT_EQ(build.out.find("--test-weeks"), std::string::npos) << build.out;
+    EXPECT_NE(build.out.find("so nothing is left to train the models on; ingest a longer history"),
+              std::string::npos)
+        << build.out;
+}
+
 TEST_F(CliTest, ServeRefusesAMissingStoreAndABadPort) {
     CommandResult missing = run("serve " + path("nothing") + " --port 0");
     EXPECT_EQ(missing.exit_code, 1);
@@ -361,6 +390,39 @@ TEST_F(CliPhotoTest, ForcedBuildRetrainsTheEncoderBesideTheOldOne) {
     EXPECT_TRUE(fs::exists(encoder() / "open_clip_model.safetensors"));
     EXPECT_FALSE(fs::exists(encoder().string() + ".tmp"));
     EXPECT_FALSE(fs::exists(encoder().string() + ".old"));
+}
+
+// Found by a fresh-user trial: embeddings recorded the model folder as an absolute path, so
+// after `cp -a STORE COPY` (and removing STORE) search failed with "model folder does not exist".
+TEST_F(CliTest, SearchFindsTheModelOfACopiedStore) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    const fs::path inside = dir_ / "store" / "models" / "encoder";
+    fs::create_directories(inside.parent_path());
+    fs::copy(LOOKBOOK_CLIP_FIXTURE, inside, fs::copy_options::recursive);
+    ASSERT_EQ(run("embed " + path("store") + " --model " + inside.string()).exit_code, 0);
+    fs::copy(dir_ / "store", dir_ / "copy", fs::copy_options::recursive);
+    fs::remove_all(dir_ / "store");
+    CommandResult found = run("--log-level warn search " + path("copy") + " \"blue jeans\" -k 2");
+    EXPECT_EQ(found.exit_code, 0) << found.out;
+    EXPECT_NE(found.out.find(" 1. 000"), std::string::npos) << found.out;
+}
+
+TEST_F(CliTest, SearchSaysWhatToDoWhenTheModelIsGone) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --store " + path("store")).exit_code, 0);
+    fs::copy(LOOKBOOK_CLIP_FIXTURE, dir_ / "model", fs::copy_options::recursive);
+    ASSERT_EQ(run("embed " + path("store") + " --model " + path("model")).exit_code, 0);
+    fs::remove_all(dir_ / "model");
+    CommandResult gone = run("--log-level warn search " + path("store") + " jeans");
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_EQ(gone.out,
+              "lookbook search: the store's embeddings were made with the model in " +
+                  path("model") +
+                  ", which does not exist (was the store or the model copied or moved?); pass "
+                  "--model DIR (the folder of that model), or run `lookbook embed " +
+                  path("store") + "` again\n");
+    CommandResult other = run("--log-level warn search " + path("store") + " jeans -k 1 --model " +
+                              LOOKBOOK_CLIP_FIXTURE);
+    EXPECT_EQ(other.exit_code, 0) << other.out;
 }
 
 TEST_F(CliTest, EmbedWithMissingModelFails) {

@@ -157,6 +157,16 @@ TEST_F(EvaluateTest, RefusesTestWeeksThatLeaveNothingToTrainOn) {
               "the store's sales run from 2020-09-01 to 2020-09-22, all inside the 4 test weeks "
               "(from 2020-08-26), so nothing is left to train the models on; lower --weeks or "
               "ingest a longer history.");
+    // Found by a fresh-user trial: `lookbook build`, which has no --weeks, said to lower it.
+    options.weeks_option = "";
+    EXPECT_EQ(try_evaluate_recommenders(*store_, options).status().message(),
+              "the store's sales run from 2020-09-01 to 2020-09-22, all inside the 4 test weeks "
+              "(from 2020-08-26), so nothing is left to train the models on; ingest a longer "
+              "history.");
+    options.weeks_option = "--validation-weeks";
+    options.test_weeks = 0;
+    EXPECT_EQ(try_evaluate_recommenders(*store_, options).status().message(),
+              "--validation-weeks is 0; expected at least 1.");
 }
 
 class EmptyStoreTest : public testing::HandMadeStore {

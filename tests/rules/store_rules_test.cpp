@@ -59,6 +59,32 @@ class StoreRulesTest : public ::testing::Test {
         return path;
     }
 
+    // A store of its own in dir_/`name`, opened.
+    std::unique_ptr<Store> ingest_store(const std::string& name,
+                                        const std::string& articles,
+                                        const std::string& transactions) {
+        IngestOptions options;
+        options.articles = write(name + "_articles.csv", articles);
+        options.transactions = write(name + "_transactions.csv", transactions);
+        options.store = dir_ / name;
+        auto report = ingest(options);
+        EXPECT_TRUE(report.is_ok()) << report.status().to_string();
+        auto store = Store::open(options.store);
+        EXPECT_TRUE(store.is_ok()) << store.status().to_string();
+        return store.is_ok() ? std::move(store).value() : nullptr;
+    }
+
+    // Rules of every basket of `store`, mined from `min_support` baskets.
+    CompleteTheLookModel mine(const Store& store, Count min_support) {
+        auto baskets = baskets_from_store(store, StoreBasketOptions{});
+        EXPECT_TRUE(baskets.is_ok());
+        TrainOptions options = default_train_options();
+        options.mining.min_support = MinSupport::of_count(min_support);
+        auto model = train_complete_the_look(*baskets, catalog_from_store(store), options);
+        EXPECT_TRUE(model.is_ok()) << model.status().to_string();
+        return std::move(model).value();
+    }
+
     // Baskets as sorted lists of item names.
     std::vector<std::vector<std::string>> spelled(const BasketSet& baskets) {
         std::vector<std::vector<std::string>> out;
@@ -204,6 +230,105 @@ TEST_F(StoreRulesTest, AllowListSkipsUnknownIds) {
     EXPECT_EQ(read_allow_list(*store_, dir_ / "missing.txt", &unknown).status().message(),
               "allow-list file \"" + (dir_ / "missing.txt").string() +
                   "\" cannot be read; give a file with one article id per line.");
+}
+
+// Found by a fresh-user trial: after `ingest --append` added an article known only from sales,
+// bought-together failed everywhere ("written for another catalog"). Appends keep every row,
+// so the rules still hold; the new article's own code shifts the codes made from id prefixes,
+// which the loader renumbers.
+TEST_F(StoreRulesTest, RulesMinedBeforeAnAppendAnswerAsBefore) {
+    // 0888888001 and 0888888002 are known only from sales: their product is the id prefix
+    // 888888, numbered after the store's own codes.
+    const char* sales =
+        "t_dat,customer_id,article_id,price,sales_channel_id\n"
+        "2020-09-01,c1,0108775015,0.02,1\n"
+        "2020-09-01,c1,0888888001,0.02,1\n"
+        "2020-09-01,c2,0108775044,0.02,1\n"
+        "2020-09-01,c2,0888888002,0.02,1\n"
+        "2020-09-02,c3,0706016001,0.02,1\n"
+        "2020-09-02,c3,0888888001,0.02,1\n"
+        "2020-09-03,c4,0706016001,0.02,1\n"
+        "2020-09-03,c4,0108775015,0.02,1\n";
+    std::unique_ptr<Store> before_store = ingest_store("appended", kArticles, sales);
+    ASSERT_TRUE(before_store);
+    const CompleteTheLookModel mined = mine(*before_store, 1);
+    ASSERT_TRUE(save_complete_the_look(dir_ / "appended", mined, "{}").is_ok());
+    const uint32_t old_articles = before_store->articles().size();
+    const size_t old_codes = mined.catalog.product_code_names.size();
+
+    IngestOptions append;
+    append.append = true;
+    append.transactions = write("new.csv",
+                                "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                                "2020-09-04,c1,0777777001,0.02,1\n"
+                                "2020-09-04,c1,0706016001,0.02,1\n");
+    append.store = dir_ / "appended";
+    ASSERT_TRUE(ingest(append).is_ok());
+    auto after_store = Store::open(dir_ / "appended");
+    ASSERT_TRUE(after_store.is_ok());
+    ASSERT_EQ((*after_store)->articles().size(), old_articles + 1);
+    auto loaded = load_complete_the_look(**after_store);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+    // The prefix code 888888 (leading zeros dropped, as catalogs write codes) moved: the new
+    // article's own code came before it.
+    const CatalogView& now = loaded->catalog;
+    const uint32_t prefix_before =
+        mined.catalog.product_code[*before_store->articles().find("0888888001")];
+    const uint32_t prefix_now = now.product_code[*(*after_store)->articles().find("0888888001")];
+    ASSERT_EQ(mined.catalog.product_code_names[prefix_before], "888888");
+    ASSERT_EQ(now.product_code_names[prefix_now], "888888");
+    ASSERT_NE(prefix_before, prefix_now);
+    EXPECT_GT(now.product_code_names.size(), old_codes);
+
+    // Every old article answers as before, product-code rules included.
+    size_t code_rule_answers = 0;
+    for (uint32_t article = 0; article < old_articles; ++article) {
+        const std::vector<uint32_t> cart = {article};
+        auto before = complete_the_look(mined, cart, RecommendOptions{});
+        auto after = complete_the_look(*loaded, cart, RecommendOptions{});
+        ASSERT_TRUE(before.is_ok() && after.is_ok());
+        ASSERT_EQ(before->size(), after->size()) << "cart " << article;
+        for (size_t idx = 0; idx < before->size(); ++idx) {
+            EXPECT_EQ((*before)[idx].article, (*after)[idx].article);
+            EXPECT_EQ((*before)[idx].reason, (*after)[idx].reason);
+            code_rule_answers += (*after)[idx].source == SuggestionSource::kProductCodeRule;
+        }
+    }
+    EXPECT_GT(code_rule_answers, 0u);
+    // The new article has no rules yet; a cart with it still gets the fallbacks.
+    const uint32_t added = *(*after_store)->articles().find("0777777001");
+    auto fallback = complete_the_look(*loaded, std::vector<uint32_t>{added}, RecommendOptions{});
+    ASSERT_TRUE(fallback.is_ok()) << fallback.status().to_string();
+    EXPECT_FALSE(fallback->empty());
+    for (const Suggestion& suggestion : *fallback) {
+        EXPECT_NE(suggestion.source, SuggestionSource::kArticleRule);
+    }
+}
+
+TEST_F(StoreRulesTest, RulesOfAnotherCatalogOfTheSameSizeAreRefused) {
+    std::unique_ptr<Store> other =
+        ingest_store("other",
+                     "article_id,product_code,prod_name\n"
+                     "0200000001,0200000,A\n0200000002,0200000,B\n0300000001,0300000,C\n",
+                     "t_dat,customer_id,article_id,price,sales_channel_id\n"
+                     "2020-09-01,c1,0200000001,0.02,1\n"
+                     "2020-09-01,c1,0300000001,0.02,1\n"
+                     "2020-09-01,c2,0200000002,0.02,1\n"
+                     "2020-09-01,c2,0300000001,0.02,1\n"
+                     "2020-09-03,c1,0400000099,0.02,2\n");
+    ASSERT_TRUE(other);
+    ASSERT_EQ(other->articles().size(), store_->articles().size());
+    const CompleteTheLookModel model = mine(*other, 2);
+    ASSERT_TRUE(save_complete_the_look(dir_ / "store", model, "{}").is_ok());
+    auto reopened = Store::open(dir_ / "store");
+    ASSERT_TRUE(reopened.is_ok());
+    auto loaded = load_complete_the_look(**reopened);
+    ASSERT_FALSE(loaded.is_ok());
+    EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(loaded.status().message(),
+              "rules file: mined for another catalog (the ids of its 4 articles differ); run "
+              "`lookbook mine " +
+                  (dir_ / "store").string() + "` again.");
 }
 
 }  // namespace

@@ -207,5 +207,36 @@ TEST_F(StoreTest, DecreasingCustomerOffsetsAreCorruption) {
               std::string::npos);
 }
 
+// Found by a fresh-user trial: embeddings recorded their model as an absolute path, so a copied
+// or moved store lost text and photo search.
+TEST_F(StoreTest, PathsInsideTheStoreAreRecordedRelativeToIt) {
+    fs::create_directories(dir_ / "models" / "encoder");
+    EXPECT_EQ(path_for_store(dir_, dir_ / "models" / "encoder"), "models/encoder");
+    EXPECT_EQ(path_for_store(dir_ / ".", dir_ / "models" / ".." / "models" / "encoder"),
+              "models/encoder");
+    // Outside the store (a sibling whose name starts like the store's too): absolute.
+    const fs::path outside = dir_.string() + "-models";
+    EXPECT_EQ(path_for_store(dir_, outside), outside.string());
+    EXPECT_EQ(path_for_store(dir_, dir_), fs::absolute(dir_).lexically_normal().string());
+}
+
+TEST_F(StoreTest, RecordedPathsResolveAgainstTheStoreTheyAreOpenedFrom) {
+    const fs::path copy = dir_ / "copy";
+    fs::create_directories(copy / "models" / "encoder");
+    EXPECT_EQ(resolve_store_path(copy, "models/encoder"), copy / "models" / "encoder");
+    EXPECT_EQ(resolve_store_path(copy, ""), fs::path());
+    // An absolute path that exists is kept, even when the store holds the same tail.
+    const fs::path elsewhere = dir_ / "elsewhere" / "models" / "encoder";
+    fs::create_directories(elsewhere);
+    EXPECT_EQ(resolve_store_path(copy, elsewhere.string()), elsewhere);
+    // A store written before paths were relative, then copied: the old absolute path is gone,
+    // and its tail models/encoder exists inside the copy.
+    const std::string old_store = (dir_ / "gone" / "hm-store" / "models" / "encoder").string();
+    EXPECT_EQ(resolve_store_path(copy, old_store), copy / "models" / "encoder");
+    // Nothing of it inside the store: the recorded path comes back for the caller to report.
+    const std::string lost = (dir_ / "gone" / "model-x").string();
+    EXPECT_EQ(resolve_store_path(copy, lost), fs::path(lost));
+}
+
 }  // namespace
 }  // namespace lookbook

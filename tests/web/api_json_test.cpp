@@ -176,6 +176,7 @@ TEST_F(ApiJsonStoreTest, ScoredItemsAreTheBytesOfTheTreeTheyReplace) {
             item.parts = {"image 0.70", "text \x1f \xE2\x82\xAC"};
         }
         item.source = i % 2 ? "profile" : "";
+        item.because_of = i % 4 == 3 ? ids[(i + 1) % ids.size()] : "";
         items.push_back(std::move(item));
     }
     bool with_metadata = false;

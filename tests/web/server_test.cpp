@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "lookbook/rules/store_rules.hpp"
 #include "lookbook/store/store.hpp"
 #include "web_fixture.hpp"
 
@@ -569,6 +570,83 @@ TEST_F(WebServerTest, NewGenerationIsSwappedInWithoutFailedRequests) {
     EXPECT_EQ(failures, 0);
     EXPECT_EQ(body_json(get("/api/health"))["generation"],
               server_->snapshot()->store->generation());
+}
+
+// Found by a fresh-user trial: a built part that could not be loaded (rules written for another
+// catalog, a query model moved away) answered "not built", and /api/health said "ok".
+TEST_F(WebServerTest, HealthAndErrorsSayWhichBuiltPartCannotBeLoaded) {
+    mine();
+    // Rules mined from another catalog of as many articles, saved into this store.
+    const uint32_t articles = (*Store::open(store_))->articles().size();
+    const fs::path other = dir_ / "other.csv";
+    std::ofstream csv(other);
+    csv << "article_id,prod_name\n";
+    for (uint32_t article = 0; article < articles; ++article) {
+        csv << "9" << article << ",Other " << article << "\n";
+    }
+    csv.close();
+    IngestOptions options;
+    options.articles = other;
+    options.store = dir_ / "other";
+    ASSERT_TRUE(ingest(options).is_ok());
+    auto other_store = Store::open(dir_ / "other");
+    ASSERT_TRUE(other_store.is_ok());
+    ASSERT_EQ((*other_store)->articles().size(), articles);
+    rules::BasketSet baskets;
+    baskets.add_named_basket({"90", "91"});
+    auto model = rules::train_complete_the_look(
+        baskets, rules::catalog_from_store(**other_store), rules::default_train_options());
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    ASSERT_TRUE(rules::save_complete_the_look(store_, *model, "{}").is_ok());
+
+    const std::string moved =
+        "the model in /gone/encoder does not exist; restart `lookbook serve` with --model DIR";
+    ServerOptions server_options;
+    server_options.services_factory = [moved](const Snapshot&) {
+        Services services;
+        services.unavailable["search_text"] = moved;
+        services.unavailable["search_image"] = moved;
+        return services;
+    };
+    start_server(server_options);
+    json health = body_json(get("/api/health"));
+    EXPECT_EQ(health["status"], "degraded");
+    const std::string rules_state = health["recommender_states"]["bought_together"];
+    EXPECT_EQ(rules_state.rfind("unavailable: rules file: mined for another catalog", 0), 0u)
+        << rules_state;
+    EXPECT_EQ(health["recommender_states"]["search_text"], "unavailable: " + moved);
+    EXPECT_EQ(health["recommender_states"]["similar"], "not built");
+    EXPECT_EQ(health["recommenders"]["bought_together"], false);
+
+    auto search = get("/api/search?q=red");
+    EXPECT_EQ(search->status, 503);
+    EXPECT_EQ(body_json(search)["error"], "text search is unavailable");
+    EXPECT_EQ(body_json(search)["hint"], moved);
+    auto together = get("/api/articles/0108775015/bought-together");
+    EXPECT_EQ(together->status, 503);
+    EXPECT_EQ(body_json(together)["error"], "bought-together rules are unavailable");
+    const std::string hint = body_json(together)["hint"];
+    EXPECT_NE(hint.find("run `lookbook mine " + store_.string() + "` again"), std::string::npos)
+        << hint;
+    // Not built stays "not built".
+    EXPECT_EQ(body_json(get("/api/articles/0108775015/similar"))["error"],
+              "the similar-items index is not built");
+    auto page = get("/search?q=red");
+    EXPECT_NE(page->body.find("Text search is unavailable: the model in /gone/encoder does not "
+                              "exist; restart `lookbook serve` with --model DIR."),
+              std::string::npos)
+        << page->body;
+    EXPECT_EQ(page->body.find("not built yet"), std::string::npos);
+}
+
+// Found by a fresh-user trial: servers said http://127.0.0.1:8080 whatever the port.
+TEST_F(WebServerTest, OpenApiNamesTheAddressTheServerListensOn) {
+    start_server();
+    ASSERT_NE(port_, 8080);
+    json doc = body_json(get("/api/openapi.json"));
+    ASSERT_EQ(doc["servers"].size(), 1u);
+    EXPECT_EQ(doc["servers"][0]["url"], "http://127.0.0.1:" + std::to_string(port_));
+    EXPECT_TRUE(doc["paths"].contains("/api/health"));
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ inline nlohmann::json scored_items_tree(const ArticleTable& articles,
         if (!item.source.empty()) {
             entry["source"] = item.source;
         }
+        if (!item.because_of.empty()) {
+            entry["because_of"] = item.because_of;
+        }
         out.push_back(std::move(entry));
     }
     return out;

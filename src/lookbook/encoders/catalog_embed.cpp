@@ -327,7 +327,8 @@ Result<CatalogEmbedReport> embed_catalog(const fs::path& store_dir,
     writer.add("has_image", has_image);
     writer.add("has_text", has_text);
     nlohmann::json meta;
-    meta["model"] = fs::absolute(model_dir).string();
+    // Relative when the model lies inside the store, so a copied or moved store keeps it.
+    meta["model"] = path_for_store(store_dir, model_dir);
     meta["model_tag"] = tag;
     meta["model_type"] = model->kind();
     meta["dim"] = dim;

@@ -149,7 +149,8 @@ Result<std::unique_ptr<SimilarItems>> SimilarItems::open(const Store& store,
     LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile embeddings, store.open_file(kEmbeddingsFile));
     const auto embed_meta = nlohmann::json::parse(embeddings.metadata(), nullptr, false);
     if (embed_meta.is_object() && embed_meta.contains("model") && embed_meta["model"].is_string()) {
-        out->model_path_ = embed_meta["model"].get<std::string>();
+        out->model_path_ =
+            resolve_store_path(store.dir(), embed_meta["model"].get<std::string>()).string();
     }
     const std::string fingerprint = embeddings_fingerprint(embeddings);
     // TODO: only the store's one "embeddings" file is combined — combine_parts takes any number
@@ -698,7 +699,7 @@ Result<SimilarIndexReport> build_similar_index(const std::filesystem::path& stor
     meta["indexed"] = report.indexed;
     meta["dim"] = report.dim;
     meta["parts"] = parts_json(items->parts());
-    meta["model"] = items->model_path();
+    meta["model"] = path_for_store(store_dir, items->model_path());
     meta["index"] = report.kind;
     if (graph) {
         const HnswParams& p = graph->params();

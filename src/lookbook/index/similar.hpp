@@ -131,7 +131,9 @@ class SimilarItems {
     std::string index_kind() const;
     // Whether the saved index was used (false: combined on open).
     bool from_saved() const { return from_saved_; }
-    // The model folder the embeddings were made with (from their metadata), for query encoders.
+    // The model folder the embeddings were made with (from their metadata, resolved against the
+    // store as resolve_store_path does), for query encoders; empty when they name none. It may
+    // no longer exist: QueryEncoder::load then says so.
     const std::string& model_path() const { return model_path_; }
     // Mean transaction price of an article, NaN when it was never sold.
     double mean_price(uint32_t article) const { return mean_price_[article]; }

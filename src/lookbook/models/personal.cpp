@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "lookbook/util/date.hpp"
 #include "lookbook/util/log.hpp"
 
 namespace lookbook::models {
@@ -32,7 +33,7 @@ EvaluateOptions::SourceFactory two_tower_factory(TwoTowerOptions options) {
         auto report = train_two_tower(store.dir(), run);
         if (!report.is_ok()) {
             log::warn("two-tower model for days before {} not trained: {}",
-                      train_until,
+                      format_iso_date(train_until),
                       report.status().message());
             std::filesystem::remove_all(folder, ignored);
             return nullptr;

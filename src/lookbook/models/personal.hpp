@@ -19,7 +19,8 @@ namespace lookbook::models {
 // weeks for early stopping are the ones just before the cut), in a temporary folder that is
 // removed once the model is loaded, and returns it as a source. Returns null (the evaluation
 // then says "not built") when training fails, with the reason logged. `options.test_weeks` and
-// `options.output` are set per call.
+// `options.output` are set per call; `options.weeks_option` should name the running command's
+// option for the evaluation's weeks.
 EvaluateOptions::SourceFactory two_tower_factory(TwoTowerOptions options);
 
 // Recommender::open plus the store's two-tower model (STORE/models/two_tower) when it exists,

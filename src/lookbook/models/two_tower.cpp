@@ -264,11 +264,12 @@ Result<TwoTowerReport> train_two_tower(const fs::path& store_dir, const TwoTower
     if (examples.size() < 2) {
         return Status::invalid_argument(fmt::format(
             "{}: {} purchases before the last {} test and {} validation weeks; the two-tower "
-            "model needs at least 2. Ingest more transactions or lower --test-weeks.",
+            "model needs at least 2. Ingest more transactions{}.",
             store_dir.string(),
             examples.size(),
             options.test_weeks,
-            options.validation_weeks));
+            options.validation_weeks,
+            options.weeks_option.empty() ? "" : " or lower " + options.weeks_option));
     }
 
     // Vocabularies from the store; id rows for articles bought often enough to learn one.
@@ -615,10 +616,15 @@ void TwoTowerSource::explain(const CustomerContext& context, Candidate* candidat
         return;
     }
     candidate->because_of = because->article;
-    std::string_view name = articles.name(because->article);
-    candidate->reason = fmt::format("because you {} {}",
-                                    because->kind == Interaction::Kind::kView ? "viewed" : "bought",
-                                    name.empty() ? articles.id(because->article) : name);
+    const bool viewed = because->kind == Interaction::Kind::kView;
+    const std::optional<std::string> name = ArticleNamer(&articles)(because->article);
+    if (!name) {
+        // Never a bare id: the shopper cannot tell what "0841434001" was.
+        candidate->reason =
+            viewed ? "because of an article you viewed" : "because of a past purchase";
+        return;
+    }
+    candidate->reason = fmt::format("because you {} {}", viewed ? "viewed" : "bought", *name);
 }
 
 }  // namespace lookbook::models

@@ -38,6 +38,9 @@ struct TwoTowerOptions {
     // `save` is false (benchmarks that only want the figures).
     std::filesystem::path output;
     bool save = true;
+    // The option of the running command that sets test_weeks, named in the advice when the
+    // split leaves too little to train on; empty when the command has none.
+    std::string weeks_option;
 };
 
 struct TwoTowerReport {

@@ -319,8 +319,10 @@ Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
             "the store has no transactions to evaluate on; ingest a transactions file first.");
     }
     if (options.test_weeks < 1) {
-        return Status::invalid_argument(
-            fmt::format("--weeks is {}; expected at least 1.", options.test_weeks));
+        return Status::invalid_argument(fmt::format(
+            "{} is {}; expected at least 1.",
+            options.weeks_option.empty() ? "the number of test weeks" : options.weeks_option,
+            options.test_weeks));
     }
     int32_t last_day = *std::max_element(rows.date().begin(), rows.date().end());
     int32_t test_end = last_day + 1;
@@ -334,19 +336,22 @@ Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
         // printed as 0.0000, as if measured.
         return Status::invalid_argument(fmt::format(
             "the store's sales run from {} to {}, all inside the {} test week{} (from {}), so "
-            "nothing is left to train the models on; lower --weeks or ingest a longer history.",
+            "nothing is left to train the models on; {}ingest a longer history.",
             format_iso_date(first_day),
             format_iso_date(last_day),
             options.test_weeks,
             options.test_weeks == 1 ? "" : "s",
-            format_iso_date(test_start)));
+            format_iso_date(test_start),
+            options.weeks_option.empty() ? "" : "lower " + options.weeks_option + " or "));
     }
     TestSet test = customers_buying_in(store, test_start, test_end);
     if (test.customers.empty()) {
-        return Status::invalid_argument(fmt::format(
-            "nobody bought between {} and {}, so there is nothing to test; raise --weeks.",
-            format_iso_date(test_start),
-            format_iso_date(last_day)));
+        return Status::invalid_argument(
+            fmt::format("nobody bought between {} and {}, so there is nothing to test; {}.",
+                        format_iso_date(test_start),
+                        format_iso_date(last_day),
+                        options.weeks_option.empty() ? "ingest the transactions of those weeks"
+                                                     : "raise " + options.weeks_option));
     }
 
     std::shared_ptr<const ContentVectors> vectors;

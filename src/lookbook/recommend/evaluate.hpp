@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,10 @@ struct EvaluateOptions {
     using SourceFactory = std::function<std::shared_ptr<const CandidateSource>(
         const Store& store, int32_t train_until)>;
     SourceFactory two_tower;
+    // The option of the running command that sets test_weeks ("--weeks" for `evaluate`), named
+    // in the advice of the errors; empty when the command has none (`build`), and the advice
+    // is then about the data only.
+    std::string weeks_option = "--weeks";
 };
 
 // Blend weights chosen on a validation window and how they were found.
@@ -60,7 +65,7 @@ TuningResult tune_blend_weights(const Store& store,
 
 // The evaluation as JSON (protocol, recommenders with metrics and segments, settings). Fails
 // with kInvalidArgument when the store has no transactions or nobody bought in the test weeks
-// (the message gives the dates and says to lower --weeks).
+// (the message gives the dates and says to change options.weeks_option).
 Result<nlohmann::json> try_evaluate_recommenders(const Store& store,
                                                  const EvaluateOptions& options);
 

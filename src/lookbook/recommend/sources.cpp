@@ -1,7 +1,10 @@
 #include "lookbook/recommend/sources.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 #include <Eigen/Dense>
@@ -13,12 +16,41 @@
 
 namespace lookbook {
 
-std::string ArticleNamer::operator()(uint32_t article) const {
+namespace {
+
+// "a sweater", "an umbrella", "trousers" (a type ending in a single "s" reads as a plural);
+// nothing for an empty or "Unknown" type.
+std::optional<std::string> product_type_phrase(std::string_view type) {
+    std::string lower;
+    for (char c : type) {
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (lower.empty() || lower == "unknown") {
+        return std::nullopt;
+    }
+    const bool plural = lower.back() == 's' && !lower.ends_with("ss");
+    if (plural) {
+        return lower;
+    }
+    const bool vowel = std::string_view("aeiou").find(lower.front()) != std::string_view::npos;
+    return (vowel ? "an " : "a ") + lower;
+}
+
+}  // namespace
+
+std::optional<std::string> ArticleNamer::operator()(uint32_t article) const {
     if (articles_ == nullptr || article >= articles_->size()) {
         return fmt::format("item {}", article);
     }
     std::string_view name = articles_->name(article);
-    return std::string(name.empty() ? articles_->id(article) : name);
+    if (!name.empty()) {
+        return std::string(name);
+    }
+    return product_type_phrase(articles_->product_type(article));
+}
+
+std::string ArticleNamer::name_or(uint32_t article, std::string_view neutral) const {
+    return (*this)(article).value_or(std::string(neutral));
 }
 
 std::vector<WeightedArticle> weigh_history(const CustomerContext& context,
@@ -125,11 +157,12 @@ void RepurchaseSource::explain(const CustomerContext& context, Candidate* candid
         }
     }
     candidate->because_of = candidate->article;
+    // The candidate is the article itself: without a name, "this" is the card it is shown on.
     candidate->reason = bought ? fmt::format("buy again: you bought {} on {}",
-                                             namer_(candidate->article),
+                                             namer_.name_or(candidate->article, "this"),
                                              format_iso_date(last_bought))
                                : fmt::format("you looked at {} on {}",
-                                             namer_(candidate->article),
+                                             namer_.name_or(candidate->article, "this"),
                                              format_iso_date(last_viewed));
 }
 
@@ -260,10 +293,16 @@ void ItemNeighbourSource::explain(const CustomerContext& context, Candidate* can
         std::any_of(context.history.begin(), context.history.end(), [source](const Interaction& i) {
             return i.article == source && i.kind == Interaction::Kind::kPurchase;
         });
+    const std::optional<std::string> name = namer_(source);
+    if (!name) {
+        candidate->reason = bought
+                                ? "customers who bought one of your past purchases also bought this"
+                                : "customers who bought an article you looked at also bought this";
+        return;
+    }
     candidate->reason =
-        bought ? fmt::format("customers who bought {} also bought this", namer_(source))
-               : fmt::format("you looked at {}: customers who bought it also bought this",
-                             namer_(source));
+        bought ? fmt::format("customers who bought {} also bought this", *name)
+               : fmt::format("you looked at {}: customers who bought it also bought this", *name);
 }
 
 namespace {
@@ -424,7 +463,9 @@ void ProfileSource::explain_many(const CustomerContext& context,
             }
         }
         candidate.because_of = because;
-        candidate.reason = fmt::format("similar to {} you bought", namer_(because));
+        const std::optional<std::string> name = namer_(because);
+        candidate.reason = name ? fmt::format("similar to {} you bought", *name)
+                                : std::string("similar to a past purchase");
     }
 }
 

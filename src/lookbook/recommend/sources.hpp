@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,12 +21,17 @@
 // event changes its answer at once. Models are shared (const) between sources and threads.
 namespace lookbook {
 
-// Names articles in reasons: the catalog name when the store has one, else the article id.
-// Without a table (MovieLens) the article number is used.
+// Names articles in the reasons shown to shoppers, never by a bare id (a shopper cannot tell
+// what "0841434001" was): the catalog name; for an article without one, its product type as a
+// noun phrase ("a sweater", "trousers"); nothing for an article whose type is unknown too (one
+// known only from sales), and the reason then uses a neutral wording ("similar to a past
+// purchase"). Without a table (MovieLens) "item N".
 class ArticleNamer {
   public:
     explicit ArticleNamer(const ArticleTable* articles = nullptr) : articles_(articles) {}
-    std::string operator()(uint32_t article) const;
+    std::optional<std::string> operator()(uint32_t article) const;
+    // The name, or `neutral` when the article has none.
+    std::string name_or(uint32_t article, std::string_view neutral) const;
 
   private:
     const ArticleTable* articles_;

@@ -1,7 +1,9 @@
 #include "lookbook/rules/store_rules.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -12,6 +14,7 @@
 
 #include "lookbook/store/column_file.hpp"
 #include "lookbook/store/id_hint.hpp"
+#include "lookbook/util/checksum.hpp"
 #include "lookbook/util/file.hpp"
 #include "lookbook/util/log.hpp"
 
@@ -212,8 +215,13 @@ Status read_column(const ColumnFile& file, const std::string& name, std::vector<
     return Status::ok();
 }
 
+// Items must be below `mined_items` (the catalog the rules were mined from); they are then
+// renumbered through `renumber` when it is not empty (product codes after an append), and the
+// lookup is built for `item_count` items (the catalog now, which appends may have grown).
 Status read_rule_set(const ColumnFile& file,
                      const std::string& prefix,
+                     size_t mined_items,
+                     std::span<const uint32_t> renumber,
                      size_t item_count,
                      RuleSet* set) {
     LOOKBOOK_RETURN_IF_ERROR(read_column(file, prefix + ".body_offsets", &set->body_offsets));
@@ -227,20 +235,43 @@ Status read_rule_set(const ColumnFile& file,
                       set->body_offsets.back() == set->body_items.size() &&
                       set->supports.size() == n_rules && set->body_counts.size() == n_rules &&
                       set->head_counts.size() == n_rules;
-    for (ItemId item : set->body_items) {
-        consistent = consistent && item < item_count;
-    }
-    for (ItemId item : set->heads) {
-        consistent = consistent && item < item_count;
-    }
+    auto for_each_item = [set](const auto& visit) {
+        std::for_each(set->body_items.begin(), set->body_items.end(), visit);
+        std::for_each(set->heads.begin(), set->heads.end(), visit);
+    };
+    for_each_item([&](ItemId item) { consistent = consistent && item < mined_items; });
     if (!consistent) {
         return Status::corruption(fmt::format(
             "rules file: the {} columns disagree in length or name items beyond the catalog; "
             "run `lookbook mine STORE` again to rebuild them.",
             prefix));
     }
+    if (!renumber.empty()) {
+        for_each_item([&](ItemId& item) {
+            item = renumber[item];
+            consistent = consistent && item < item_count;
+        });
+        if (!consistent) {
+            return Status::corruption(fmt::format(
+                "rules file: the {} name a product code without articles; run `lookbook mine "
+                "STORE` again to rebuild them.",
+                prefix));
+        }
+    }
     set->index(item_count);
     return Status::ok();
+}
+
+// CRC-32C of the first `count` article ids, each followed by a newline: ties the rules file to
+// the catalog rows it was mined from.
+uint32_t catalog_ids_crc(const CatalogView& catalog, size_t count) {
+    uint32_t crc = 0;
+    for (size_t article = 0; article < count; ++article) {
+        const std::string& id = catalog.article_ids[article];
+        crc = crc32c(id.data(), id.size(), crc);
+        crc = crc32c("\n", 1, crc);
+    }
+    return crc;
 }
 
 // Lists of lists as offsets + values.
@@ -300,6 +331,7 @@ Status save_complete_the_look(const std::filesystem::path& store_dir,
     nlohmann::json metadata;
     metadata["total_baskets"] = model.total_baskets;
     metadata["catalog_articles"] = model.catalog.size();
+    metadata["catalog_ids_crc32c"] = catalog_ids_crc(model.catalog, model.catalog.size());
     metadata["settings"] = nlohmann::json::parse(settings_json, nullptr, false);
     writer.set_metadata(metadata.dump());
     LOOKBOOK_ASSIGN_OR_RETURN(
@@ -323,18 +355,37 @@ Result<CompleteTheLookModel> load_complete_the_look(const Store& store) {
     LOOKBOOK_ASSIGN_OR_RETURN(ColumnFile file, store.open_file(kRulesFileName));
     CompleteTheLookModel model;
     model.catalog = catalog_from_store(store);
+    const size_t catalog_size = model.catalog.size();
+    const std::string mine_again =
+        fmt::format("run `lookbook mine {}` again", store.dir().string());
     auto metadata = nlohmann::json::parse(file.metadata(), nullptr, false);
     if (metadata.is_discarded() || !metadata.contains("total_baskets") ||
-        metadata.value("catalog_articles", size_t{0}) != model.catalog.size()) {
+        !metadata.contains("catalog_articles")) {
         return Status::corruption(
-            "rules file: its metadata is unreadable or was written for another catalog; run "
-            "`lookbook mine STORE` again.");
+            fmt::format("rules file: its metadata is unreadable; {}.", mine_again));
+    }
+    // `ingest --append` keeps every article's row and adds new articles after them, so rules
+    // mined before an append still name the right articles: the newer ones just have none yet.
+    const size_t mined = metadata.value("catalog_articles", size_t{0});
+    if (mined > catalog_size) {
+        return Status::corruption(
+            fmt::format("rules file: mined for {} articles but the store has {} (another "
+                        "catalog); {}.",
+                        mined,
+                        catalog_size,
+                        mine_again));
+    }
+    if (metadata.contains("catalog_ids_crc32c") &&
+        metadata.value("catalog_ids_crc32c", uint32_t{0}) !=
+            catalog_ids_crc(model.catalog, mined)) {
+        return Status::corruption(fmt::format(
+            "rules file: mined for another catalog (the ids of its {} articles differ); {}.",
+            mined,
+            mine_again));
     }
     model.total_baskets = metadata["total_baskets"].get<Count>();
     LOOKBOOK_RETURN_IF_ERROR(
-        read_rule_set(file, "article_rules", model.catalog.size(), &model.article_rules));
-    LOOKBOOK_RETURN_IF_ERROR(read_rule_set(
-        file, "code_rules", model.catalog.product_code_names.size(), &model.code_rules));
+        read_rule_set(file, "article_rules", mined, {}, catalog_size, &model.article_rules));
 
     std::vector<uint64_t> offsets;
     std::vector<uint32_t> articles;
@@ -342,6 +393,15 @@ Result<CompleteTheLookModel> load_complete_the_look(const Store& store) {
     LOOKBOOK_RETURN_IF_ERROR(read_column(file, "type_partners.offsets", &offsets));
     LOOKBOOK_RETURN_IF_ERROR(read_column(file, "type_partners.articles", &articles));
     LOOKBOOK_RETURN_IF_ERROR(read_column(file, "type_partners.counts", &counts));
+    auto beyond_mined = [mined](uint32_t article) { return article >= mined; };
+    if (offsets.empty() || offsets.back() != articles.size() || counts.size() != articles.size() ||
+        std::any_of(articles.begin(), articles.end(), beyond_mined)) {
+        return Status::corruption(fmt::format(
+            "rules file: the product-type partners disagree in length or lie beyond the {} "
+            "articles mined; {}.",
+            mined,
+            mine_again));
+    }
     for (size_t type = 0; type + 1 < offsets.size(); ++type) {
         model.type_partners.emplace_back();
         for (uint64_t pos = offsets[type]; pos < offsets[type + 1]; ++pos) {
@@ -353,17 +413,80 @@ Result<CompleteTheLookModel> load_complete_the_look(const Store& store) {
     for (size_t pos = 0; pos < articles.size(); ++pos) {
         model.popular.emplace_back(articles[pos], counts[pos]);
     }
+    if (counts.size() != articles.size() ||
+        std::any_of(articles.begin(), articles.end(), beyond_mined)) {
+        return Status::corruption(fmt::format(
+            "rules file: a best seller lies beyond the {} articles mined; {}.", mined, mine_again));
+    }
     LOOKBOOK_RETURN_IF_ERROR(read_column(file, "code_articles.offsets", &offsets));
     LOOKBOOK_RETURN_IF_ERROR(read_column(file, "code_articles.articles", &articles));
-    for (size_t code = 0; code + 1 < offsets.size(); ++code) {
-        model.code_articles.emplace_back(
+    if (offsets.empty() || offsets.back() != articles.size()) {
+        return Status::corruption(fmt::format(
+            "rules file: the product codes' article lists disagree in length; {}.", mine_again));
+    }
+    // Every mined article is listed once, under its product code at mining time. That checks
+    // that the store's first `mined` rows are the catalog mined (also for files without the
+    // ids' CRC) and gives each mined code its number now: an append adds codes (an article
+    // known only from sales is its own product) before the codes made from id prefixes, so
+    // those shift. Codes without articles (the store's own codes of those articles, which the
+    // catalog replaces by the id prefix) keep no number: no rule can name them.
+    const size_t mined_codes = offsets.size() - 1;
+    const size_t codes_now = model.catalog.product_code_names.size();
+    constexpr uint32_t kUnset = std::numeric_limits<uint32_t>::max();
+    std::vector<uint32_t> code_now(mined_codes, kUnset);
+    std::vector<uint8_t> taken(codes_now, 0);
+    bool codes_match = articles.size() == mined && mined_codes <= codes_now;
+    for (size_t code = 0; codes_match && code < mined_codes; ++code) {
+        for (uint64_t pos = offsets[code]; codes_match && pos < offsets[code + 1]; ++pos) {
+            const uint32_t article = articles[pos];
+            codes_match =
+                article < mined &&
+                (code_now[code] == kUnset || code_now[code] == model.catalog.product_code[article]);
+            if (codes_match && code_now[code] == kUnset) {
+                code_now[code] = model.catalog.product_code[article];
+                codes_match = taken[code_now[code]] == 0;
+                taken[code_now[code]] = 1;
+            }
+        }
+    }
+    if (!codes_match) {
+        return Status::corruption(fmt::format(
+            "rules file: its product codes do not match the store's catalog; {}.", mine_again));
+    }
+    model.code_articles.assign(codes_now, {});
+    for (size_t code = 0; code < mined_codes; ++code) {
+        if (code_now[code] == kUnset) {
+            continue;
+        }
+        model.code_articles[code_now[code]].assign(
             articles.begin() + static_cast<ptrdiff_t>(offsets[code]),
             articles.begin() + static_cast<ptrdiff_t>(offsets[code + 1]));
     }
-    if (model.code_articles.size() != model.catalog.product_code_names.size()) {
-        return Status::corruption(
-            "rules file: its product codes do not match the store's catalog; run `lookbook mine "
-            "STORE` again.");
+    bool renumbered = false;
+    for (size_t code = 0; code < mined_codes; ++code) {
+        renumbered = renumbered || (code_now[code] != kUnset && code_now[code] != code);
+    }
+    LOOKBOOK_RETURN_IF_ERROR(read_rule_set(
+        file,
+        "code_rules",
+        mined_codes,
+        renumbered ? std::span<const uint32_t>(code_now) : std::span<const uint32_t>(),
+        codes_now,
+        &model.code_rules));
+    if (mined < catalog_size) {
+        // Articles added since: listed after the mined ones of their code (no baskets yet).
+        for (size_t article = mined; article < catalog_size; ++article) {
+            model.code_articles[model.catalog.product_code[article]].push_back(
+                static_cast<uint32_t>(article));
+        }
+        log::info(
+            "the bought-together rules are older than the catalog: mined for {} articles, the "
+            "store has {} now; the {} added since have no rules until `lookbook mine {}` runs "
+            "again",
+            mined,
+            catalog_size,
+            catalog_size - mined,
+            store.dir().string());
     }
     return model;
 }

@@ -230,6 +230,45 @@ Result<std::unique_ptr<TransactionTable>> TransactionTable::load(const ColumnFil
     return table;
 }
 
+std::string path_for_store(const fs::path& store_dir, const fs::path& path) {
+    const fs::path store = fs::absolute(store_dir).lexically_normal();
+    const fs::path target = fs::absolute(path).lexically_normal();
+    const fs::path relative = target.lexically_relative(store);
+    const bool inside = !relative.empty() && relative != "." && *relative.begin() != fs::path("..");
+    return inside ? relative.string() : target.string();
+}
+
+fs::path resolve_store_path(const fs::path& store_dir, const std::string& recorded) {
+    const fs::path path(recorded);
+    if (recorded.empty()) {
+        return path;
+    }
+    if (path.is_relative()) {
+        return store_dir / path;
+    }
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+        return path;
+    }
+    // Try the longest trailing part first: "models/encoder" before "encoder".
+    const fs::path relative = path.relative_path();
+    const std::vector<fs::path> parts(relative.begin(), relative.end());
+    for (size_t first = 1; first < parts.size(); ++first) {
+        fs::path tail;
+        for (size_t i = first; i < parts.size(); ++i) {
+            tail /= parts[i];
+        }
+        const fs::path inside = store_dir / tail;
+        if (fs::exists(inside, ec)) {
+            log::info("{} does not exist (the store was copied or moved); using {} inside it",
+                      recorded,
+                      inside.string());
+            return inside;
+        }
+    }
+    return path;
+}
+
 Result<std::unique_ptr<Store>> Store::open(const fs::path& dir) {
     LOOKBOOK_ASSIGN_OR_RETURN(std::string generation, read_current(dir));
     auto store = std::make_unique<Store>();

@@ -30,6 +30,20 @@ namespace lookbook {
 // a failed or interrupted write leaves the old store as it was. Files a change does not touch
 // are hard-linked from the previous generation, so adding rules does not copy transactions.
 
+// How a path the store depends on (a model folder) is written into the store's files: relative
+// to the store when it lies inside `store_dir`, so a copied or moved store still finds it;
+// absolute (made absolute from the working directory) otherwise.
+std::string path_for_store(const std::filesystem::path& store_dir,
+                           const std::filesystem::path& path);
+
+// The folder a value written by path_for_store names, for the store opened from `store_dir`: a
+// relative value is resolved against the store; an absolute one is kept. Stores written before
+// paths were relative hold absolute ones: when such a path no longer exists and its trailing
+// part exists inside the store (".../old-store/models/encoder" and STORE/models/encoder after a
+// copy), that is returned, with an info log. The result may not exist; callers report it.
+std::filesystem::path resolve_store_path(const std::filesystem::path& store_dir,
+                                         const std::string& recorded);
+
 // Categorical article attributes, each stored as a dictionary and one code per article.
 enum class ArticleAttribute {
     kProductCode,

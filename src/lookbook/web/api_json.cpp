@@ -82,6 +82,9 @@ void append_scored_item(std::string* out, const ArticleTable& articles, const Sc
     const std::optional<uint32_t> found = articles.find(item.article_id);
     if (!found) {
         append_string_field(out, "article_id", item.article_id);
+        if (!item.because_of.empty()) {
+            append_string_field(out, "because_of", item.because_of);
+        }
         append_parts(out, item);
         append_reason_and_score(out, item);
         if (!item.source.empty()) {
@@ -97,6 +100,9 @@ void append_scored_item(std::string* out, const ArticleTable& articles, const Sc
     const bool photo = !articles.image_path(article).empty();
     const std::string encoded_id = url_encode(id);
     append_string_field(out, "article_id", id);
+    if (!item.because_of.empty()) {
+        append_string_field(out, "because_of", item.because_of);
+    }
     append_string_field(out, "colour", articles.colour(article));
     if (metadata) {
         append_string_field(

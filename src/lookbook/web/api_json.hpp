@@ -32,7 +32,7 @@ void append_json_string(std::string* out, std::string_view text);
 void append_json_number(std::string* out, double value);
 
 // Appends the array of `items`: each one the article's fields (only its id when the catalog
-// does not know it) with score, reason, parts and, when set, source.
+// does not know it) with score, reason, parts and, when set, source and because_of.
 void append_scored_items(std::string* out,
                          const ArticleTable& articles,
                          std::span<const ScoredArticle> items);

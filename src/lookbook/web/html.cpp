@@ -108,7 +108,18 @@ std::string render_card_section(std::string_view title,
 
 std::string render_unavailable_section(std::string_view title,
                                        std::string_view css_id,
-                                       std::string_view what) {
+                                       std::string_view what,
+                                       std::string_view reason) {
+    if (!reason.empty()) {
+        return fmt::format(
+            "<section class=\"card-section\" id=\"{}\" aria-label=\"{}\">\n<h2>{}</h2>\n"
+            "<p class=\"empty-state not-built\">{} unavailable: {}.</p>\n</section>\n",
+            html_escape(css_id),
+            html_escape(title),
+            html_escape(title),
+            html_escape(what),
+            html_escape(reason));
+    }
     return fmt::format(
         "<section class=\"card-section\" id=\"{}\" aria-label=\"{}\">\n<h2>{}</h2>\n"
         "<p class=\"empty-state not-built\">{} not built yet: run <code>lookbook build "

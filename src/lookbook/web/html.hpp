@@ -41,9 +41,11 @@ std::string render_card_section(std::string_view title,
                                 std::string_view css_id,
                                 const std::vector<ArticleCard>& cards,
                                 std::string_view empty_message);
-// A "not built yet" section for a recommender whose hook or model is missing.
+// A "not built yet" section for a recommender whose hook or model is missing; with a `reason`
+// (a built part that cannot be loaded), "{what} unavailable: {reason}." instead.
 std::string render_unavailable_section(std::string_view title,
                                        std::string_view css_id,
-                                       std::string_view what);
+                                       std::string_view what,
+                                       std::string_view reason = "");
 
 }  // namespace lookbook::web

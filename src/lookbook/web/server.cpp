@@ -91,6 +91,41 @@ void send_error(Response& res, int status, const std::string& error, const std::
     send_json(res, json{{"error", error}, {"hint", hint}, {"status", status}}, status);
 }
 
+// The OpenAPI document with `servers` naming where this server listens: "http://HOST:PORT", or
+// the relative "/" for a wildcard address (0.0.0.0, ::), which no client can connect to and
+// whose reachable name the server does not know.
+std::string openapi_for(const std::string& host, int port) {
+    json doc = json::parse(kOpenApiJson);
+    std::string url = "/";
+    if (!host.empty() && host != "0.0.0.0" && host != "::" && port > 0) {
+        const bool ipv6 = host.find(':') != std::string::npos;
+        url = ipv6 ? fmt::format("http://[{}]:{}", host, port)
+                   : fmt::format("http://{}:{}", host, port);
+    }
+    doc["servers"] = json::array({{{"url", url}}});
+    return doc.dump(1);
+}
+
+// Why the hook `name` (its name in /api/health) is empty although built; empty when not built.
+std::string unavailable_reason(const Snapshot& s, const std::string& name) {
+    auto it = s.services.unavailable.find(name);
+    return it == s.services.unavailable.end() ? std::string() : it->second;
+}
+
+// 503 for a hook left empty: "`what_is` not built" ("text search is"), or, when its part is
+// built but cannot be loaded, "`what_is` unavailable" with the reason as the hint.
+void send_missing(Response& res,
+                  const Snapshot& s,
+                  const std::string& name,
+                  const std::string& what_is) {
+    const std::string reason = unavailable_reason(s, name);
+    if (reason.empty()) {
+        send_error(res, 503, what_is + " not built", kBuildHint);
+    } else {
+        send_error(res, 503, what_is + " unavailable", reason);
+    }
+}
+
 // Parses an optional whole-number query parameter in [min, max]; on a bad value answers 400 and
 // returns nothing.
 // Bytes of the character at text[i]: its well-formed UTF-8 sequence, or 1 for a byte that
@@ -594,6 +629,7 @@ Result<std::unique_ptr<WebServer>> WebServer::create(const fs::path& store_dir,
             server->options_.compute_wait.count());
     }
     server->http_ = std::make_unique<ListeningServer>();
+    server->openapi_json_ = openapi_for("", 0);
     server->register_routes();
     return server;
 }
@@ -682,6 +718,7 @@ Result<int> WebServer::bind() {
             options_.port));
     }
     static_cast<ListeningServer&>(*http_).widen_backlog();
+    openapi_json_ = openapi_for(options_.host, port);
     return port;
 }
 
@@ -805,26 +842,39 @@ void WebServer::register_routes() {
     }));
 
     // ---- service routes
-    http.Get("/api/health",
-             wrap("health", [this](const Snapshot& s, const Request&, Response& res) {
-                 auto counts = events_->counts();
-                 json events = counts.is_ok()
-                                   ? json{{"recorded", counts->first}, {"unfolded", counts->second}}
-                                   : json{{"error", counts.status().message()}};
-                 send_json(res,
-                           {{"status", "ok"},
-                            {"generation", s.store->generation()},
-                            {"articles", s.catalog.size()},
-                            {"customers", s.store->customers().size()},
-                            {"transactions", s.store->transactions().size()},
-                            {"recommenders",
-                             {{"bought_together", s.rules.has_value()},
-                              {"similar", static_cast<bool>(s.services.similar)},
-                              {"search_text", static_cast<bool>(s.services.search_text)},
-                              {"search_image", static_cast<bool>(s.services.search_image)},
-                              {"recommend", static_cast<bool>(s.services.recommend)}}},
-                            {"events", events}});
-             }));
+    http.Get(
+        "/api/health", wrap("health", [this](const Snapshot& s, const Request&, Response& res) {
+            auto counts = events_->counts();
+            json events = counts.is_ok()
+                              ? json{{"recorded", counts->first}, {"unfolded", counts->second}}
+                              : json{{"error", counts.status().message()}};
+            // Each recommender: "ok", "not built", or "unavailable: why" for a part that
+            // is built but cannot be loaded, which makes the status "degraded".
+            const std::vector<std::pair<std::string, bool>> served = {
+                {"bought_together", s.rules.has_value()},
+                {"similar", static_cast<bool>(s.services.similar)},
+                {"search_text", static_cast<bool>(s.services.search_text)},
+                {"search_image", static_cast<bool>(s.services.search_image)},
+                {"recommend", static_cast<bool>(s.services.recommend)}};
+            json built = json::object();
+            json states = json::object();
+            bool degraded = false;
+            for (const auto& [name, ok] : served) {
+                built[name] = ok;
+                const std::string reason = ok ? "" : unavailable_reason(s, name);
+                degraded = degraded || !reason.empty();
+                states[name] = ok ? "ok" : reason.empty() ? "not built" : "unavailable: " + reason;
+            }
+            send_json(res,
+                      {{"status", degraded ? "degraded" : "ok"},
+                       {"recommender_states", states},
+                       {"generation", s.store->generation()},
+                       {"articles", s.catalog.size()},
+                       {"customers", s.store->customers().size()},
+                       {"transactions", s.store->transactions().size()},
+                       {"recommenders", built},
+                       {"events", events}});
+        }));
     http.Get("/metrics", wrap("metrics", [this](const Snapshot&, const Request&, Response& res) {
                  std::string text = metrics_->prometheus();
                  if (compute_gate_) {
@@ -833,8 +883,8 @@ void WebServer::register_routes() {
                  res.set_content(text, "text/plain; version=0.0.4");
              }));
     http.Get("/api/openapi.json",
-             wrap("openapi", [](const Snapshot&, const Request&, Response& res) {
-                 res.set_content(kOpenApiJson, "application/json");
+             wrap("openapi", [this](const Snapshot&, const Request&, Response& res) {
+                 res.set_content(openapi_json_, "application/json");
              }));
     http.Get("/static/style.css",
              wrap("static", [](const Snapshot&, const Request&, Response& res) {
@@ -880,7 +930,7 @@ void WebServer::register_routes() {
                      return;
                  }
                  if (!s.rules) {
-                     send_error(res, 503, "bought-together rules are not built", kBuildHint);
+                     send_missing(res, s, "bought_together", "bought-together rules are");
                      return;
                  }
                  auto suggestions = bought_together(s, {*article}, *k, *other_groups, *any_article);
@@ -925,7 +975,7 @@ void WebServer::register_routes() {
                 return;
             }
             if (!s.rules) {
-                send_error(res, 503, "bought-together rules are not built", kBuildHint);
+                send_missing(res, s, "bought_together", "bought-together rules are");
                 return;
             }
             auto suggestions = bought_together(s, *cart, *k, *other_groups, *any_article);
@@ -951,7 +1001,7 @@ void WebServer::register_routes() {
                      return;
                  }
                  if (!s.services.similar) {
-                     send_error(res, 503, "the similar-items index is not built", kBuildHint);
+                     send_missing(res, s, "similar", "the similar-items index is");
                      return;
                  }
                  auto items = s.services.similar(req.matches[1].str(), *k, filters);
@@ -974,7 +1024,7 @@ void WebServer::register_routes() {
                 return;
             }
             if (!s.services.search_text) {
-                send_error(res, 503, "text search is not built", kBuildHint);
+                send_missing(res, s, "search_text", "text search is");
                 return;
             }
             auto items = s.services.search_text(text, *k);
@@ -1010,7 +1060,7 @@ void WebServer::register_routes() {
                 return;
             }
             if (!s.services.search_image) {
-                send_error(res, 503, "photo search is not built", kBuildHint);
+                send_missing(res, s, "search_image", "photo search is");
                 return;
             }
             auto items = s.services.search_image(bytes, *k);
@@ -1085,7 +1135,7 @@ void WebServer::register_routes() {
                      return;
                  }
                  if (!s.services.recommend) {
-                     send_error(res, 503, "personal recommendations are not built", kBuildHint);
+                     send_missing(res, s, "recommend", "personal recommendations are");
                      return;
                  }
                  auto live = events_->unfolded_for_customer(req.matches[1].str());
@@ -1403,8 +1453,10 @@ void WebServer::register_routes() {
                 const char* anchor =
                     other_groups ? "complete-the-look" : "frequently-bought-together";
                 if (!s.rules) {
-                    content +=
-                        render_unavailable_section(title, anchor, "Bought-together rules are");
+                    content += render_unavailable_section(title,
+                                                          anchor,
+                                                          "Bought-together rules are",
+                                                          unavailable_reason(s, "bought_together"));
                     continue;
                 }
                 // Catalog articles only: those known only from sales (many in the H&M sample)
@@ -1432,8 +1484,10 @@ void WebServer::register_routes() {
                 content += render_card_section(title, anchor, cards, empty_text);
             }
             if (!s.services.similar) {
-                content += render_unavailable_section(
-                    "Similar items", "similar", "The similar-items index is");
+                content += render_unavailable_section("Similar items",
+                                                      "similar",
+                                                      "The similar-items index is",
+                                                      unavailable_reason(s, "similar"));
             } else {
                 auto items = s.services.similar(id, 8, {});
                 content += render_card_section(
@@ -1567,8 +1621,10 @@ void WebServer::register_routes() {
             auto live = events_->unfolded_for_customer(id);
             std::vector<CustomerEvent> events = live.is_ok() ? *live : std::vector<CustomerEvent>{};
             if (!s.services.recommend) {
-                content += render_unavailable_section(
-                    "Recommended for you", "recommended", "Personal recommendations are");
+                content += render_unavailable_section("Recommended for you",
+                                                      "recommended",
+                                                      "Personal recommendations are",
+                                                      unavailable_reason(s, "recommend"));
             } else {
                 auto items = recommend(s, id, 12, events);
                 content += render_card_section(
@@ -1648,7 +1704,10 @@ void WebServer::register_routes() {
                 content += render_card_section("Results", "results", {}, "No results.");
             } else if (!hook) {
                 content += render_unavailable_section(
-                    "Results", "results", photo ? "Photo search is" : "Text search is");
+                    "Results",
+                    "results",
+                    photo ? "Photo search is" : "Text search is",
+                    unavailable_reason(s, photo ? "search_image" : "search_text"));
             } else {
                 content += render_card_section("Results",
                                                "results",

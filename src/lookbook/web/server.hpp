@@ -113,6 +113,8 @@ class WebServer {
     std::atomic<bool> run_finished_{false};  // run() has returned (or will not listen)
     std::mutex stop_mutex_;
     std::condition_variable stop_cv_;
+    // /api/openapi.json with `servers` naming the bound address (set by bind(); "/" before).
+    std::string openapi_json_;
 };
 
 }  // namespace lookbook::web

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct ScoredArticle {
     std::vector<std::string> parts;
     // Which model or fallback produced it ("two-tower", "popular", ...); may be empty.
     std::string source;
+    // The id of the history article behind the reason (personal recommendations), empty when
+    // none: reasons never show a bare id, so the API gives it here.
+    std::string because_of;
 };
 
 // Narrows "similar items": empty fields do not filter.
@@ -56,6 +60,11 @@ struct Services {
         search_text;
     std::function<Result<std::vector<ScoredArticle>>(std::string_view image_bytes, size_t k)>
         search_image;
+    // Why a hook is empty although its part of the store is built (it cannot be loaded: a
+    // query model that was moved, a model written for another catalog), with what to do, by
+    // the hook's name in /api/health ("similar", "search_text", "search_image", "recommend").
+    // The API's 503 hint, the pages and /api/health show it instead of "not built".
+    std::map<std::string, std::string> unavailable;
     // `live_events`: the customer's events recorded since the store was built, oldest first.
     std::function<Result<std::vector<ScoredArticle>>(
         const std::string& customer_id, size_t k, const std::vector<CustomerEvent>& live_events)>

@@ -61,6 +61,10 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
     if (factory) {
         snapshot->services = factory(*snapshot);
     }
+    if (!snapshot->rules && store.has_file(rules::kRulesFileName)) {
+        // Mined but not loadable: /api/health and the pages say so rather than "not built".
+        snapshot->services.unavailable["bought_together"] = snapshot->rules_missing;
+    }
     log::info("serving {} ({} catalog articles, {} customers, {} transactions)",
               store.generation(),
               snapshot->catalog.size(),
