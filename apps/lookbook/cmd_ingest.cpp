@@ -85,6 +85,21 @@ int run_ingest(const IngestArgs& args) {
     if (!r.rejects_file.empty()) {
         std::cout << "  rejected rows and reasons: " << r.rejects_file.string() << "\n";
     }
+    // Found by a fresh-user trial: nothing said which parts an append leaves out of date.
+    if (args.append && r.transactions.rows_kept > 0) {
+        std::cout << fmt::format(
+            "  next: `lookbook build {}` mines the rules and retrains the personal models on the "
+            "new rows{}\n",
+            args.store,
+            r.unknown_articles > 0
+                ? fmt::format("; until then the {} new article id{} ha{} no rules, and similar "
+                              "items, search and personal recommendations stay off (their "
+                              "models were made for fewer articles)",
+                              r.unknown_articles,
+                              r.unknown_articles == 1 ? "" : "s",
+                              r.unknown_articles == 1 ? "s" : "ve")
+                : "");
+    }
     return kExitOk;
 }
 

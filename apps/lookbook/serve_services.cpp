@@ -39,11 +39,11 @@ void add_recommend_hook(const web::Snapshot& snapshot,
     std::shared_ptr<const Recommender> recommender = std::move(opened).value();
     const Store* store = snapshot.store.get();
     // One cache per snapshot: a new generation starts empty, so no answer outlives its models.
-    // TODO: the cache only helps customers asked for again; a cold answer still costs about
-    // 340-390 us of server CPU on the H&M store (64 connections, the ALS scans of concurrent
-    // requests sharing passes), so issue 7's 5,000 requests/s at p99 20 ms is not met on the
-    // cold path: 5,000-5,400 requests/s at p99 20-23 ms behind the server's compute gate in
-    // quiet runs; README "Known limits" lists what is left.
+    // TODO: the cache only helps customers asked for again; a cold answer still costs 430-440 us
+    // of server CPU on the demo's H&M store (4,079-4,165 requests/s at p99 29-30 ms) and
+    // 323-337 us on a store whose blend has no profile similarity (5,238-5,467 at p99 22-23 ms;
+    // stop 20, quiet runs), so issue 7's 5,000 requests/s at p99 20 ms is not met on the cold
+    // path; README "Known limits" lists what is left.
     auto cache = std::make_shared<AnswerCache>(cache_entries);
     auto scored = [store](const std::vector<Recommendation>& list) {
         std::vector<web::ScoredArticle> out;

@@ -92,6 +92,32 @@ TEST_F(CliTest, IngestThenInfoAsJson) {
     EXPECT_NE(info.out.find("\"recorded\": 3"), std::string::npos) << info.out;
 }
 
+// Found by a fresh-user trial: an append that added article ids said nothing of the parts it
+// left out of date.
+TEST_F(CliTest, AppendSaysWhatTheNextBuildDoes) {
+    ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --transactions " + path("t.csv") +
+                  " --store " + path("store"))
+                  .exit_code,
+              0);
+    std::ofstream(dir_ / "known.csv") << "t_dat,customer_id,article_id\n2020-01-02,c1,0001\n";
+    CommandResult known =
+        run("ingest --append --transactions " + path("known.csv") + " --store " + path("store"));
+    ASSERT_EQ(known.exit_code, 0) << known.out;
+    EXPECT_NE(known.out.find("  next: `lookbook build " + path("store") +
+                             "` mines the rules and retrains the personal models on the new "
+                             "rows\n"),
+              std::string::npos)
+        << known.out;
+    std::ofstream(dir_ / "new.csv") << "t_dat,customer_id,article_id\n2020-01-03,c1,0009\n";
+    CommandResult added =
+        run("ingest --append --transactions " + path("new.csv") + " --store " + path("store"));
+    ASSERT_EQ(added.exit_code, 0) << added.out;
+    EXPECT_NE(added.out.find("; until then the 1 new article id has no rules, and similar items, "
+                             "search and personal recommendations stay off"),
+              std::string::npos)
+        << added.out;
+}
+
 TEST_F(CliTest, BuildRunsStepsOnceThenSkipsThem) {
     ASSERT_EQ(run("ingest --articles " + path("a.csv") + " --transactions " + path("t.csv") +
                   " --store " + path("store"))

@@ -49,9 +49,9 @@ namespace lookbook {
 // every CLI recommendation command that much faster. Profile similarity left the graphs in
 // stop 19 (ProjectedRowSearch: 320-value rows made its graph the dearest source).
 // TODO: issue 7 (5,000 cold recommendations/s at p99 under 20 ms on 2 cores) is not shown met:
-// 329-349 us of server CPU per request on a store whose blend has no profile similarity (p99
-// 21-22 ms), 464-468 us on the demo's (README "Known limits"); the two-tower graph search is
-// about 15% of it.
+// 323-337 us of server CPU per request on a store whose blend has no profile similarity (p99
+// 22-23 ms), 430-440 us on the demo's (stop 20, README "Known limits"); the two-tower graph
+// search is about 15-20% of it (a half-precision graph was no faster).
 struct RowGraphParams {
     size_t m = 16;                 // links per node (32 on the bottom layer)
     size_t ef_construction = 100;  // candidate list while inserting
