@@ -62,31 +62,42 @@ void add_recommend_hook(const web::Snapshot& snapshot,
         return out;
     };
     auto cache_key = [recommender, store](const std::string& customer_id,
-                                          size_t k,
+                                          const web::RecommendQuery& query,
                                           const std::vector<web::CustomerEvent>& events) {
         auto live = live_interactions(*store, events, recommender->default_today());
-        return std::make_pair(AnswerCache::key(customer_id, k, live), std::move(live));
+        // The filters are part of the answer: group, then the per-type limit.
+        std::string filters = query.product_group;
+        filters.push_back('\0');
+        filters += std::to_string(query.max_per_type);
+        return std::make_pair(AnswerCache::key(customer_id, query.k, live, filters),
+                              std::move(live));
     };
     // The server asks the cache first and computes only behind its compute gate.
-    services->recommend_cached =
-        [cache, scored, cache_key](
-            const std::string& customer_id, size_t k, const std::vector<web::CustomerEvent>& events)
+    services->recommend_cached = [cache, scored, cache_key](
+                                     const std::string& customer_id,
+                                     const web::RecommendQuery& query,
+                                     const std::vector<web::CustomerEvent>& events)
         -> std::optional<std::vector<web::ScoredArticle>> {
         std::optional<std::vector<Recommendation>> cached =
-            cache->find(cache_key(customer_id, k, events).first);
+            cache->find(cache_key(customer_id, query, events).first);
         if (!cached) {
             return std::nullopt;
         }
         return scored(*cached);
     };
-    services->recommend =
-        [recommender, cache, scored, cache_key](
-            const std::string& customer_id, size_t k, const std::vector<web::CustomerEvent>& events)
+    services->recommend = [recommender, cache, scored, cache_key](
+                              const std::string& customer_id,
+                              const web::RecommendQuery& query,
+                              const std::vector<web::CustomerEvent>& events)
         -> Result<std::vector<web::ScoredArticle>> {
         RecommendOptions options;
-        options.k = k;
+        options.k = query.k;
         options.catalog_only = true;  // the site shows a name and photo for each
-        auto [key, live] = cache_key(customer_id, k, events);
+        if (!query.product_group.empty()) {
+            options.product_groups = {query.product_group};
+        }
+        options.max_per_product_type = query.max_per_type;
+        auto [key, live] = cache_key(customer_id, query, events);
         // Another request for the same answer may have filled the cache while this one waited.
         std::optional<std::vector<Recommendation>> cached = cache->find(key);
         if (!cached) {

@@ -41,6 +41,13 @@ TEST(AnswerCache, KeyChangesWithEveryLiveEventAndWithK) {
     // An id that is a prefix of another, with k's bytes after it, still gets its own key.
     EXPECT_NE(AnswerCache::key("c1", 12, {}), AnswerCache::key(std::string("c1\0", 3), 12, {}));
     EXPECT_EQ(none, AnswerCache::key("c1", 12, {}));
+    // Filters (the API's product group and per-type limit) change the answer, so the key; filter
+    // bytes that look like an event's cannot pass for one.
+    EXPECT_NE(none, AnswerCache::key("c1", 12, {}, "Shoes"));
+    EXPECT_NE(AnswerCache::key("c1", 12, {}, "Shoes"), AnswerCache::key("c1", 12, {}, "Shoe"));
+    const std::string one_bytes = AnswerCache::key("c1", 12, one).substr(none.size());
+    EXPECT_NE(AnswerCache::key("c1", 12, one), AnswerCache::key("c1", 12, {}, one_bytes));
+    EXPECT_EQ(AnswerCache::key("c1", 12, one, ""), AnswerCache::key("c1", 12, one));
 
     // A customer's new event misses the old answer.
     AnswerCache cache(8);

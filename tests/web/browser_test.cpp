@@ -47,8 +47,10 @@ TEST_F(WebServerTest, BrowserRendersCatalogArticleCustomerAndSearch) {
                                   size_t) -> Result<std::vector<ScoredArticle>> {
             return std::vector<ScoredArticle>{{"0706016001", 0.5, "blue jeans", {}, ""}};
         };
-        services.recommend = [](const std::string&, size_t, const std::vector<CustomerEvent>&)
-            -> Result<std::vector<ScoredArticle>> {
+        services.recommend =
+            [](const std::string&,
+               const RecommendQuery&,
+               const std::vector<CustomerEvent>&) -> Result<std::vector<ScoredArticle>> {
             return std::vector<ScoredArticle>{
                 {"0351484002", 0.4, "people like you bought it", {}, ""}};
         };

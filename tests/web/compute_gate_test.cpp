@@ -35,17 +35,18 @@ struct ModelProbe {
             Services services;
             services.recommend_cached =
                 [](const std::string&,
-                   size_t k,
+                   const RecommendQuery& query,
                    const std::vector<CustomerEvent>&) -> std::optional<std::vector<ScoredArticle>> {
-                if (k != 7) {
+                if (query.k != 7) {
                     return std::nullopt;
                 }
                 return std::vector<ScoredArticle>{{"0108775015", 0.7, "cached", {}, "cache"}};
             };
             services.recommend =
                 [this](const std::string&,
-                       size_t k,
+                       const RecommendQuery& query,
                        const std::vector<CustomerEvent>&) -> Result<std::vector<ScoredArticle>> {
+                const size_t k = query.k;
                 std::unique_lock lock(mutex);
                 order.push_back(k);
                 ++started;

@@ -19,7 +19,7 @@ ServicesFactory echo_services(std::vector<CustomerEvent>* seen) {
         Services services;
         services.recommend =
             [seen](const std::string&,
-                   size_t,
+                   const RecommendQuery&,
                    const std::vector<CustomerEvent>& live) -> Result<std::vector<ScoredArticle>> {
             *seen = live;
             std::vector<ScoredArticle> out;

@@ -152,8 +152,10 @@ TEST_F(WebServerTest, CustomerPageShowsDemographicsHistoryAndRecommendations) {
     ServerOptions options;
     options.services_factory = [](const Snapshot&) {
         Services services;
-        services.recommend = [](const std::string&, size_t, const std::vector<CustomerEvent>&)
-            -> Result<std::vector<ScoredArticle>> {
+        services.recommend =
+            [](const std::string&,
+               const RecommendQuery&,
+               const std::vector<CustomerEvent>&) -> Result<std::vector<ScoredArticle>> {
             return std::vector<ScoredArticle>{
                 {"0351484002", 0.4, "people like you bought it", {}, "two-tower"}};
         };

@@ -37,7 +37,7 @@ ServicesFactory fake_services(std::vector<CustomerEvent>* seen_events = nullptr)
         services.recommend =
             [seen_events](
                 const std::string& customer,
-                size_t k,
+                const RecommendQuery& query,
                 const std::vector<CustomerEvent>& live) -> Result<std::vector<ScoredArticle>> {
             if (seen_events) {
                 *seen_events = live;
@@ -47,7 +47,13 @@ ServicesFactory fake_services(std::vector<CustomerEvent>* seen_events = nullptr)
             for (const auto& event : live) {
                 out.push_back({event.article_id, 1.0, "because you just looked at it", {}, "live"});
             }
-            out.push_back({"0351484002", 0.1, "popular", {}, "popular"});
+            // And the filters, the same way.
+            std::string reason = "popular";
+            if (!query.product_group.empty() || query.max_per_type > 0) {
+                reason += fmt::format(
+                    " (group \"{}\", at most {} a type)", query.product_group, query.max_per_type);
+            }
+            out.push_back({"0351484002", 0.1, reason, {}, "popular"});
             return out;
         };
         return services;
@@ -315,6 +321,19 @@ TEST_F(WebServerTest, HooksAnswerWithArticleDetailsAndNoNaN) {
     EXPECT_EQ(get("/api/search")->status, 400);
     EXPECT_EQ(body_json(get("/api/customers/c3/recommendations"))["items"][0]["source"], "popular");
     EXPECT_EQ(get("/api/customers/nobody/recommendations")->status, 404);
+    // The recommendations take the filters of `lookbook recommend` (fresh-user trial): the
+    // group in any letter case reaches the model in the catalog's spelling.
+    auto filtered = get("/api/customers/c3/recommendations?product_group=shoes&max_per_type=2");
+    ASSERT_EQ(filtered->status, 200) << filtered->body;
+    EXPECT_EQ(body_json(filtered)["items"][0]["reason"],
+              "popular (group \"Shoes\", at most 2 a type)");
+    auto unknown_group = get("/api/customers/c3/recommendations?product_group=Hats");
+    EXPECT_EQ(unknown_group->status, 400);
+    EXPECT_NE(body_json(unknown_group)["hint"].get<std::string>().find("Shoes"), std::string::npos)
+        << unknown_group->body;
+    EXPECT_EQ(get("/api/customers/c3/recommendations?max_per_type=-1")->status, 400);
+    EXPECT_EQ(get("/api/customers/c3/recommendations?max_per_type=two")->status, 400);
+    EXPECT_EQ(get("/api/customers/c3/recommendations?max_per_type=0")->status, 200);
 }
 
 TEST_F(WebServerTest, ScoredListsAreTheBytesOfTheirJsonTree) {

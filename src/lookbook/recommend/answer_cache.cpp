@@ -18,7 +18,8 @@ AnswerCache::AnswerCache(size_t capacity, size_t shards) : capacity_(capacity) {
 
 std::string AnswerCache::key(std::string_view customer_id,
                              size_t k,
-                             std::span<const Interaction> live_events) {
+                             std::span<const Interaction> live_events,
+                             std::string_view filters) {
     // The id, a separator no id contains, then the numbers as raw bytes: exact and cheap.
     std::string out(customer_id);
     out.push_back('\0');
@@ -26,6 +27,9 @@ std::string AnswerCache::key(std::string_view customer_id,
         out.append(reinterpret_cast<const char*>(&value), sizeof(value));
     };
     append(static_cast<uint64_t>(k));
+    // The filters' length first, so that no filter bytes can pass for events.
+    append(static_cast<uint64_t>(filters.size()));
+    out.append(filters);
     for (const Interaction& event : live_events) {
         append(event.article);
         append(event.day);

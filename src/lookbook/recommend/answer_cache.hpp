@@ -32,9 +32,11 @@ class AnswerCache {
     explicit AnswerCache(size_t capacity, size_t shards = 16);
 
     // The key of an answer (see the class comment).
+    // `filters` holds whatever else changes the answer (the request's filters), any bytes.
     static std::string key(std::string_view customer_id,
                            size_t k,
-                           std::span<const Interaction> live_events);
+                           std::span<const Interaction> live_events,
+                           std::string_view filters = {});
 
     // The answer stored under `key`, refreshed as most recently used; nullopt when absent.
     std::optional<std::vector<Recommendation>> find(const std::string& key);

@@ -655,19 +655,19 @@ const Snapshot& WebServer::request_snapshot() const {
 Result<std::vector<ScoredArticle>> WebServer::recommend(
     const Snapshot& snapshot,
     const std::string& customer_id,
-    size_t k,
+    const RecommendQuery& query,
     const std::vector<CustomerEvent>& live_events) {
     if (snapshot.services.recommend_cached) {
-        if (auto answer = snapshot.services.recommend_cached(customer_id, k, live_events)) {
+        if (auto answer = snapshot.services.recommend_cached(customer_id, query, live_events)) {
             return std::move(*answer);
         }
     }
     if (!compute_gate_) {
-        return snapshot.services.recommend(customer_id, k, live_events);
+        return snapshot.services.recommend(customer_id, query, live_events);
     }
     // The pass is held until the answer is computed, and given back however the hook ends.
     LOOKBOOK_ASSIGN_OR_RETURN(FifoGate::Pass pass, compute_gate_->enter(options_.compute_wait));
-    return snapshot.services.recommend(customer_id, k, live_events);
+    return snapshot.services.recommend(customer_id, query, live_events);
 }
 
 Result<bool> WebServer::reload_if_changed() {
@@ -1131,7 +1131,17 @@ void WebServer::register_routes() {
              [this, find_customer](const Snapshot& s, const Request& req, Response& res) {
                  auto customer = find_customer(s, req.matches[1].str(), res);
                  auto k = customer ? size_param(req, res, "k", kDefaultK, 1, kMaxK) : std::nullopt;
-                 if (!k) {
+                 // The filters of `lookbook recommend --group/--max-per-type` (a fresh-user
+                 // trial found the API without them).
+                 auto per_type =
+                     k ? size_param(req, res, "max_per_type", 0, 0, kMaxK) : std::nullopt;
+                 if (!per_type) {
+                     return;
+                 }
+                 RecommendQuery query{
+                     *k, req.get_param_value("product_group"), static_cast<uint32_t>(*per_type)};
+                 if (!canonical_filter_values(
+                         res, {{"product_group", &query.product_group, &s.product_groups}})) {
                      return;
                  }
                  if (!s.services.recommend) {
@@ -1144,7 +1154,7 @@ void WebServer::register_routes() {
                          res, 503, live.status().message(), "check the store's events.sqlite");
                      return;
                  }
-                 auto items = recommend(s, req.matches[1].str(), *k, *live);
+                 auto items = recommend(s, req.matches[1].str(), query, *live);
                  send_scored(res,
                              s,
                              items,
@@ -1626,7 +1636,7 @@ void WebServer::register_routes() {
                                                       "Personal recommendations are",
                                                       unavailable_reason(s, "recommend"));
             } else {
-                auto items = recommend(s, id, 12, events);
+                auto items = recommend(s, id, RecommendQuery{}, events);
                 content += render_card_section(
                     "Recommended for you",
                     "recommended",

@@ -91,7 +91,7 @@ class WebServer {
     // otherwise computed once a compute slot is free (kUnavailable when none came in time).
     Result<std::vector<ScoredArticle>> recommend(const Snapshot& snapshot,
                                                  const std::string& customer_id,
-                                                 size_t k,
+                                                 const RecommendQuery& query,
                                                  const std::vector<CustomerEvent>& live_events);
 
     std::filesystem::path store_dir_;

@@ -46,6 +46,15 @@ struct CustomerEvent {
 
 const char* event_kind_name(EventKind kind);
 
+// What a request for personal recommendations asks besides the customer.
+struct RecommendQuery {
+    size_t k = 12;
+    // Only articles of this product group, in the catalog's spelling; empty: every group.
+    std::string product_group;
+    // At most this many articles of one product type; 0: no limit.
+    uint32_t max_per_type = 0;
+};
+
 // What the branches that own the learned models provide to the server. Every hook may be left
 // empty: the API then answers 503 with a hint to run `lookbook build`, and the page shows a
 // "not built yet" state. A hook returns kNotFound for an unknown id (404), kInvalidArgument
@@ -66,14 +75,17 @@ struct Services {
     // The API's 503 hint, the pages and /api/health show it instead of "not built".
     std::map<std::string, std::string> unavailable;
     // `live_events`: the customer's events recorded since the store was built, oldest first.
-    std::function<Result<std::vector<ScoredArticle>>(
-        const std::string& customer_id, size_t k, const std::vector<CustomerEvent>& live_events)>
+    std::function<Result<std::vector<ScoredArticle>>(const std::string& customer_id,
+                                                     const RecommendQuery& query,
+                                                     const std::vector<CustomerEvent>& live_events)>
         recommend;
     // Optional: the answer `recommend` would give when it is at hand without computing (a cache
     // of answers), or nothing. The server asks it first, and only requests it cannot answer
     // queue for a compute slot (ServerOptions::compute_slots) before calling `recommend`.
     std::function<std::optional<std::vector<ScoredArticle>>(
-        const std::string& customer_id, size_t k, const std::vector<CustomerEvent>& live_events)>
+        const std::string& customer_id,
+        const RecommendQuery& query,
+        const std::vector<CustomerEvent>& live_events)>
         recommend_cached;
 };
 
