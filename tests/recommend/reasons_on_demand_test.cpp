@@ -254,8 +254,48 @@ TEST_F(ReasonsOnDemand, AnswersSettledFromTheHistoryAreTheAnswersOfEverySource) 
     const uint64_t settled = recommender.answers_settled_from_history();
     EXPECT_GT(settled, compared / 10) << "of " << compared;
     EXPECT_LT(settled, compared - compared / 10) << "of " << compared;
-    // A live purchase is history too: bought today, it can be shown again at once.
+    // Break-it review: an article the customer only viewed is a repurchase candidate that the
+    // other sources still add to (only bought articles are left to repurchase), so live views
+    // must not let the history settle an answer that they could change.
     const int32_t today = recommender.default_today();
+    recommender.set_weight("trending", 0.0f);
+    // Like the two-tower model, a source that leaves the history in its lists (the others here
+    // skip what the customer bought or viewed).
+    class EveryArticle : public CandidateSource {
+      public:
+        std::string_view name() const override { return "every_article"; }
+        std::vector<Candidate> candidates(const CustomerContext&, size_t k) const override {
+            std::vector<Candidate> out;
+            for (uint32_t a = 0; a < std::min<size_t>(k, 120); ++a) {
+                out.push_back({a, 1.0f / (1.0f + static_cast<float>(a % 13)), kNoRow, "any"});
+            }
+            std::stable_sort(out.begin(), out.end(), [](const Candidate& x, const Candidate& y) {
+                return x.score > y.score;
+            });
+            return out;
+        }
+    };
+    recommender.add_source(std::make_shared<EveryArticle>(), 0.5f);
+    for (uint32_t customer = 0; customer < store_->customers().size(); ++customer) {
+        std::vector<Interaction> history = recommender.history(customer, today, {});
+        for (uint32_t viewed = 0; viewed < 120; viewed += 7) {
+            // Viewed often enough to lead the repurchase list (a view counts half a purchase).
+            std::vector<Interaction> live(8, {viewed, today, Interaction::Kind::kView});
+            if (!history.empty()) {
+                live.push_back({history.back().article, today, Interaction::Kind::kView});
+            }
+            for (size_t k : {1u, 3u}) {
+                RecommendOptions options;
+                options.k = k;
+                RecommendOptions every_source = options;
+                every_source.settle_from_history = false;
+                expect_same(recommender.recommend(customer, live, options),
+                            recommender.recommend(customer, live, every_source),
+                            fmt::format("c{} viewing {} k {}", customer, viewed, k));
+            }
+        }
+    }
+    // A live purchase is history too: bought today, it can be shown again at once.
     std::vector<Interaction> live = {{9, today, Interaction::Kind::kPurchase}};
     RecommendOptions one;
     one.k = 1;

@@ -320,16 +320,24 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     std::vector<uint32_t> bought = history_articles(context, true);
     std::vector<Recommendation> out;
     bool settled = !later_sources;
-    // Worth a try only with k repurchase candidates that could each outscore the bound.
-    const bool may_settle = options.settle_from_history && repurchase_at < n &&
-                            repurchase_weight > unbought_bound &&
-                            per_source[repurchase_at].size() >= options.k;
+    // Worth a try only with k repurchase candidates that could each outscore the bound, and
+    // only when every repurchase candidate was bought: an article only viewed is one too, but
+    // the other sources still add to it (break-it review: a live view changed answers).
+    const bool may_settle =
+        options.settle_from_history && repurchase_at < n && repurchase_weight > unbought_bound &&
+        per_source[repurchase_at].size() >= options.k &&
+        std::all_of(per_source[repurchase_at].begin(),
+                    per_source[repurchase_at].end(),
+                    [&](const Candidate& c) {
+                        return std::binary_search(bought.begin(), bought.end(), c.article);
+                    });
     if (may_settle || settled) {
         out = blend_candidates(per_source, names, weights_, bought, catalog_, options);
         // Settled when the k-th article (so every one before it, and every article skipped on
         // the way for the diversity limit) scores above the bound. Those are all bought
-        // articles (anything else scores at most the bound), whose scores the other sources do
-        // not change: asking them adds only articles ranked below, and the same k are shown.
+        // articles (anything else, trending's included, scores at most the bound), whose scores
+        // the other sources do not change: asking them adds only articles ranked below, and
+        // the same k are shown.
         // A fill from trending scores 0, so a list that needed one is never settled here.
         settled = settled ||
                   (out.size() == options.k && !out.empty() && out.back().score > unbought_bound);
