@@ -457,9 +457,15 @@ Result<HeaderBinding> bind_header(CsvReader& reader,
         }
         auto own_found = find_column(binding.column_names, f.name, f, file);
         // Beside the H&M column, a column named like the field is only mentioned: being named
-        // twice makes nothing unclear then.
+        // twice makes nothing unclear then. Without it, an optional field stays empty, as it
+        // did before field names were read (break-it review: such files were refused).
         if (!own_found.is_ok() && binding.columns[i] < 0) {
-            return own_found.status();
+            if (f.required) {
+                return own_found.status();
+            }
+            log::warn(
+                "{}; the optional field {} stays empty", own_found.status().message(), f.name);
+            continue;
         }
         const int own = own_found.is_ok() ? *own_found : -1;
         if (own < 0) {
