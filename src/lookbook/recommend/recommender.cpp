@@ -298,6 +298,10 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     float repurchase_weight = 0.0f;
     size_t repurchase_at = n;
     bool later_sources = false;
+    // The sources asked first: they read only the history (and trending fills short lists).
+    auto from_history = [](std::string_view name) {
+        return name == "repurchase" || name == "trending";
+    };
     for (size_t s = 0; s < n; ++s) {
         names.emplace_back(sources_[s]->name());
         auto weight = weights_.find(names.back());
@@ -310,8 +314,7 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
             repurchase_weight = weight->second;
             repurchase_at = s;
         }
-        const bool from_history = names.back() == "repurchase" || names.back() == "trending";
-        if (used[s] && from_history) {
+        if (used[s] && from_history(names.back())) {
             per_source[s] = sources_[s]->ranked(context, asked);
         } else if (used[s]) {
             later_sources = true;
@@ -347,8 +350,7 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     }
     if (!settled) {
         for (size_t s = 0; s < n; ++s) {
-            if (used[s] && per_source[s].empty() && names[s] != "repurchase" &&
-                names[s] != "trending") {
+            if (used[s] && !from_history(names[s])) {
                 per_source[s] = sources_[s]->ranked(context, asked);
             }
         }
