@@ -16,6 +16,7 @@
 
 #include "lookbook/data/ingest.hpp"
 #include "lookbook/recommend/models.hpp"
+#include "lookbook/recommend/precompute.hpp"
 #include "lookbook/recommend/recommender.hpp"
 #include "lookbook/recommend/sources.hpp"
 #include "lookbook/store/store.hpp"
@@ -311,6 +312,161 @@ TEST_F(ReasonsOnDemand, AnswersSettledFromTheHistoryAreTheAnswersOfEverySource) 
         recommender.recommend(customer, {}, one);
     }
     EXPECT_EQ(recommender.answers_settled_from_history(), before);
+}
+
+// Issue 7: the model sources' lists computed ahead (Recommender::precompute) stand in for their
+// searches when a customer of the store has no live events. The answer must be the one asking
+// the sources gives, and any answer the lists do not describe must ask the sources.
+TEST_F(ReasonsOnDemand, ListsComputedAheadGiveTheAnswersOfAskingTheSources) {
+    auto recommender = std::make_shared<Recommender>(*store_, models_, vectors_);
+    for (const std::string& name : recommender->source_names()) {
+        recommender->set_weight(name, name == "repurchase" ? 4.0f : 0.5f);
+    }
+    recommender->set_weight("profile", 0.1f);
+    recommender->set_weight("trending", 0.3f);
+    const uint32_t customers = store_->customers().size();
+    const int32_t today = recommender->default_today();
+
+    // The latest buyers first, every customer with a purchase once: against a brute force.
+    std::vector<std::pair<int32_t, uint32_t>> last;
+    for (uint32_t c = 0; c < customers; ++c) {
+        std::vector<Interaction> history = recommender->history(c, today + 1000, {});
+        if (!history.empty()) {
+            int32_t latest = history.front().day;
+            for (const Interaction& event : history) {
+                latest = std::max(latest, event.day);
+            }
+            last.emplace_back(-latest, c);
+        }
+    }
+    std::sort(last.begin(), last.end());
+    ASSERT_GT(last.size(), 60u);
+    std::vector<uint32_t> order = recommender->customers_by_last_purchase(1000);
+    ASSERT_EQ(order.size(), last.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+        EXPECT_EQ(order[i], last[i].second) << "position " << i;
+    }
+    EXPECT_EQ(recommender->customers_by_last_purchase(5),
+              std::vector<uint32_t>(order.begin(), order.begin() + 5));
+
+    // Every customer but the last ten of that order gets lists, so both kinds are compared.
+    order.resize(order.size() - 10);
+    ListPrecomputer precomputer(recommender, order, customers);
+    precomputer.wait();
+    const PrecomputedLists& lists = precomputer.lists();
+    EXPECT_EQ(lists.ready(), order.size());
+    EXPECT_EQ(lists.find(last.back().second), nullptr);
+    EXPECT_EQ(lists.find(customers + 5), nullptr);
+    const CustomerLists* first = lists.find(order.front());
+    ASSERT_NE(first, nullptr);
+    // ALS, profile and item-to-item weigh more than 0 here; repurchase and trending are not kept.
+    EXPECT_EQ(first->sources.size(), 3u);
+    EXPECT_EQ(first->asked, 100u);
+
+    RecommendOptions diverse;
+    diverse.max_per_product_type = 1;
+    RecommendOptions upper;
+    upper.product_groups = {"Garment Upper body"};
+    RecommendOptions every_source;
+    every_source.settle_from_history = false;
+    uint64_t compared = 0;
+    for (size_t k : {1u, 5u, 12u, 100u}) {
+        for (RecommendOptions options : {RecommendOptions{}, diverse, upper, every_source}) {
+            options.k = k;
+            RecommendOptions ahead = options;
+            ahead.precomputed = &lists;
+            for (uint32_t customer = 0; customer < customers; ++customer) {
+                expect_same(recommender->recommend(customer, {}, ahead),
+                            recommender->recommend(customer, {}, options),
+                            fmt::format("c{} k {} types {} groups {} settle {}",
+                                        customer,
+                                        k,
+                                        options.max_per_product_type,
+                                        options.product_groups.size(),
+                                        options.settle_from_history));
+                ++compared;
+            }
+        }
+    }
+    const uint64_t used = recommender->answers_from_precomputed();
+    EXPECT_GT(used, compared / 2) << "of " << compared;
+    EXPECT_LT(used, compared) << "of " << compared;
+
+    // More candidates than were computed ahead: the sources are asked.
+    RecommendOptions long_list;
+    long_list.k = 150;
+    RecommendOptions long_ahead = long_list;
+    long_ahead.precomputed = &lists;
+    for (uint32_t customer : order) {
+        expect_same(recommender->recommend(customer, {}, long_ahead),
+                    recommender->recommend(customer, {}, long_list),
+                    fmt::format("c{} k 150", customer));
+    }
+    // Live events change the history the lists were computed from.
+    RecommendOptions ahead;
+    ahead.precomputed = &lists;
+    for (uint32_t customer : order) {
+        std::vector<Interaction> live = {{(customer * 7) % 120, today, Interaction::Kind::kView},
+                                         {(customer * 11) % 120, today, Interaction::Kind::kView}};
+        expect_same(recommender->recommend(customer, live, ahead),
+                    recommender->recommend(customer, live, RecommendOptions{}),
+                    fmt::format("c{} with live views", customer));
+    }
+    // Another day than the one the lists were computed for.
+    RecommendOptions later = ahead;
+    later.today = today + 30;
+    RecommendOptions later_asked;
+    later_asked.today = today + 30;
+    for (uint32_t customer : order) {
+        expect_same(recommender->recommend(customer, {}, later),
+                    recommender->recommend(customer, {}, later_asked),
+                    fmt::format("c{} 30 days later", customer));
+    }
+    EXPECT_EQ(recommender->answers_from_precomputed(), used);
+
+    // A source replaced after the lists were computed is asked, not its old lists used.
+    class Reversed : public CandidateSource {
+      public:
+        std::string_view name() const override { return "als"; }
+        std::vector<Candidate> candidates(const CustomerContext&, size_t k) const override {
+            std::vector<Candidate> out;
+            for (uint32_t a = 0; a < std::min<size_t>(k, 120); ++a) {
+                out.push_back({119 - a, 1.0f / (1.0f + static_cast<float>(a)), kNoRow, "any"});
+            }
+            return out;
+        }
+    };
+    // Lists are the recommender's own: another one, even on the same models, asks its sources.
+    Recommender other(*store_, models_, vectors_);
+    for (const std::string& name : other.source_names()) {
+        other.set_weight(name, recommender->weights().at(name));
+    }
+    for (uint32_t customer : order) {
+        expect_same(other.recommend(customer, {}, ahead),
+                    recommender->recommend(customer, {}, RecommendOptions{}),
+                    fmt::format("c{} from another recommender", customer));
+    }
+    EXPECT_EQ(other.answers_from_precomputed(), 0u);
+    recommender->add_source(std::make_shared<Reversed>(), 0.5f);
+    for (uint32_t customer : order) {
+        expect_same(recommender->recommend(customer, {}, ahead),
+                    recommender->recommend(customer, {}, RecommendOptions{}),
+                    fmt::format("c{} with a new als source", customer));
+    }
+}
+
+// Destroying a precomputer stops its thread wherever it is; lists already set stay readable
+// until then and nothing leaks (the sanitizer build checks).
+TEST_F(ReasonsOnDemand, APrecomputerStopsWhenDestroyed) {
+    auto recommender = std::make_shared<const Recommender>(*store_, models_, vectors_);
+    std::vector<uint32_t> order = recommender->customers_by_last_purchase(1000);
+    for (int round = 0; round < 20; ++round) {
+        ListPrecomputer precomputer(recommender, order, store_->customers().size());
+        EXPECT_LE(precomputer.lists().ready(), order.size());
+    }
+    ListPrecomputer none(recommender, {}, store_->customers().size());
+    none.wait();
+    EXPECT_EQ(none.lists().ready(), 0u);
 }
 
 }  // namespace

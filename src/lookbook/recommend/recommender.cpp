@@ -228,6 +228,9 @@ void Recommender::add_source(std::shared_ptr<const CandidateSource> source, floa
         sources_.push_back(std::move(source));
     }
     weights_[name] = weight;
+    // Lists computed ahead for the previous sources no longer describe these (a new source
+    // object may even reuse a freed one's address).
+    sources_id_ = next_sources_id();
 }
 
 std::vector<std::string> Recommender::source_names() const {
@@ -245,6 +248,101 @@ const CandidateSource* Recommender::source(std::string_view name) const {
         }
     }
     return nullptr;
+}
+
+uint64_t Recommender::next_sources_id() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+// The sources that read only the history (and trending, which fills short lists): asked first,
+// and never computed ahead.
+bool from_history(std::string_view name) { return name == "repurchase" || name == "trending"; }
+
+}  // namespace
+
+size_t CustomerLists::bytes() const {
+    return sizeof(*this) + sources.capacity() * sizeof(sources[0]) +
+           offsets.capacity() * sizeof(offsets[0]) + items.capacity() * sizeof(items[0]);
+}
+
+PrecomputedLists::PrecomputedLists(size_t customers)
+    : customers_(customers), slots_(new std::atomic<CustomerLists*>[customers]) {
+    for (size_t c = 0; c < customers; ++c) {
+        slots_[c].store(nullptr, std::memory_order_relaxed);
+    }
+}
+
+PrecomputedLists::~PrecomputedLists() {
+    for (size_t c = 0; c < customers_; ++c) {
+        delete slots_[c].load(std::memory_order_relaxed);
+    }
+}
+
+const CustomerLists* PrecomputedLists::find(uint32_t customer) const {
+    return customer < customers_ ? slots_[customer].load(std::memory_order_acquire) : nullptr;
+}
+
+void PrecomputedLists::set(uint32_t customer, std::unique_ptr<CustomerLists> lists) {
+    if (customer >= customers_ || !lists) {
+        return;
+    }
+    const size_t bytes = lists->bytes();
+    CustomerLists* expected = nullptr;
+    if (slots_[customer].compare_exchange_strong(
+            expected, lists.get(), std::memory_order_release, std::memory_order_relaxed)) {
+        lists.release();
+        ready_.fetch_add(1, std::memory_order_relaxed);
+        bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    }
+}
+
+std::unique_ptr<CustomerLists> Recommender::precompute(uint32_t customer) const {
+    auto out = std::make_unique<CustomerLists>();
+    const int32_t today = default_today();
+    std::vector<Interaction> events = history(customer, today, {});
+    CustomerContext context{customer, today, events};
+    // recommend()'s count with the default options (k is at most that many).
+    out->asked = RecommendOptions{}.candidates_per_source;
+    out->sources_id = sources_id_;
+    out->offsets.push_back(0);
+    for (const auto& source : sources_) {
+        auto weight = weights_.find(std::string(source->name()));
+        if (weight == weights_.end() || weight->second <= 0.0f || from_history(source->name())) {
+            continue;
+        }
+        for (const Candidate& c : source->ranked(context, out->asked)) {
+            out->items.push_back({c.article, c.score, c.because_of});
+        }
+        out->sources.push_back(source.get());
+        out->offsets.push_back(static_cast<uint32_t>(out->items.size()));
+    }
+    out->items.shrink_to_fit();
+    return out;
+}
+
+std::vector<uint32_t> Recommender::customers_by_last_purchase(size_t limit) const {
+    const TransactionTable& rows = store_.transactions();
+    const uint32_t customers = store_.customers().size();
+    std::vector<std::pair<int32_t, uint32_t>> last;  // (last purchase day, customer)
+    for (uint32_t c = 0; c < customers && c + 1 < rows.customer_offsets().size(); ++c) {
+        const uint64_t begin = rows.customer_offsets()[c];
+        const uint64_t end = rows.customer_offsets()[c + 1];
+        if (end > begin) {
+            // Rows are sorted by (customer, date): the run's last row is the latest.
+            last.emplace_back(rows.date()[end - 1], c);
+        }
+    }
+    std::sort(last.begin(), last.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    std::vector<uint32_t> out;
+    for (size_t i = 0; i < std::min(limit, last.size()); ++i) {
+        out.push_back(last[i].second);
+    }
+    return out;
 }
 
 std::vector<Interaction> Recommender::history(uint32_t customer,
@@ -298,10 +396,6 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
     float repurchase_weight = 0.0f;
     size_t repurchase_at = n;
     bool later_sources = false;
-    // The sources asked first: they read only the history (and trending fills short lists).
-    auto from_history = [](std::string_view name) {
-        return name == "repurchase" || name == "trending";
-    };
     for (size_t s = 0; s < n; ++s) {
         names.emplace_back(sources_[s]->name());
         auto weight = weights_.find(names.back());
@@ -349,10 +443,38 @@ std::vector<Recommendation> Recommender::recommend(uint32_t customer,
         }
     }
     if (!settled) {
-        for (size_t s = 0; s < n; ++s) {
-            if (used[s] && !from_history(names[s])) {
-                per_source[s] = sources_[s]->ranked(context, asked);
+        // Lists computed ahead hold exactly what ranked() gives for this context.
+        const CustomerLists* ahead = nullptr;
+        if (options.precomputed != nullptr && live_events.empty() && today == default_today()) {
+            ahead = options.precomputed->find(customer);
+            if (ahead != nullptr && (ahead->asked != asked || ahead->sources_id != sources_id_)) {
+                ahead = nullptr;
             }
+        }
+        bool used_ahead = false;
+        for (size_t s = 0; s < n; ++s) {
+            if (!used[s] || from_history(names[s])) {
+                continue;
+            }
+            size_t i = 0;
+            while (ahead != nullptr && i < ahead->sources.size() &&
+                   ahead->sources[i] != sources_[s].get()) {
+                ++i;
+            }
+            if (ahead == nullptr || i == ahead->sources.size()) {
+                per_source[s] = sources_[s]->ranked(context, asked);
+                continue;
+            }
+            per_source[s].clear();
+            per_source[s].reserve(ahead->offsets[i + 1] - ahead->offsets[i]);
+            for (uint32_t pos = ahead->offsets[i]; pos < ahead->offsets[i + 1]; ++pos) {
+                const PrecomputedCandidate& c = ahead->items[pos];
+                per_source[s].push_back({c.article, c.score, c.because_of, {}});
+            }
+            used_ahead = true;
+        }
+        if (used_ahead) {
+            answers_from_precomputed_.fetch_add(1, std::memory_order_relaxed);
         }
         out = blend_candidates(per_source, names, weights_, bought, catalog_, options);
     }

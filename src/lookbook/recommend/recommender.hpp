@@ -20,6 +20,8 @@
 // `lookbook recommend`, `lookbook evaluate` and the web server call.
 namespace lookbook {
 
+class PrecomputedLists;
+
 struct RecommendOptions {
     size_t k = 12;
     // The day recommendations are for; history from the store is cut before it. 0 = the day
@@ -47,6 +49,59 @@ struct RecommendOptions {
     // bought before could reach with every other source's full weight. The answer is the one
     // asking every source gives (tests compare both); false asks every source (for comparisons).
     bool settle_from_history = true;
+    // Lists computed ahead (Recommender::precompute): used for a customer of the store that has
+    // them, on the default day, with no live events and at most candidates_per_source asked;
+    // any other answer asks the sources. Null: always ask. Borrowed.
+    const PrecomputedLists* precomputed = nullptr;
+};
+
+// Issue 7: the lists of the sources that search the catalog (ALS, profile similarity, two-tower,
+// item-to-item; not repurchase and trending, which read the history) for one customer of the
+// store, computed ahead by Recommender::precompute(). A model source's list for a customer
+// depends only on the customer's stored history, the default day and the models, which are
+// fixed for a store generation; so an answer blended from these lists is, bit for bit, the one
+// asking the sources gives, and the costly part of a cold answer (the catalog searches, ~80% of
+// recommend()'s CPU on the H&M store) is done once per customer and generation instead of per
+// request. Live events change the history, so those answers ask the sources again.
+struct PrecomputedCandidate {
+    uint32_t article = kNoRow;
+    float score = 0;
+    uint32_t because_of = kNoRow;
+};
+
+struct CustomerLists {
+    size_t asked = 0;         // candidates asked of each source
+    uint64_t sources_id = 0;  // the recommender's sources they were computed with
+    // Source `sources[i]` (the recommender's own object) gave items[offsets[i] .. offsets[i+1]).
+    std::vector<const CandidateSource*> sources;
+    std::vector<uint32_t> offsets;
+    std::vector<PrecomputedCandidate> items;
+
+    size_t bytes() const;
+};
+
+// CustomerLists by customer row, each set once (by a background thread) and read by any number
+// of threads at once without a lock: a customer's lists are visible only once complete.
+class PrecomputedLists {
+  public:
+    explicit PrecomputedLists(size_t customers);
+    ~PrecomputedLists();
+    PrecomputedLists(const PrecomputedLists&) = delete;
+    PrecomputedLists& operator=(const PrecomputedLists&) = delete;
+
+    // Null until set (and for rows outside the table).
+    const CustomerLists* find(uint32_t customer) const;
+    // Sets a customer's lists; a second call for the same customer is ignored.
+    void set(uint32_t customer, std::unique_ptr<CustomerLists> lists);
+    size_t customers() const { return customers_; }
+    size_t ready() const { return ready_.load(std::memory_order_relaxed); }
+    size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+  private:
+    size_t customers_;
+    std::unique_ptr<std::atomic<CustomerLists*>[]> slots_;
+    std::atomic<size_t> ready_{0};
+    std::atomic<size_t> bytes_{0};
 };
 
 struct Recommendation {
@@ -115,6 +170,18 @@ class Recommender {
                                      std::span<const Interaction> live_events) const;
     int32_t default_today() const { return models_->trained_until; }
     const BlendCatalog& catalog() const { return catalog_; }
+
+    // The lists recommend() asks of the sources that search the catalog (those weighing more than
+    // 0 now), for a customer row of the store with no live events, on default_today(), with the
+    // default candidate count: what RecommendOptions::precomputed holds. Thread-safe.
+    std::unique_ptr<CustomerLists> precompute(uint32_t customer) const;
+    // Customers of the store with purchases, the latest buyer first (ties: lower row first), at
+    // most `limit`: the order in which lists are worth computing ahead.
+    std::vector<uint32_t> customers_by_last_purchase(size_t limit) const;
+    // Answers so far that used lists computed ahead, for the benchmarks and tests.
+    uint64_t answers_from_precomputed() const {
+        return answers_from_precomputed_.load(std::memory_order_relaxed);
+    }
     // Answers so far that the history's sources settled alone (RecommendOptions::
     // settle_from_history), for the benchmarks.
     uint64_t answers_settled_from_history() const {
@@ -130,6 +197,11 @@ class Recommender {
     std::vector<uint32_t> product_type_codes_;
     std::vector<uint32_t> product_group_codes_;
     mutable std::atomic<uint64_t> settled_from_history_{0};
+    mutable std::atomic<uint64_t> answers_from_precomputed_{0};
+    // Names this recommender's set of sources, process-wide unique; add_source() takes a new
+    // one, so lists computed ahead with other sources (or for another recommender) go unused.
+    static uint64_t next_sources_id();
+    uint64_t sources_id_ = next_sources_id();
 };
 
 }  // namespace lookbook
