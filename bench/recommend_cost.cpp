@@ -33,6 +33,9 @@
 // history's sources settle them (RecommendOptions::settle_from_history) skip the other sources,
 // and the checks compare every such answer with the one of every source; --settle 0 asks every
 // source always.
+// Then every customer's model-source lists are computed ahead (Recommender::precompute, what
+// `lookbook serve --precompute` keeps) and recommend() is timed again blending them; the checks
+// compare those answers with the ones above, bit for bit.
 // --checks 0 skips those comparisons (for profiling the timed part alone). The per-source
 // figures time each source's ranked list alone (no reasons); recommend() asks reasons of the
 // shown articles only.
@@ -382,6 +385,53 @@ int main(int argc, char** argv) {
                 samples.size());
     std::printf("=> at most %.0f answers/s per core from recommend() alone\n",
                 1e6 * static_cast<double>(samples.size()) / total);
+
+    // The model sources' lists computed ahead (what `lookbook serve --precompute` keeps), then
+    // the same answers blended from them: compared with the answers above, and timed.
+    lookbook::PrecomputedLists lists((*store)->customers().size());
+    const double ahead_start = thread_cpu_us();
+    for (uint32_t customer : customers) {
+        lists.set(customer, recommender.precompute(customer));
+    }
+    const double ahead_cost =
+        (thread_cpu_us() - ahead_start) / static_cast<double>(customers.size());
+    lookbook::RecommendOptions with_lists = options;
+    with_lists.precomputed = &lists;
+    size_t differing_ahead = 0;
+    for (uint32_t customer : checks ? customers : std::vector<uint32_t>{}) {
+        differing_ahead += same_answer(recommender.recommend(customer, {}, with_lists),
+                                       recommender.recommend(customer, {}, options))
+                               ? 0
+                               : 1;
+    }
+    const uint64_t ahead_before = recommender.answers_from_precomputed();
+    std::vector<double> ahead_samples;
+    const double blend_start = thread_cpu_us();
+    for (int round = 0; round < rounds; ++round) {
+        for (uint32_t customer : customers) {
+            double before = thread_cpu_us();
+            auto list = recommender.recommend(customer, {}, with_lists);
+            ahead_samples.push_back(thread_cpu_us() - before);
+        }
+    }
+    const double ahead_total = thread_cpu_us() - blend_start;
+    std::sort(ahead_samples.begin(), ahead_samples.end());
+    std::printf(
+        "lists computed ahead: %.1f us of CPU and %.0f bytes a customer; answers from them: "
+        "%zu of %zu differ%s\n",
+        ahead_cost,
+        static_cast<double>(lists.bytes()) / static_cast<double>(customers.size()),
+        differing_ahead,
+        customers.size(),
+        checks ? "" : " (not checked: --checks 0)");
+    std::printf(
+        "recommend() with the lists: %.1f us/call CPU, p50 %.1f, p99 %.1f us (%llu of %zu "
+        "answers used them; the others were settled from the history)\n",
+        ahead_total / static_cast<double>(ahead_samples.size()),
+        percentile(ahead_samples, 0.5),
+        percentile(ahead_samples, 0.99),
+        static_cast<unsigned long long>(recommender.answers_from_precomputed() - ahead_before),
+        ahead_samples.size());
     if (threads <= 1) {
         return 0;
     }

@@ -4,8 +4,9 @@
 # thumbnails), the page also served by the minimal Flask reference (web_reference_flask.py).
 # With CUSTOMER_IDS (a file, one customer id a line; `recommend_cost STORE --write-ids FILE`
 # writes every customer with purchases) it also loads the recommendations API, cycling through
-# those customers: once with the server's answer cache and once with --recommend-cache 0, where
-# every request computes its answer (the cold path).
+# those customers: once with the server's answer cache and with --recommend-cache 0, where every
+# request computes its answer (the cold path): from the lists computed ahead at load (default),
+# then with --precompute 0, where every answer also searches the catalog.
 # Each line also gives the CPU time per request of the server (its utime+stime from /proc
 # around the wrk run) and of wrk itself: on a shared machine requests/s and latency depend on
 # the other load, CPU per request much less.
@@ -191,15 +192,37 @@ LUA
         run "recommendations (cache, 1st run)" "$server_pid" "$base" "$work/recommend.lua"
         run "recommendations (cache, warm)" "$server_pid" "$base" "$work/recommend.lua"
     fi
-    "$lookbook" --log-level warn serve "$store" --port "$cold_port" --rate-limit 0 --threads 72 \
-        --recommend-cache 0 "${serve_args[@]}" >"$work/serve-cold.log" 2>&1 &
-    cold_pid=$!
-    pids+=($cold_pid)
-    for _ in $(seq 300); do
-        curl -sf "http://127.0.0.1:$cold_port/api/health" >/dev/null 2>&1 && break
-        sleep 0.1
+    # Without the answer cache every request computes its answer: from the model sources' lists
+    # computed ahead at load (the default), then with --precompute 0, where every answer also
+    # searches the catalog (as for a customer with live events).
+    for lists in ahead none; do
+        extra=()
+        name="recommendations (no cache)"
+        if [ "$lists" = none ]; then
+            extra=(--precompute 0)
+            name="recommendations (no cache, no lists)"
+        fi
+        "$lookbook" --log-level warn serve "$store" --port "$cold_port" --rate-limit 0 \
+            --threads 72 --recommend-cache 0 "${extra[@]}" "${serve_args[@]}" \
+            >"$work/serve-cold.log" 2>&1 &
+        cold_pid=$!
+        pids+=($cold_pid)
+        for _ in $(seq 300); do
+            curl -sf "http://127.0.0.1:$cold_port/api/health" >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        # The lists are computed at the lowest priority: wait until they are all there.
+        for _ in $(seq 600); do
+            curl -sf "http://127.0.0.1:$cold_port/api/health" | /usr/bin/python3 -c '
+import json, sys
+ahead = json.load(sys.stdin).get("recommend_lists_ahead")
+sys.exit(0 if ahead is None or ahead["ready"] == ahead["customers"] else 1)' && break
+            sleep 0.1
+        done
+        # A short pass first, so pages of the models mapped on first use are not counted.
+        wrk -t1 -c4 -d2s -s "$work/recommend.lua" "http://127.0.0.1:$cold_port" >/dev/null
+        run "$name" "$cold_pid" "http://127.0.0.1:$cold_port" "$work/recommend.lua"
+        kill "$cold_pid" 2>/dev/null || true
+        wait "$cold_pid" 2>/dev/null || true
     done
-    # A short pass first, so pages of the models mapped on first use are not counted.
-    wrk -t1 -c4 -d2s -s "$work/recommend.lua" "http://127.0.0.1:$cold_port" >/dev/null
-    run "recommendations (no cache)" "$cold_pid" "http://127.0.0.1:$cold_port" "$work/recommend.lua"
 fi

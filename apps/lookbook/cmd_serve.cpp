@@ -34,6 +34,8 @@ struct ServeArgs {
     }();
     // Whole personal-recommendation answers kept per generation (~2 KB each for k = 12).
     size_t recommend_cache = 10000;
+    // Customers whose model sources' lists are computed ahead per generation (~3.4 KB each).
+    size_t precompute_customers = 100000;
     // Query model for text and photo search (default: the one the embeddings name).
     std::string model;
 };
@@ -49,7 +51,8 @@ int run_serve(ServeArgs args) {
         log::warn("--host {} is not a loopback address: the service is reachable from the network",
                   args.options.host);
     }
-    args.options.services_factory = make_services_factory(args.recommend_cache, args.model);
+    args.options.services_factory =
+        make_services_factory(args.recommend_cache, args.model, args.precompute_customers);
 
     // One malloc arena per worker thread: glibc's default (8 per core) makes 64 threads on 2
     // cores share 16 arena locks, and a preempted lock holder stalled requests for up to a
@@ -127,6 +130,13 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
                     "generation makes a customer's answer be computed again (0: no cache)")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{10'000'000}));
+    cmd->add_option("--precompute",
+                    args->precompute_customers,
+                    "Customers (the latest buyers first) whose ALS, profile and two-tower lists "
+                    "are computed ahead in the background after each load, about 3.4 KB each; "
+                    "their answers then only blend (0: every answer searches the catalog)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{100'000'000}));
     cmd->add_option("--model",
                     args->model,
                     "Model folder for text and photo search (default: the one the store's "

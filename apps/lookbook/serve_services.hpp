@@ -14,8 +14,11 @@ namespace lookbook::cli {
 // Personal recommendations keep up to `recommend_cache_entries` whole answers per generation
 // (AnswerCache; 0 = compute every request). Text and photo search encode queries with the model
 // in `model_dir`, or when empty the one the store's embeddings name; when that model cannot be
-// loaded, Services::search_unavailable says why and what to do.
+// loaded, Services::search_unavailable says why and what to do. The model sources' candidate
+// lists of up to `precompute_customers` customers (the latest buyers first) are computed ahead
+// in the background for each generation (ListPrecomputer; 0: every answer asks the sources).
 web::ServicesFactory make_services_factory(size_t recommend_cache_entries,
-                                           const std::string& model_dir = "");
+                                           const std::string& model_dir = "",
+                                           size_t precompute_customers = 0);
 
 }  // namespace lookbook::cli

@@ -1,12 +1,21 @@
 // Runs the built `lookbook` binary: train, recommend and evaluate on the hand-made store.
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "lookbook/web/event_log.hpp"
 #include "store_fixture.hpp"
@@ -153,6 +162,108 @@ TEST_F(RecommendCliTest, RecommendCountsTheServersRecordedEvents) {
         ASSERT_TRUE((*log)->record(event).is_ok());
     }
     EXPECT_NE(has_dress().find("buy again: you bought Dress X"), std::string::npos);
+}
+
+// A free port on 127.0.0.1 (the kernel's pick, released for the server to take).
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        return 0;
+    }
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+// Issue 7: `lookbook serve` computes the model sources' lists ahead for the customers with
+// purchases (--precompute), and answers blended from them are the ones a server that searches
+// for every answer gives, before and after a live event.
+TEST_F(RecommendCliTest, ServedAnswersFromListsComputedAheadAreTheSearchedOnes) {
+    ASSERT_EQ(run("train " + store() + " --factors 4 --iterations 3").exit_code, 0);
+    struct Served {
+        int port = 0;
+        int pid = 0;
+    };
+    auto start = [&](const std::string& extra) {
+        Served served;
+        for (int attempt = 0; attempt < 5 && served.port == 0; ++attempt) {
+            served.port = free_port();
+        }
+        const std::filesystem::path pid_file = dir_ / fmt::format("serve-{}.pid", served.port);
+        const std::string command = fmt::format(
+            "{} --log-level off serve {} --port {} --api-key k --recommend-cache 0 "
+            "{} > /dev/null 2>&1 & echo $! > {}",
+            LOOKBOOK_CLI,
+            store(),
+            served.port,
+            extra,
+            pid_file.string());
+        EXPECT_EQ(std::system(command.c_str()), 0);
+        std::ifstream(pid_file) >> served.pid;
+        return served;
+    };
+    auto get = [](const Served& served, const std::string& path) {
+        httplib::Client client("127.0.0.1", served.port);
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            if (auto res = client.Get(path)) {
+                return std::make_pair(res->status, res->body);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return std::make_pair(0, std::string());
+    };
+    const Served ahead = start("");
+    const Served searching = start("--precompute 0");
+    ASSERT_GT(ahead.pid, 0);
+    ASSERT_GT(searching.pid, 0);
+    // The four customers of the store have purchases: all four get lists.
+    nlohmann::json progress;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        progress = nlohmann::json::parse(get(ahead, "/api/health").second);
+        if (progress["recommend_lists_ahead"]["ready"] == 4) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(progress["recommend_lists_ahead"], nlohmann::json({{"ready", 4}, {"customers", 4}}));
+    EXPECT_FALSE(nlohmann::json::parse(get(searching, "/api/health").second)
+                     .contains("recommend_lists_ahead"));
+
+    auto compare = [&](const std::string& when) {
+        std::vector<std::string> answers;
+        for (const char* customer : {"c1", "c2", "c3", "c4", "c9"}) {
+            for (const char* query : {"k=1", "k=3", "k=12", "k=6&max_per_type=1"}) {
+                const std::string path =
+                    fmt::format("/api/customers/{}/recommendations?{}", customer, query);
+                const auto [status, body] = get(ahead, path);
+                EXPECT_EQ(status, customer == std::string("c9") ? 404 : 200) << path;
+                EXPECT_EQ(body, get(searching, path).second) << when << ": " << path;
+                answers.push_back(body);
+            }
+        }
+        return answers;
+    };
+    const std::vector<std::string> before = compare("before the event");
+    // Both servers read the store's events: a view recorded on one is live history on both.
+    httplib::Client client("127.0.0.1", ahead.port);
+    auto recorded = client.Post("/api/customers/c3/events",
+                                httplib::Headers{{"X-API-Key", "k"}},
+                                R"({"article_id": "1006", "kind": "purchase"})",
+                                "application/json");
+    ASSERT_TRUE(recorded);
+    EXPECT_EQ(recorded->status, 201) << recorded->body;
+    const std::vector<std::string> after = compare("after the event");
+    EXPECT_NE(before, after);
+    for (const Served& served : {ahead, searching}) {
+        kill(served.pid, SIGTERM);
+        for (int attempt = 0; attempt < 100 && kill(served.pid, 0) == 0; ++attempt) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
 }
 
 TEST_F(RecommendCliTest, EvaluatePrintsTheContractJson) {

@@ -865,15 +865,19 @@ void WebServer::register_routes() {
                 degraded = degraded || !reason.empty();
                 states[name] = ok ? "ok" : reason.empty() ? "not built" : "unavailable: " + reason;
             }
-            send_json(res,
-                      {{"status", degraded ? "degraded" : "ok"},
-                       {"recommender_states", states},
-                       {"generation", s.store->generation()},
-                       {"articles", s.catalog.size()},
-                       {"customers", s.store->customers().size()},
-                       {"transactions", s.store->transactions().size()},
-                       {"recommenders", built},
-                       {"events", events}});
+            json health = {{"status", degraded ? "degraded" : "ok"},
+                           {"recommender_states", states},
+                           {"generation", s.store->generation()},
+                           {"articles", s.catalog.size()},
+                           {"customers", s.store->customers().size()},
+                           {"transactions", s.store->transactions().size()},
+                           {"recommenders", built},
+                           {"events", events}};
+            if (s.services.precomputed_progress) {
+                const auto [ready, planned] = s.services.precomputed_progress();
+                health["recommend_lists_ahead"] = {{"ready", ready}, {"customers", planned}};
+            }
+            send_json(res, health);
         }));
     http.Get("/metrics", wrap("metrics", [this](const Snapshot&, const Request&, Response& res) {
                  std::string text = metrics_->prometheus();

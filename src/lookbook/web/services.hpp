@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lookbook/util/status.hpp"
@@ -79,14 +80,18 @@ struct Services {
                                                      const RecommendQuery& query,
                                                      const std::vector<CustomerEvent>& live_events)>
         recommend;
-    // Optional: the answer `recommend` would give when it is at hand without computing (a cache
-    // of answers), or nothing. The server asks it first, and only requests it cannot answer
-    // queue for a compute slot (ServerOptions::compute_slots) before calling `recommend`.
+    // Optional: the answer `recommend` would give when it is at hand or cheap (a cache of
+    // answers; lists computed ahead that only need blending), or nothing. The server asks it
+    // first, and only requests it cannot answer queue for a compute slot
+    // (ServerOptions::compute_slots) before calling `recommend`.
     std::function<std::optional<std::vector<ScoredArticle>>(
         const std::string& customer_id,
         const RecommendQuery& query,
         const std::vector<CustomerEvent>& live_events)>
         recommend_cached;
+    // Optional: how far the personal recommendations' lists computed ahead are (customers
+    // ready, customers planned), shown by /api/health.
+    std::function<std::pair<size_t, size_t>()> precomputed_progress;
 };
 
 }  // namespace lookbook::web
