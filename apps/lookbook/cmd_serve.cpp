@@ -1,5 +1,7 @@
 // `lookbook serve`: the storefront and JSON API over a store, until Ctrl-C or SIGTERM.
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -8,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <malloc.h>
+#include <semaphore.h>
 #include <signal.h>
 
 #include "commands.hpp"
@@ -17,6 +20,16 @@
 
 namespace lookbook::cli {
 namespace {
+
+// Posted by the SIGINT/SIGTERM handler (sem_post is async-signal-safe); run_serve's stop thread
+// waits on it.
+sem_t g_stop_requested;
+volatile sig_atomic_t g_stop_signal = 0;
+
+void on_stop_signal(int signal) {
+    g_stop_signal = signal;
+    sem_post(&g_stop_requested);
+}
 
 // Cold personal recommendations computed at once by default: 4 per hardware thread (8 on 2
 // cores). Measured on 2 shared cores (docs/measurements.md, "Compute gate"): 4 and 8 slots gave the
@@ -34,7 +47,8 @@ struct ServeArgs {
     }();
     // Whole personal-recommendation answers kept per generation (~2 KB each for k = 12).
     size_t recommend_cache = 10000;
-    // Customers whose model sources' lists are computed ahead per generation (~3.4 KB each).
+    // Customers whose model sources' lists are computed ahead per generation (~1.2 KB per
+    // source and customer).
     size_t precompute_customers = 100000;
     // Query model for text and photo search (default: the one the embeddings name).
     std::string model;
@@ -59,8 +73,17 @@ int run_serve(ServeArgs args) {
     // second (wrk, 64 connections: article page p99 1.15 s before, 6 ms after).
     mallopt(M_ARENA_MAX, args.options.threads + 8);
 
-    // SIGINT and SIGTERM are taken by a thread that stops the server; the worker threads the
-    // server starts inherit the blocked mask, so no handler runs on them.
+    // SIGINT and SIGTERM stop the server through a handler that only posts a semaphore, which a
+    // thread of ours waits on. A handler rather than sigwait(): OpenBLAS starts its threads when
+    // the library loads, before main, with no signal blocked, so the kernel could deliver a
+    // signal to one of them, and with the default action that killed the process without a
+    // clean stop (break-it review). The threads started from here still block both signals.
+    sem_init(&g_stop_requested, 0, 0);
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -77,10 +100,14 @@ int run_serve(ServeArgs args) {
         std::cerr << "lookbook serve: " << port.status().message() << "\n";
         return kExitFailure;
     }
-    std::thread signal_thread([&signals, &server] {
-        int received = 0;
-        sigwait(&signals, &received);
-        log::info("signal {}: stopping", received);
+    std::atomic<bool> run_ended{false};
+    std::thread signal_thread([&run_ended, &server] {
+        while (sem_wait(&g_stop_requested) != 0 && errno == EINTR) {
+        }
+        if (run_ended.load()) {
+            return;
+        }
+        log::info("signal {}: stopping", static_cast<int>(g_stop_signal));
         (*server)->stop();
     });
     std::cout << fmt::format("lookbook: serving {} at http://{}:{}/ (Ctrl-C to stop){}\n",
@@ -91,7 +118,8 @@ int run_serve(ServeArgs args) {
               << std::flush;
     (*server)->run();
     // run() also returns when the server fails; wake the signal thread so it can be joined.
-    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    run_ended.store(true);
+    sem_post(&g_stop_requested);
     signal_thread.join();
     return kExitOk;
 }
@@ -132,9 +160,10 @@ void add_serve_command(CLI::App& app, CommandRun* selected) {
         ->check(CLI::Range(size_t{0}, size_t{10'000'000}));
     cmd->add_option("--precompute",
                     args->precompute_customers,
-                    "Customers (the latest buyers first) whose ALS, profile and two-tower lists "
-                    "are computed ahead in the background after each load, about 3.4 KB each; "
-                    "their answers then only blend (0: every answer searches the catalog)")
+                    "Customers (the latest buyers first) whose ALS, profile, two-tower and "
+                    "item-to-item lists are computed ahead in the background after each load, "
+                    "about 1.2 KB per source and customer; their answers then only blend (0: "
+                    "every answer searches the catalog)")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{100'000'000}));
     cmd->add_option("--model",

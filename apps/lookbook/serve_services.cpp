@@ -42,7 +42,8 @@ void add_recommend_hook(const web::Snapshot& snapshot,
     const Store* store = snapshot.store.get();
     // One cache per snapshot: a new generation starts empty, so no answer outlives its models.
     // The lists computed ahead belong to the snapshot too: its hooks own the precomputer, which
-    // stops when the generation is dropped.
+    // stops when a newer generation is served (Services::retire) and is joined when the
+    // snapshot is freed.
     std::shared_ptr<ListPrecomputer> ahead;
     if (precompute_customers > 0) {
         ahead = std::make_shared<ListPrecomputer>(
@@ -82,6 +83,8 @@ void add_recommend_hook(const web::Snapshot& snapshot,
         services->precomputed_progress = [ahead] {
             return std::make_pair(ahead->lists().ready(), ahead->planned());
         };
+        // A newer generation is served: its own lists are being computed.
+        services->retire = [ahead] { ahead->stop(); };
     }
     auto options_for = [ahead](const web::RecommendQuery& query) {
         RecommendOptions options;

@@ -29,10 +29,12 @@ struct ModelProbe {
     int most_running = 0;
     int started = 0;
     std::vector<size_t> order;
+    std::atomic<int> retired{0};
 
     ServicesFactory factory() {
         return [this](const Snapshot&) {
             Services services;
+            services.retire = [this] { ++retired; };
             services.recommend_cached =
                 [](const std::string&,
                    const RecommendQuery& query,
@@ -291,6 +293,29 @@ TEST_F(ComputeGateTest, NewGenerationSharesTheSlots) {
     }
     EXPECT_EQ(probe_.order, (std::vector<size_t>{1, 2, 3}));
     EXPECT_EQ(probe_.most_running, 1);
+}
+
+// The old generation's background work (lists computed ahead) is told to stop as soon as the
+// new one is served, while a request still runs on the old one (break-it review: it went on).
+TEST_F(ComputeGateTest, ANewGenerationRetiresTheOldOne) {
+    start(1);
+    auto held = ask(1);
+    probe_.await_started(1);
+    EXPECT_EQ(probe_.retired, 0);
+    auto unchanged = server_->reload_if_changed();
+    ASSERT_TRUE(unchanged.is_ok());
+    EXPECT_FALSE(*unchanged);
+    EXPECT_EQ(probe_.retired, 0);
+    mine();
+    auto swapped = server_->reload_if_changed();
+    ASSERT_TRUE(swapped.is_ok()) << swapped.status().to_string();
+    EXPECT_TRUE(*swapped);
+    EXPECT_EQ(probe_.retired, 1);
+    probe_.open_all();
+    auto res = held.get();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(probe_.retired, 1);
 }
 
 }  // namespace

@@ -684,8 +684,14 @@ Result<bool> WebServer::reload_if_changed() {
         return false;
     }
     LOOKBOOK_ASSIGN_OR_RETURN(auto fresh, load_snapshot(store_dir_, options_.services_factory));
-    snapshot_.store(std::move(fresh));
+    std::shared_ptr<const Snapshot> retired = snapshot_.exchange(std::move(fresh));
     snapshot_version_.fetch_add(1, std::memory_order_release);
+    // Worker threads keep the old snapshot until their next request (request_snapshot), so its
+    // background work is told to stop now rather than when it is freed (break-it review: the
+    // old generation's lists went on being computed after the swap).
+    if (retired && retired->services.retire) {
+        retired->services.retire();
+    }
     return true;
 }
 

@@ -92,6 +92,10 @@ struct Services {
     // Optional: how far the personal recommendations' lists computed ahead are (customers
     // ready, customers planned), shown by /api/health.
     std::function<std::pair<size_t, size_t>()> precomputed_progress;
+    // Optional: called once when the server has swapped in a newer generation, so background
+    // work for this one stops (requests still running on it finish; the snapshot itself is freed
+    // only when the last of them lets go, which an idle worker may delay).
+    std::function<void()> retire;
 };
 
 }  // namespace lookbook::web
