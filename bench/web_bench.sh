@@ -23,7 +23,7 @@
 set -euo pipefail
 lookbook=$1
 store=$2
-article=${3:-0108775001}
+article=${3:-0706016001}
 seconds=${4:-10}
 customer_ids=${5:-}
 only=${WEB_BENCH_ONLY:-}
