@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -198,8 +199,10 @@ TEST_F(RecommendCliTest, ServedAnswersFromListsComputedAheadAreTheSearchedOnes) 
         const std::string store_dir = store();
         served.pid = fork();
         if (served.pid == 0) {
-            freopen("/dev/null", "w", stdout);
-            freopen("/dev/null", "w", stderr);
+            // Only async-signal-safe calls between fork and exec.
+            const int null_fd = open("/dev/null", O_WRONLY);
+            dup2(null_fd, STDOUT_FILENO);
+            dup2(null_fd, STDERR_FILENO);
             execl(LOOKBOOK_CLI,
                   LOOKBOOK_CLI,
                   "--log-level",
