@@ -77,7 +77,8 @@ int run_serve(ServeArgs args) {
     // thread of ours waits on. A handler rather than sigwait(): OpenBLAS starts its threads when
     // the library loads, before main, with no signal blocked, so the kernel could deliver a
     // signal to one of them, and with the default action that killed the process without a
-    // clean stop (break-it review). The threads started from here still block both signals.
+    // clean stop (break-it review). The threads started from here block both signals, except
+    // the one that waits for them.
     sem_init(&g_stop_requested, 0, 0);
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
@@ -101,7 +102,11 @@ int run_serve(ServeArgs args) {
         return kExitFailure;
     }
     std::atomic<bool> run_ended{false};
-    std::thread signal_thread([&run_ended, &server] {
+    std::thread signal_thread([&run_ended, &server, &signals] {
+        // This thread takes the signals: with every other thread of ours blocking them (and no
+        // library thread, as in the sanitizer build, which has no OpenBLAS), the handler runs
+        // here; sem_wait then returns, at once or after EINTR.
+        pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
         while (sem_wait(&g_stop_requested) != 0 && errno == EINTR) {
         }
         if (run_ended.load()) {
