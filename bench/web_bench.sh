@@ -48,10 +48,14 @@ trap cleanup EXIT
     "${serve_args[@]}" >"$work/serve.log" 2>&1 &
 server_pid=$!
 pids+=($server_pid)
-for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+# Waits (up to 30 s) until the server on port $1 answers its health check.
+wait_until_up() {
+    for _ in $(seq 300); do
+        curl -sf "http://127.0.0.1:$1/api/health" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+}
+wait_until_up "$port"
 base="http://127.0.0.1:$port"
 
 # CPU time (user + system) of a process so far, in clock ticks.
@@ -207,10 +211,7 @@ LUA
             >"$work/serve-cold.log" 2>&1 &
         cold_pid=$!
         pids+=($cold_pid)
-        for _ in $(seq 300); do
-            curl -sf "http://127.0.0.1:$cold_port/api/health" >/dev/null 2>&1 && break
-            sleep 0.1
-        done
+        wait_until_up "$cold_port"
         # The lists are computed at the lowest priority: wait until they are all there.
         for _ in $(seq 600); do
             curl -sf "http://127.0.0.1:$cold_port/api/health" | /usr/bin/python3 -c '
