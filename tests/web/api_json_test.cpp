@@ -189,15 +189,16 @@ TEST_F(ApiJsonStoreTest, ScoredItemsAreTheBytesOfTheTreeTheyReplace) {
     }
     ASSERT_TRUE(with_metadata && with_photo && without_metadata);
 
+    const ArticleFragments fragments(articles);
     std::string written = "{";
-    append_scored_items(&written, articles, items);
+    append_scored_items(&written, fragments, items);
     written = written.substr(1);
     const json reference = testing::scored_items_tree(articles, items);
     EXPECT_EQ(written, tree_dump(reference));
     EXPECT_EQ(json::parse(written), json::parse(tree_dump(reference)));
 
     std::string empty;
-    append_scored_items(&empty, articles, {});
+    append_scored_items(&empty, fragments, {});
     EXPECT_EQ(empty, "[]");
 }
 

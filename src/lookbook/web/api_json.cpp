@@ -77,9 +77,61 @@ void append_reason_and_score(std::string* out, const ScoredArticle& item) {
     out->push_back(',');
 }
 
-void append_scored_item(std::string* out, const ArticleTable& articles, const ScoredArticle& item) {
+// The article's fields of one list entry, in the five runs the item's own fields fall between
+// (keys in byte order, as nlohmann's object keeps them): article_id | because_of | colour ...
+// name | parts | photo_url ... product_type | reason, score | section | source | thumbnail_url,
+// url. Each run ends with a comma; a run may be empty.
+void append_article_runs(std::string* out,
+                         const ArticleTable& articles,
+                         uint32_t article,
+                         std::array<size_t, ArticleFragments::kRuns + 1>* ends) {
+    const size_t start = out->size();
+    const std::string_view id = articles.id(article);
+    const bool metadata = articles.has_metadata(article);
+    const bool photo = !articles.image_path(article).empty();
+    const std::string encoded_id = url_encode(id);
+    size_t run = 0;
+    auto end_run = [&] { (*ends)[++run] = out->size() - start; };
+    (*ends)[0] = 0;
+    append_string_field(out, "article_id", id);
+    end_run();
+    append_string_field(out, "colour", articles.colour(article));
+    if (metadata) {
+        append_string_field(
+            out, "department", articles.attribute(ArticleAttribute::kDepartment).value(article));
+        append_string_field(out, "description", articles.description(article));
+        append_string_field(out,
+                            "garment_group",
+                            articles.attribute(ArticleAttribute::kGarmentGroup).value(article));
+    }
+    append_bool_field(out, "has_metadata", metadata);
+    append_bool_field(out, "has_photo", photo);
+    append_string_field(out, "name", articles.name(article));
+    end_run();
+    if (photo) {
+        append_string_field(out, "photo_url", "/photos/" + encoded_id);
+    }
+    append_string_field(out, "product_code", articles.product_code(article));
+    append_string_field(out, "product_group", articles.product_group(article));
+    append_string_field(out, "product_type", articles.product_type(article));
+    end_run();
+    if (metadata) {
+        append_string_field(
+            out, "section", articles.attribute(ArticleAttribute::kSection).value(article));
+    }
+    end_run();
+    if (photo) {
+        append_string_field(out, "thumbnail_url", "/thumbnails/" + encoded_id + ".jpg");
+    }
+    append_string_field(out, "url", "/articles/" + encoded_id);
+    end_run();
+}
+
+void append_scored_item(std::string* out,
+                        const ArticleFragments& fragments,
+                        const ScoredArticle& item) {
     out->push_back('{');
-    const std::optional<uint32_t> found = articles.find(item.article_id);
+    const std::optional<uint32_t> found = fragments.articles().find(item.article_id);
     if (!found) {
         append_string_field(out, "article_id", item.article_id);
         if (!item.because_of.empty()) {
@@ -93,47 +145,20 @@ void append_scored_item(std::string* out, const ArticleTable& articles, const Sc
         out->back() = '}';
         return;
     }
-    // Keys in byte order, as nlohmann's object (a std::map) keeps them.
     const uint32_t article = *found;
-    const std::string_view id = articles.id(article);
-    const bool metadata = articles.has_metadata(article);
-    const bool photo = !articles.image_path(article).empty();
-    const std::string encoded_id = url_encode(id);
-    append_string_field(out, "article_id", id);
+    out->append(fragments.run(article, 0));
     if (!item.because_of.empty()) {
         append_string_field(out, "because_of", item.because_of);
     }
-    append_string_field(out, "colour", articles.colour(article));
-    if (metadata) {
-        append_string_field(
-            out, "department", articles.attribute(ArticleAttribute::kDepartment).value(article));
-        append_string_field(out, "description", articles.description(article));
-        append_string_field(out,
-                            "garment_group",
-                            articles.attribute(ArticleAttribute::kGarmentGroup).value(article));
-    }
-    append_bool_field(out, "has_metadata", metadata);
-    append_bool_field(out, "has_photo", photo);
-    append_string_field(out, "name", articles.name(article));
+    out->append(fragments.run(article, 1));
     append_parts(out, item);
-    if (photo) {
-        append_string_field(out, "photo_url", "/photos/" + encoded_id);
-    }
-    append_string_field(out, "product_code", articles.product_code(article));
-    append_string_field(out, "product_group", articles.product_group(article));
-    append_string_field(out, "product_type", articles.product_type(article));
+    out->append(fragments.run(article, 2));
     append_reason_and_score(out, item);
-    if (metadata) {
-        append_string_field(
-            out, "section", articles.attribute(ArticleAttribute::kSection).value(article));
-    }
+    out->append(fragments.run(article, 3));
     if (!item.source.empty()) {
         append_string_field(out, "source", item.source);
     }
-    if (photo) {
-        append_string_field(out, "thumbnail_url", "/thumbnails/" + encoded_id + ".jpg");
-    }
-    append_string_field(out, "url", "/articles/" + encoded_id);
+    out->append(fragments.run(article, 4));
     out->back() = '}';
 }
 
@@ -245,15 +270,34 @@ void append_json_number(std::string* out, double value) {
     out->append(buffer.data(), static_cast<size_t>(end - buffer.data()));
 }
 
+ArticleFragments::ArticleFragments(const ArticleTable& articles) : articles_(&articles) {
+    offsets_.reserve(articles.size() * kRuns + 1);
+    std::array<size_t, kRuns + 1> ends{};
+    for (uint32_t article = 0; article < articles.size(); ++article) {
+        const size_t start = text_.size();
+        append_article_runs(&text_, articles, article, &ends);
+        for (size_t run = 0; run < kRuns; ++run) {
+            offsets_.push_back(start + ends[run]);
+        }
+    }
+    offsets_.push_back(text_.size());
+    text_.shrink_to_fit();
+}
+
+std::string_view ArticleFragments::run(uint32_t article, size_t run) const {
+    const size_t at = static_cast<size_t>(article) * kRuns + run;
+    return std::string_view(text_).substr(offsets_[at], offsets_[at + 1] - offsets_[at]);
+}
+
 void append_scored_items(std::string* out,
-                         const ArticleTable& articles,
+                         const ArticleFragments& fragments,
                          std::span<const ScoredArticle> items) {
     out->push_back('[');
     for (size_t i = 0; i < items.size(); ++i) {
         if (i > 0) {
             out->push_back(',');
         }
-        append_scored_item(out, articles, items[i]);
+        append_scored_item(out, fragments, items[i]);
     }
     out->push_back(']');
 }

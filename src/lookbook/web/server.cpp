@@ -305,7 +305,7 @@ void send_scored(Response& res,
     bool items_written = false;
     auto write_items = [&] {
         body.append("\"items\":");
-        append_scored_items(&body, snapshot.store->articles(), *items);
+        append_scored_items(&body, *snapshot.article_fragments, *items);
         body.push_back(',');
         items_written = true;
     };

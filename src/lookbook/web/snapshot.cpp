@@ -58,6 +58,7 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
     std::stable_sort(snapshot->customers_by_purchases.begin(),
                      snapshot->customers_by_purchases.end(),
                      [&purchases](uint32_t a, uint32_t b) { return purchases(a) > purchases(b); });
+    snapshot->article_fragments = std::make_unique<const ArticleFragments>(articles);
     if (factory) {
         snapshot->services = factory(*snapshot);
     }
@@ -65,11 +66,14 @@ Result<std::shared_ptr<const Snapshot>> load_snapshot(const std::filesystem::pat
         // Mined but not loadable: /api/health and the pages say so rather than "not built".
         snapshot->services.unavailable["bought_together"] = snapshot->rules_missing;
     }
-    log::info("serving {} ({} catalog articles, {} customers, {} transactions)",
-              store.generation(),
-              snapshot->catalog.size(),
-              store.customers().size(),
-              store.transactions().size());
+    log::info(
+        "serving {} ({} catalog articles, {} customers, {} transactions; article fields for the "
+        "API's lists: {:.1f} MB)",
+        store.generation(),
+        snapshot->catalog.size(),
+        store.customers().size(),
+        store.transactions().size(),
+        static_cast<double>(snapshot->article_fragments->bytes()) / 1e6);
     return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 

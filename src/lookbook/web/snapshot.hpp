@@ -11,6 +11,7 @@
 #include "lookbook/rules/complete_the_look.hpp"
 #include "lookbook/store/store.hpp"
 #include "lookbook/util/status.hpp"
+#include "lookbook/web/api_json.hpp"
 #include "lookbook/web/services.hpp"
 
 namespace lookbook::web {
@@ -32,6 +33,8 @@ struct Snapshot {
     // Customers with at least one purchase, most purchases first (ties in store order): the
     // customer list of the site and of /api/customers.
     std::vector<uint32_t> customers_by_purchases;
+    // The articles' fields of the API's lists of scored articles, written once (api_json.hpp).
+    std::unique_ptr<const ArticleFragments> article_fragments;
 };
 
 // Builds the hooks of the other recommenders for one snapshot (store and rules are loaded when
