@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -106,10 +107,17 @@ void add_recommend_hook(const web::Snapshot& snapshot,
                                      const web::RecommendQuery& query,
                                      const std::vector<web::CustomerEvent>& events)
         -> std::optional<std::vector<web::ScoredArticle>> {
-        auto [key, live] = cache_key(customer_id, query, events);
-        std::optional<std::vector<Recommendation>> cached = cache->find(key);
-        if (cached) {
-            return scored(*cached);
+        // Without the answer cache (--recommend-cache 0) no key is built; a customer without
+        // live events (nearly every request) needs no conversion of them either.
+        std::string key;
+        std::vector<Interaction> live;
+        if (cache->capacity() > 0) {
+            std::tie(key, live) = cache_key(customer_id, query, events);
+            if (std::optional<std::vector<Recommendation>> cached = cache->find(key)) {
+                return scored(*cached);
+            }
+        } else if (!events.empty()) {
+            live = live_interactions(*store, events, recommender->default_today());
         }
         const RecommendOptions options = options_for(query);
         if (!ahead || !live.empty() || query.k > options.candidates_per_source) {
@@ -119,12 +127,22 @@ void add_recommend_hook(const web::Snapshot& snapshot,
         if (!row || ahead->lists().find(*row) == nullptr) {
             return std::nullopt;
         }
-        auto answer = recommender->recommend(customer_id, live, options);
-        if (!answer.is_ok()) {
-            return std::nullopt;  // `recommend` gives the same error, with its status
+        std::vector<Recommendation> answer;
+        if (options.product_groups.empty()) {
+            // The customer's row is known: no second lookup of the id.
+            answer = recommender->recommend(*row, live, options);
+        } else {
+            // Through the id, which checks the group names and says which exist.
+            auto checked = recommender->recommend(customer_id, live, options);
+            if (!checked.is_ok()) {
+                return std::nullopt;  // `recommend` gives the same error, with its status
+            }
+            answer = std::move(checked).value();
         }
-        cache->insert(key, *answer);
-        return scored(*answer);
+        if (cache->capacity() > 0) {
+            cache->insert(key, answer);
+        }
+        return scored(answer);
     };
     services->recommend = [recommender, cache, scored, cache_key, options_for](
                               const std::string& customer_id,

@@ -149,6 +149,79 @@ TEST(BlendCandidates, TheFillKeepsTheLimitPerProductType) {
     EXPECT_EQ(ids, (std::vector<uint32_t>{0, 2}));
 }
 
+// The blend puts only the head of the ranking in order (a few times k) and sorts the rest when
+// the diversity limit skips past it. Checked against a brute force (every score summed, the
+// whole ranking sorted, then the limit applied) on lists where the skipping goes far past the
+// head: about the 200 best articles share one product type, and ties in score are many.
+TEST(BlendCandidates, RankingBeyondTheSortedHeadMatchesAFullSort) {
+    const uint32_t n = 300;
+    std::vector<uint32_t> types(n);
+    std::vector<uint32_t> groups(n, 0);
+    for (uint32_t a = 0; a < n; ++a) {
+        types[a] = a < 200 ? 0 : 1 + a % 7;
+    }
+    BlendCatalog catalog{types, groups, {"All"}};
+    // Profile first: its list, best first, meets the articles in a scrambled order, so the
+    // blend's entries are not in the order of the ranking.
+    std::vector<std::string> names = {"profile", "als"};
+    std::vector<std::vector<Candidate>> lists(2);
+    for (uint32_t a = 0; a < n; ++a) {
+        if (a % 2 == 0) {
+            lists[0].push_back({a, static_cast<float>((a * 37) % 11), kNoRow, "profile"});
+        }
+        // Scores fall with the article number, in steps that repeat (ties between articles).
+        lists[1].push_back({a, static_cast<float>(n - a / 3), kNoRow, "als"});
+    }
+    std::stable_sort(lists[0].begin(), lists[0].end(), [](const Candidate& x, const Candidate& y) {
+        return x.score > y.score;
+    });
+    BlendWeights weights = {{"als", 1.0f}, {"profile", 0.01f}};
+    // Brute force: the same sums in the same order of sources, every article ranked.
+    std::vector<float> total(n, 0.0f);
+    for (size_t s = 0; s < lists.size(); ++s) {
+        float top = 0.0f;
+        for (const Candidate& c : lists[s]) {
+            top = std::max(top, c.score);
+        }
+        for (const Candidate& c : lists[s]) {
+            total[c.article] += weights[names[s]] * (c.score / top);
+        }
+    }
+    std::vector<uint32_t> order;
+    for (uint32_t a = 0; a < n; ++a) {
+        if (total[a] > 0.0f) {
+            order.push_back(a);
+        }
+    }
+    std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+        return total[x] > total[y] || (total[x] == total[y] && x < y);
+    });
+    for (size_t k : {1, 2, 5, 12, 40}) {
+        for (uint32_t per_type : {0u, 1u, 2u, 3u}) {
+            std::vector<uint32_t> expected;
+            std::vector<uint32_t> shown(8, 0);
+            for (uint32_t a : order) {
+                if (expected.size() == k) {
+                    break;
+                }
+                if (per_type > 0 && shown[types[a]]++ >= per_type) {
+                    continue;
+                }
+                expected.push_back(a);
+            }
+            RecommendOptions options;
+            options.k = k;
+            options.max_per_product_type = per_type;
+            options.fill_with_trending = false;
+            std::vector<uint32_t> got;
+            for (const auto& r : blend_candidates(lists, names, weights, {}, catalog, options)) {
+                got.push_back(r.article);
+            }
+            EXPECT_EQ(got, expected) << "k " << k << ", at most " << per_type << " per type";
+        }
+    }
+}
+
 TEST(BlendCandidates, FillsAShortListFromTrendingEvenAtWeightZero) {
     std::vector<std::string> names = {"repurchase", "trending"};
     std::vector<std::vector<Candidate>> lists = {

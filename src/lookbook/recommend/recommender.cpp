@@ -123,11 +123,18 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
             ranked.emplace_back(entry.article, &entry);
         }
     }
-    // Best first (ties by article number for a stable answer).
-    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    // Best first (ties by article number for a stable answer). Only the head is put in order
+    // at first: a few times k covers the articles the diversity limit skips; the rest is
+    // sorted only if the loop below gets there.
+    auto better = [](const auto& a, const auto& b) {
         return a.second->score > b.second->score ||
                (a.second->score == b.second->score && a.first < b.first);
-    });
+    };
+    size_t sorted = std::min(ranked.size(), std::max<size_t>(4 * options.k, 32));
+    if (sorted < ranked.size()) {
+        std::nth_element(ranked.begin(), ranked.begin() + sorted, ranked.end(), better);
+    }
+    std::sort(ranked.begin(), ranked.begin() + sorted, better);
 
     std::vector<Recommendation> out;
     // Shown articles per product type, indexed by the type's code (a few hundred at most).
@@ -138,10 +145,12 @@ std::vector<Recommendation> blend_candidates(std::span<const std::vector<Candida
         }
         return per_type[type];
     };
-    for (const auto& [article, entry] : ranked) {
-        if (out.size() >= options.k) {
-            break;
+    for (size_t at = 0; at < ranked.size() && out.size() < options.k; ++at) {
+        if (at == sorted) {
+            std::sort(ranked.begin() + sorted, ranked.end(), better);
+            sorted = ranked.size();
         }
+        const auto& [article, entry] = ranked[at];
         // Diversity: skip an article whose product type is already shown often enough.
         if (options.max_per_product_type > 0 && article < catalog.product_type.size() &&
             shown_of_type(catalog.product_type[article])++ >= options.max_per_product_type) {

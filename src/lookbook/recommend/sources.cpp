@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -56,18 +57,25 @@ std::string ArticleNamer::name_or(uint32_t article, std::string_view neutral) co
 std::vector<WeightedArticle> weigh_history(const CustomerContext& context,
                                            float half_life_days,
                                            float view_weight) {
-    std::unordered_map<uint32_t, size_t> slot;
+    // The events grouped by article (a stable sort keeps each article's in history order, so
+    // its weight is summed in the same order as before); a node-based map allocated an entry per
+    // article on every recommendation.
+    std::vector<uint32_t> order(context.history.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return context.history[a].article < context.history[b].article;
+    });
     std::vector<WeightedArticle> out;
     double decay = std::log(2.0) / half_life_days;
-    for (const Interaction& event : context.history) {
+    for (size_t i = 0; i < order.size(); ++i) {
+        const Interaction& event = context.history[order[i]];
+        if (i == 0 || context.history[order[i - 1]].article != event.article) {
+            out.push_back({event.article, 0.0f, 0.0f, event.day});
+        }
         // Age 0 for an event of the day before `today`; later events count as fresh.
         int32_t age = std::max(0, context.today - 1 - event.day);
         float kind_weight = event.kind == Interaction::Kind::kView ? view_weight : 1.0f;
-        auto [it, added] = slot.emplace(event.article, out.size());
-        if (added) {
-            out.push_back({event.article, 0.0f, 0.0f, event.day});
-        }
-        WeightedArticle& entry = out[it->second];
+        WeightedArticle& entry = out.back();
         entry.weight += kind_weight * static_cast<float>(std::exp(-decay * age));
         entry.count += kind_weight;
         entry.last_day = std::max(entry.last_day, event.day);

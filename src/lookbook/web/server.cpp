@@ -1139,7 +1139,8 @@ void WebServer::register_routes() {
         R"(/api/customers/([^/]+)/recommendations)",
         wrap("api_recommendations",
              [this, find_customer](const Snapshot& s, const Request& req, Response& res) {
-                 auto customer = find_customer(s, req.matches[1].str(), res);
+                 const std::string customer_id = req.matches[1].str();
+                 auto customer = find_customer(s, customer_id, res);
                  auto k = customer ? size_param(req, res, "k", kDefaultK, 1, kMaxK) : std::nullopt;
                  // The filters of `lookbook recommend --group/--max-per-type` (a fresh-user
                  // trial found the API without them).
@@ -1158,17 +1159,17 @@ void WebServer::register_routes() {
                      send_missing(res, s, "recommend", "personal recommendations are");
                      return;
                  }
-                 auto live = events_->unfolded_for_customer(req.matches[1].str());
+                 auto live = events_->unfolded_for_customer(customer_id);
                  if (!live.is_ok()) {
                      send_error(
                          res, 503, live.status().message(), "check the store's events.sqlite");
                      return;
                  }
-                 auto items = recommend(s, req.matches[1].str(), query, *live);
+                 auto items = recommend(s, customer_id, query, *live);
                  send_scored(res,
                              s,
                              items,
-                             {{"customer_id", req.matches[1].str()}, {"live_events", live->size()}},
+                             {{"customer_id", customer_id}, {"live_events", live->size()}},
                              kBuildHint);
              }));
     // Writes and reads of events need the API key.
