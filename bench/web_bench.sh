@@ -28,6 +28,19 @@ seconds=${4:-10}
 customer_ids=${5:-}
 only=${WEB_BENCH_ONLY:-}
 read -r -a serve_args <<<"${WEB_BENCH_SERVE_ARGS:-}"
+# A wrong path used to show only after minutes of health checks and Python tracebacks.
+if [ ! -x "$lookbook" ]; then
+    echo "$lookbook: no such program; build it first (cmake --build build/release)" >&2
+    exit 2
+fi
+if [ ! -f "$store/CURRENT" ]; then
+    echo "$store: not a lookbook store (no CURRENT file); run scripts/demo.sh --no-serve" >&2
+    exit 2
+fi
+if [ -n "$customer_ids" ] && [ ! -s "$customer_ids" ]; then
+    echo "$customer_ids: no such file of customer ids (recommend_cost STORE --write-ids FILE)" >&2
+    exit 2
+fi
 if [ -n "$only" ] && [ -z "$customer_ids" ]; then
     echo "WEB_BENCH_ONLY=$only needs CUSTOMER_IDS" >&2
     exit 2
