@@ -2,6 +2,11 @@
 #include <cmath>
 #include <limits>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "lookbook/rules/store_rules.hpp"
 #include "lookbook/store/store.hpp"
 #include "web_fixture.hpp"
@@ -425,6 +430,73 @@ TEST_F(WebServerTest, OversizedBodyIs413Json) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 413);
     EXPECT_EQ(body_json(res)["error"], "the request is too large");
+}
+
+// Break-it review of stop 22: a Content-Length over the limit got its 413 only after the
+// 10-second read timeout (cpp-httplib reads and drops the announced body first), and a negative
+// one was taken for a huge one. Both are answered at once now, before any body is sent.
+TEST_F(WebServerTest, AnnouncedOversizedOrMalformedLengthIsAnsweredAtOnce) {
+    ServerOptions options;
+    options.max_body_bytes = 1000;
+    start_server(options);
+    // Sends the headers only and returns the first response's status line and body.
+    auto ask = [&](const std::string& length) -> std::pair<std::string, std::string> {
+        const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+        EXPECT_GE(sock, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<uint16_t>(port_));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(::connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+        // Two seconds, far below the server's 10-second read timeout.
+        timeval wait{2, 0};
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+        const std::string request =
+            "POST /api/search/image HTTP/1.1\r\nHost: t\r\n"
+            "Content-Type: application/octet-stream\r\n"
+            "Content-Length: " +
+            length + "\r\n\r\n";
+        EXPECT_EQ(::send(sock, request.data(), request.size(), 0),
+                  static_cast<ssize_t>(request.size()));
+        std::string got;
+        char buffer[4096];
+        while (got.find("}") == std::string::npos) {
+            const ssize_t n = ::recv(sock, buffer, sizeof(buffer), 0);
+            if (n <= 0) {
+                break;  // closed, or no answer within the two seconds
+            }
+            got.append(buffer, static_cast<size_t>(n));
+        }
+        ::close(sock);
+        const size_t line_end = got.find("\r\n");
+        const size_t body = got.find("\r\n\r\n");
+        if (line_end == std::string::npos || body == std::string::npos) {
+            return {"no answer: " + got, ""};
+        }
+        return {got.substr(0, line_end), got.substr(body + 4)};
+    };
+    for (const char* length : {"1001", "2000000000", "100000000000000000000"}) {
+        auto [status, body] = ask(length);
+        EXPECT_EQ(status, "HTTP/1.1 413 Payload Too Large") << length;
+        EXPECT_NE(body.find("\"the request is too large\""), std::string::npos) << body;
+        EXPECT_NE(body.find("at most 1000 bytes"), std::string::npos) << body;
+    }
+    for (const char* length : {"-5", "12abc", "1e9", "+7"}) {
+        auto [status, body] = ask(length);
+        EXPECT_EQ(status, "HTTP/1.1 400 Bad Request") << "[" << length << "]";
+        EXPECT_NE(body.find("not a byte count"), std::string::npos) << body;
+    }
+    // The search page's upload form gets a page, not JSON.
+    auto page = client_->Post("/search", std::string(5000, 'x'), "multipart/form-data");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 413);
+    EXPECT_NE(page->body.find("<!doctype html>"), std::string::npos);
+    EXPECT_NE(page->body.find("the request is too large"), std::string::npos);
+    // Within the limit the request reaches its route as before.
+    auto small = client_->Post("/api/search/image", std::string(10, 'x'), "image/jpeg");
+    ASSERT_TRUE(small);
+    EXPECT_NE(small->status, 413);
+    EXPECT_EQ(small->body.find("not a byte count"), std::string::npos) << small->body;
 }
 
 TEST_F(WebServerTest, UnknownRouteIs404JsonForApiAndPageOtherwise) {

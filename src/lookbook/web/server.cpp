@@ -592,6 +592,22 @@ void send_page(Response& res, const Page& page, int status = 200) {
     res.set_content(render_layout(page), "text/html; charset=utf-8");
 }
 
+// An error for a request refused before its route ran: JSON under /api, a page elsewhere.
+void send_refusal(const Request& req,
+                  Response& res,
+                  int status,
+                  const std::string& error,
+                  const std::string& hint) {
+    if (is_api_path(req.path)) {
+        send_error(res, status, error, hint);
+        return;
+    }
+    send_page(
+        res,
+        Page{"Sorry", "", fmt::format("<p class=\"empty-state\">{}.</p>", html_escape(error))},
+        status);
+}
+
 std::string describe_age(float age) {
     return std::isfinite(age) ? fmt::format("{:.0f}", age) : std::string("unknown");
 }
@@ -810,6 +826,35 @@ void WebServer::register_routes() {
                 send_error(res, 429, "too many requests", "slow down: wait a second and retry");
                 return httplib::Server::HandlerResponse::Handled;
             }
+            // A body announced over the limit is refused before any of it is read: cpp-httplib
+            // would read and drop the whole announced length first, so a client announcing 2 GB
+            // got its 413 only after the 10-second read timeout (break-it review of stop 22). A
+            // length that is not a byte count is a 400.
+            if (req.has_header("Content-Length")) {
+                const std::string declared = req.get_header_value("Content-Length");
+                uint64_t length = 0;
+                const char* end = declared.data() + declared.size();
+                const auto [stop, error] = std::from_chars(declared.data(), end, length);
+                const bool digits = !declared.empty() && stop == end;
+                if (error == std::errc::result_out_of_range ||
+                    (digits && error == std::errc() && length > options_.max_body_bytes)) {
+                    send_refusal(req,
+                                 res,
+                                 413,
+                                 "the request is too large",
+                                 fmt::format("bodies (photos included) must be at most {} bytes",
+                                             options_.max_body_bytes));
+                    return httplib::Server::HandlerResponse::Handled;
+                }
+                if (!digits || error != std::errc()) {
+                    send_refusal(req,
+                                 res,
+                                 400,
+                                 "the Content-Length header is not a byte count",
+                                 "send the body's length in bytes, or no Content-Length");
+                    return httplib::Server::HandlerResponse::Handled;
+                }
+            }
             return httplib::Server::HandlerResponse::Unhandled;
         });
     http.set_logger([unmatched](const Request& req, const Response& res) {
@@ -834,16 +879,7 @@ void WebServer::register_routes() {
                                 : fmt::format("the request failed with status {}", res.status);
         std::string hint = res.status == 413 ? "photos must be at most the server's upload limit"
                                              : "see /api/openapi.json for the routes";
-        if (is_api_path(req.path)) {
-            send_error(res, res.status, error, hint);
-        } else {
-            int status = res.status;
-            send_page(res,
-                      Page{"Sorry",
-                           "",
-                           fmt::format("<p class=\"empty-state\">{}.</p>", html_escape(error))},
-                      status);
-        }
+        send_refusal(req, res, res.status, error, hint);
         return httplib::Server::HandlerResponse::Handled;
     }));
 
