@@ -687,6 +687,7 @@ Result<std::vector<ScoredArticle>> WebServer::recommend(
 }
 
 Result<bool> WebServer::reload_if_changed() {
+    std::lock_guard reload(reload_mutex_);
     // Reading CURRENT (a dozen bytes) is the cheap check; the store is opened only on change.
     auto current = read_file(store_dir_ / "CURRENT");
     if (!current.is_ok()) {

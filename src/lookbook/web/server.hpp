@@ -112,6 +112,9 @@ class WebServer {
     std::atomic<bool> run_started_{false};   // run() was entered
     std::atomic<bool> run_finished_{false};  // run() has returned (or will not listen)
     std::mutex stop_mutex_;
+    // One reload at a time: the watcher thread and a direct caller (tests) would otherwise both
+    // load the same new generation and swap it in twice.
+    std::mutex reload_mutex_;
     std::condition_variable stop_cv_;
     // /api/openapi.json with `servers` naming the bound address (set by bind(); "/" before).
     std::string openapi_json_;
